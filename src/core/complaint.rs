@@ -1,0 +1,143 @@
+//! Per-complaint state: what the lifecycle needs, kept small because a
+//! million complaints may be open at once.
+
+use super::decision::RuleDecision;
+use super::sla::{SlaPolicy, StageClock};
+use crate::model::event::Received;
+use crate::model::output::{StageOutcome, Status};
+use crate::model::{Category, ComplaintRow, Decision, Priority, Stage, Timestamp};
+use std::sync::Arc;
+
+/// Where a complaint is routed and why (from rules, or a manual assignment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routing {
+    pub category: Category,
+    pub priority: Priority,
+    pub lead: Arc<str>,
+    pub assist: Box<[Arc<str>]>,
+    pub coordination_required: bool,
+    pub ruleset_version: Arc<str>,
+    /// Per-complaint targets in seconds a rule set, by stage.
+    pub overrides: Option<Box<[Option<u64>; 5]>>,
+}
+
+impl Routing {
+    pub fn from_decision(d: &RuleDecision, ruleset_version: &str) -> Routing {
+        let overrides = (!d.sla_overrides.is_empty()).then(|| {
+            let mut o = [None; 5];
+            for (stage, secs) in &d.sla_overrides {
+                o[stage.index()] = Some(*secs);
+            }
+            Box::new(o)
+        });
+        Routing {
+            category: d.category,
+            priority: d.priority,
+            lead: d.lead_department.as_str().into(),
+            assist: d.assist_departments.iter().map(|s| s.as_str().into()).collect(),
+            coordination_required: d.coordination_required,
+            ruleset_version: ruleset_version.into(),
+            overrides,
+        }
+    }
+
+    /// Target of `stage` for this complaint, in seconds.
+    pub fn target(&self, policy: &SlaPolicy, stage: Stage) -> u64 {
+        self.overrides
+            .as_ref()
+            .and_then(|o| o[stage.index()])
+            .unwrap_or_else(|| policy.target(stage, self.priority))
+    }
+}
+
+/// When each lifecycle step happened (latest cycle).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Milestones {
+    pub acknowledged: Option<Timestamp>,
+    pub assigned: Option<Timestamp>,
+    pub handled: Option<Timestamp>,
+    pub reported: Option<Timestamp>,
+    pub confirmed: Option<Timestamp>,
+    pub archived: Option<Timestamp>,
+    pub withdrawn: Option<Timestamp>,
+}
+
+/// The state of one complaint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Complaint {
+    pub id: Arc<str>,
+    /// The original complaint; rules see it again on every reopen.
+    pub received: Box<Received>,
+    pub received_at: Timestamp,
+    pub status: Status,
+    pub cycle: u32,
+    pub routing: Routing,
+    pub times: Milestones,
+    /// The running stage, if any.
+    pub clock: Option<StageClock>,
+    pub outcomes: [StageOutcome; 5],
+    pub breaches: u32,
+    pub satisfied: Option<bool>,
+    /// Hashes of accepted `event_id`s, to ignore redeliveries.
+    pub seen: Vec<u64>,
+    pub version: u64,
+    pub updated_at: Timestamp,
+    /// Generation of this complaint's entry in the timer index.
+    pub(crate) timer_gen: u32,
+    pub(crate) timer_due: Option<Timestamp>,
+}
+
+impl Complaint {
+    /// The decision record for the current cycle.
+    pub fn decision(&self, reason: String, decided_at: Timestamp, d: &RuleDecision) -> Decision {
+        Decision {
+            decision_id: format!("{}:{}:decision", self.id, self.cycle),
+            complaint_id: self.id.to_string(),
+            cycle: self.cycle,
+            category: self.routing.category,
+            priority: self.routing.priority,
+            lead_department: self.routing.lead.to_string(),
+            assist_departments: self.routing.assist.iter().map(|s| s.to_string()).collect(),
+            coordination_required: self.routing.coordination_required,
+            reason,
+            ruleset_version: self.routing.ruleset_version.to_string(),
+            decided_at,
+            sla_overrides: d.sla_overrides.clone(),
+        }
+    }
+
+    /// The complaint's current outcome, as one row of the `complaints` table.
+    pub fn row(&self) -> ComplaintRow {
+        let r = &self.routing;
+        ComplaintRow {
+            complaint_id: self.id.to_string(),
+            channel: self.received.channel.clone(),
+            customer_id: self.received.customer.id.clone(),
+            status: self.status,
+            category: r.category,
+            priority: r.priority,
+            lead_department: r.lead.to_string(),
+            assist_departments: r.assist.iter().map(|s| s.to_string()).collect(),
+            coordination_required: r.coordination_required,
+            ruleset_version: r.ruleset_version.to_string(),
+            received_at: self.received_at,
+            acknowledged_at: self.times.acknowledged,
+            assigned_at: self.times.assigned,
+            handled_at: self.times.handled,
+            reported_at: self.times.reported,
+            confirmed_at: self.times.confirmed,
+            archived_at: self.times.archived,
+            withdrawn_at: self.times.withdrawn,
+            cycle: self.cycle,
+            satisfied: self.satisfied,
+            acknowledge_sla: self.outcomes[0],
+            assign_sla: self.outcomes[1],
+            handle_sla: self.outcomes[2],
+            report_sla: self.outcomes[3],
+            confirm_sla: self.outcomes[4],
+            breaches: self.breaches,
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+    }
+}

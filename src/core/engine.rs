@@ -1,0 +1,214 @@
+//! The engine: all complaint states plus the timer index. `process` applies
+//! one event, `advance` fires timers up to a clock reading.
+
+use super::complaint::Complaint;
+use super::decision::Rules;
+use super::lifecycle;
+use super::timers::TimerIndex;
+use crate::model::output::Status;
+use crate::model::{Decision, Event, SlaEvent, Timestamp};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What one step produced, in order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Outputs {
+    pub decisions: Vec<Decision>,
+    pub sla: Vec<SlaEvent>,
+}
+
+impl Outputs {
+    pub fn clear(&mut self) {
+        self.decisions.clear();
+        self.sla.clear();
+    }
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty() && self.sla.is_empty()
+    }
+}
+
+/// Why an event was refused; `code` is low-cardinality (metrics, queries).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct Rejection {
+    pub code: RejectCode,
+    pub detail: String,
+}
+
+/// Classes of refused input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectCode {
+    /// Not JSON, or not an event of the contract.
+    Unparsable,
+    /// An event for a complaint never received.
+    UnknownComplaint,
+    /// A second `complaint.received` for one complaint.
+    AlreadyReceived,
+    /// Not valid in the complaint's current state.
+    InvalidTransition,
+    /// Archived or withdrawn complaints take no more events.
+    ComplaintClosed,
+    /// Extension asked after the deadline, or otherwise unusable.
+    InvalidExtension,
+}
+
+impl RejectCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::Unparsable => "unparsable",
+            RejectCode::UnknownComplaint => "unknown_complaint",
+            RejectCode::AlreadyReceived => "already_received",
+            RejectCode::InvalidTransition => "invalid_transition",
+            RejectCode::ComplaintClosed => "complaint_closed",
+            RejectCode::InvalidExtension => "invalid_extension",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Rejection {
+    pub fn new(code: RejectCode, detail: impl Into<String>) -> Rejection {
+        Rejection { code, detail: detail.into() }
+    }
+}
+
+/// How an accepted event was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The event changed the complaint.
+    Accepted,
+    /// Its `event_id` was seen before for this complaint: ignored.
+    Duplicate,
+}
+
+/// Stable 64-bit FNV-1a: event-id hashes are persisted with the state, so
+/// they must not change between builds (std's hasher may).
+fn event_hash(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// All complaint states and their pending timers.
+#[derive(Debug, Default)]
+pub struct Engine {
+    complaints: HashMap<Arc<str>, Complaint>,
+    timers: TimerIndex,
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    /// Applies one event at its event time. Timers of this complaint due
+    /// before the event fire first, so the outcome never depends on when the
+    /// clock last advanced.
+    pub fn process(&mut self, ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Result<Applied, Rejection> {
+        let at = ev.at();
+        let hash = event_hash(&ev.event_id);
+        let result = match self.complaints.get_mut(ev.complaint_id.as_str()) {
+            None => {
+                let c = lifecycle::receive(ev, rules, out)?;
+                self.complaints.insert(c.id.clone(), c);
+                Ok(Applied::Accepted)
+            }
+            Some(c) if c.seen.contains(&hash) => return Ok(Applied::Duplicate),
+            Some(c) => {
+                lifecycle::fire_due(c, at, false, rules.policy(), out);
+                lifecycle::apply(c, ev, rules, out).map(|()| Applied::Accepted)
+            }
+        };
+        let c = self.complaints.get_mut(ev.complaint_id.as_str()).expect("present after receive");
+        if result.is_ok() {
+            c.seen.push(hash);
+            c.version += 1;
+            c.updated_at = c.updated_at.max(at);
+        }
+        Self::reschedule(&mut self.timers, c);
+        result
+    }
+
+    /// Fires every timer due at or before `now` (`inclusive`) or strictly
+    /// before it. Replay calls it with each event's time (exclusive) and with
+    /// the end time (inclusive); live mode with the wall clock.
+    pub fn advance(&mut self, now: Timestamp, inclusive: bool, rules: &dyn Rules, out: &mut Outputs) {
+        while let Some(due) = self.timers.pop_due(now, inclusive) {
+            let Some(c) = self.complaints.get_mut(&due.complaint) else { continue };
+            if c.timer_gen != due.generation {
+                continue;
+            }
+            c.timer_due = None;
+            lifecycle::fire_due(c, due.due, true, rules.policy(), out);
+            Self::reschedule(&mut self.timers, c);
+        }
+        let complaints = &self.complaints;
+        self.timers.rebuild_if_stale(|id, g| complaints.get(id).is_some_and(|c| c.timer_gen == g));
+    }
+
+    fn reschedule(timers: &mut TimerIndex, c: &mut Complaint) {
+        let next = c.clock.as_ref().and_then(|k| k.next_due()).map(|d| d.at());
+        if next == c.timer_due {
+            return;
+        }
+        let live_before = c.timer_due.is_some();
+        c.timer_gen = c.timer_gen.wrapping_add(1);
+        c.timer_due = next;
+        if let Some(t) = next {
+            timers.push(t, c.id.clone(), c.timer_gen);
+        }
+        let live = timers.live() + next.is_some() as usize - live_before as usize;
+        timers.set_live(live);
+    }
+
+    /// The state of one complaint.
+    pub fn complaint(&self, id: &str) -> Option<&Complaint> {
+        self.complaints.get(id)
+    }
+
+    /// All complaints, in no particular order.
+    pub fn complaints(&self) -> impl Iterator<Item = &Complaint> {
+        self.complaints.values()
+    }
+
+    /// Complaints held (open and final).
+    pub fn len(&self) -> usize {
+        self.complaints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.complaints.is_empty()
+    }
+
+    /// Complaints not archived or withdrawn.
+    pub fn open_count(&self) -> usize {
+        self.complaints.values().filter(|c| !c.status.is_final()).count()
+    }
+
+    /// Live timers (one per complaint with a running clock).
+    pub fn pending_timers(&self) -> usize {
+        self.timers.live()
+    }
+
+    /// Removes a complaint that reached a final status (live mode keeps only
+    /// open complaints in memory). Returns whether it was removed.
+    pub fn evict_if_final(&mut self, id: &str) -> bool {
+        if self.complaints.get(id).is_some_and(|c| c.status.is_final()) {
+            if let Some(c) = self.complaints.remove(id) {
+                if c.timer_due.is_some() {
+                    self.timers.set_live(self.timers.live() - 1);
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Status of a complaint, if known.
+    pub fn status(&self, id: &str) -> Option<Status> {
+        self.complaints.get(id).map(|c| c.status)
+    }
+}

@@ -1,0 +1,376 @@
+//! The lifecycle state machine (DOMAIN.md "The process and its deadlines").
+//! Every function validates before it changes anything, so a refused event
+//! leaves the complaint as it was.
+
+use super::complaint::{Complaint, Milestones, Routing};
+use super::decision::{DecisionInput, RuleDecision, Rules};
+use super::engine::{Outputs, RejectCode, Rejection};
+use super::sla::{Due, SlaEmitter, SlaPolicy, StageClock};
+use crate::model::event::{Assigned, EventBody};
+use crate::model::output::{StageOutcome, Status};
+use crate::model::{Event, Priority, ProgressKind, SlaKind, Stage, Timestamp};
+
+fn emitter(c: &Complaint) -> SlaEmitter<'_> {
+    SlaEmitter { complaint_id: &c.id, cycle: c.cycle, priority: c.routing.priority, lead_department: &c.routing.lead }
+}
+
+fn emit(c: &Complaint, kind: SlaKind, at: Timestamp, detail: Option<&str>, out: &mut Outputs) {
+    if let Some(clock) = &c.clock {
+        out.sla.push(emitter(c).event(clock, kind, at, detail));
+    }
+}
+
+fn start_stage(c: &mut Complaint, stage: Stage, at: Timestamp, policy: &SlaPolicy, out: &mut Outputs) {
+    let target = c.routing.target(policy, stage);
+    c.clock = Some(StageClock::start(stage, at, target, policy.warning_share));
+    c.outcomes[stage.index()] = StageOutcome::Open;
+    emit(c, SlaKind::Started, at, None, out);
+}
+
+/// Closes the running stage if it is `stage`: `met` in time, `late` after a breach.
+fn end_stage(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) {
+    let Some(clock) = c.clock.as_ref().filter(|k| k.stage == stage) else { return };
+    let (kind, outcome) =
+        if clock.breached { (SlaKind::Late, StageOutcome::Late) } else { (SlaKind::Met, StageOutcome::Met) };
+    emit(c, kind, at, None, out);
+    c.outcomes[stage.index()] = outcome;
+    c.clock = None;
+}
+
+/// Sends the running stage to the complaint handling group once for urgency.
+fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
+    if c.routing.priority != Priority::Urgent || c.clock.as_ref().is_none_or(|k| k.escalated_urgent) {
+        return;
+    }
+    emit(c, SlaKind::Escalated, at, Some("urgent"), out);
+    if let Some(k) = c.clock.as_mut() {
+        k.escalated_urgent = true;
+    }
+}
+
+/// Fires this complaint's warnings and breaches due before `until`
+/// (or at it, when `inclusive`).
+pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, _policy: &SlaPolicy, out: &mut Outputs) {
+    loop {
+        let Some(due) = c.clock.as_ref().and_then(|k| k.next_due()) else { return };
+        let t = due.at();
+        if t > until || (t == until && !inclusive) {
+            return;
+        }
+        let extensions = c.clock.as_ref().map_or(0, |k| k.extensions);
+        match due {
+            Due::Warning(_) => {
+                let detail = (extensions > 0).then(|| extensions.to_string());
+                emit(c, SlaKind::Warning, t, detail.as_deref(), out);
+                c.clock.as_mut().expect("clock checked").warned = true;
+            }
+            Due::Breach(_) => {
+                emit(c, SlaKind::Breached, t, None, out);
+                emit(c, SlaKind::Escalated, t, Some("breach"), out);
+                let k = c.clock.as_mut().expect("clock checked");
+                k.breached = true;
+                k.warned = true;
+                let stage = k.stage;
+                c.outcomes[stage.index()] = StageOutcome::Breached;
+                c.breaches += 1;
+            }
+        }
+        c.version += 1;
+        c.updated_at = c.updated_at.max(t);
+    }
+}
+
+fn decide(c: &Complaint, rules: &dyn Rules, at: Timestamp, previous: Option<Priority>, comment: Option<&str>) -> RuleDecision {
+    rules.decide(&DecisionInput {
+        complaint_id: &c.id,
+        received: &c.received,
+        received_at: c.received_at,
+        cycle: c.cycle,
+        previous_priority: previous,
+        comment,
+    })
+    .clamp_times(at)
+}
+
+impl RuleDecision {
+    /// Zero-length targets would breach at the start; a rule asking for them is
+    /// treated as asking for one second.
+    fn clamp_times(mut self, _at: Timestamp) -> RuleDecision {
+        for secs in self.sla_overrides.values_mut() {
+            *secs = (*secs).max(1);
+        }
+        self
+    }
+}
+
+/// A new complaint: first decision, acknowledge clock, urgent escalation.
+pub(super) fn receive(ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Result<Complaint, Rejection> {
+    let EventBody::Received(r) = &ev.body else {
+        return Err(Rejection::new(
+            RejectCode::UnknownComplaint,
+            format!("`{}` for complaint `{}`, which was never received", ev.type_name(), ev.complaint_id),
+        ));
+    };
+    let at = ev.at();
+    let mut c = Complaint {
+        id: ev.complaint_id.as_str().into(),
+        received: Box::new(r.clone()),
+        received_at: at,
+        status: Status::Received,
+        cycle: 0,
+        routing: Routing::from_decision(&RuleDecision::fallback("not decided yet"), rules.version()),
+        times: Milestones::default(),
+        clock: None,
+        outcomes: Default::default(),
+        breaches: 0,
+        satisfied: None,
+        seen: Vec::with_capacity(8),
+        version: 0,
+        updated_at: at,
+        timer_gen: 0,
+        timer_due: None,
+    };
+    let d = decide(&c, rules, at, None, None);
+    c.routing = Routing::from_decision(&d, rules.version());
+    out.decisions.push(c.decision(d.reason.clone(), at, &d));
+    start_stage(&mut c, Stage::Acknowledge, at, rules.policy(), out);
+    escalate_if_urgent(&mut c, at, out);
+    Ok(c)
+}
+
+fn invalid(ev: &Event, c: &Complaint, expected: &str) -> Rejection {
+    Rejection::new(
+        RejectCode::InvalidTransition,
+        format!("`{}` is not valid while complaint `{}` is `{}` ({expected})", ev.type_name(), c.id, c.status.as_str()),
+    )
+}
+
+/// Applies a non-`received` event to an existing complaint.
+pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Result<(), Rejection> {
+    let at = ev.at();
+    let policy = rules.policy();
+    if c.status.is_final() {
+        let what = if c.status == Status::Archived { "archived" } else { "withdrawn" };
+        return Err(Rejection::new(
+            RejectCode::ComplaintClosed,
+            format!("`{}` after complaint `{}` was {what}; nothing may follow", ev.type_name(), c.id),
+        ));
+    }
+    match &ev.body {
+        EventBody::Received(_) => {
+            return Err(Rejection::new(
+                RejectCode::AlreadyReceived,
+                format!("complaint `{}` was already received (with another event_id)", c.id),
+            ));
+        }
+        EventBody::Acknowledged(_) => {
+            if c.status != Status::Received {
+                return Err(invalid(ev, c, "acknowledgement comes once, right after receipt"));
+            }
+            end_stage(c, Stage::Acknowledge, at, out);
+            c.times.acknowledged = Some(at);
+            start_stage(c, Stage::Assign, at, policy, out);
+            if c.routing.coordination_required {
+                c.status = Status::Acknowledged;
+            } else {
+                // Automatic assignment to the rules' departments.
+                end_stage(c, Stage::Assign, at, out);
+                c.times.assigned = Some(at);
+                start_stage(c, Stage::Handle, at, policy, out);
+                escalate_if_urgent(c, at, out);
+                c.status = Status::Handling;
+            }
+        }
+        EventBody::Assigned(a) => match c.status {
+            Status::Acknowledged => {
+                reroute(c, a);
+                end_stage(c, Stage::Assign, at, out);
+                c.times.assigned = Some(at);
+                start_stage(c, Stage::Handle, at, policy, out);
+                escalate_if_urgent(c, at, out);
+                c.status = Status::Handling;
+            }
+            Status::Handling => {
+                let before = c.routing.priority;
+                reroute(c, a);
+                c.times.assigned = Some(at);
+                if c.routing.priority != before {
+                    retarget_handle(c, at, policy);
+                    escalate_if_urgent(c, at, out);
+                }
+            }
+            _ => return Err(invalid(ev, c, "assignment needs an acknowledged complaint not yet handled")),
+        },
+        EventBody::Progress(p) => {
+            if c.status != Status::Handling {
+                return Err(invalid(ev, c, "progress is reported while handling"));
+            }
+            let meets = matches!(
+                (c.routing.priority, p.kind),
+                (Priority::Urgent, ProgressKind::Response) | (Priority::Important, ProgressKind::PreliminarySolution)
+            );
+            if meets {
+                end_stage(c, Stage::Handle, at, out);
+            }
+        }
+        EventBody::ExtensionRequested(x) => {
+            let until = x.until.to_utc();
+            let Some(k) = c.clock.as_ref() else {
+                return Err(Rejection::new(
+                    RejectCode::InvalidExtension,
+                    format!("no SLA stage of complaint `{}` is running to extend", c.id),
+                ));
+            };
+            if k.breached || at > k.deadline {
+                return Err(Rejection::new(
+                    RejectCode::InvalidExtension,
+                    format!(
+                        "extension of `{}` requested at {} after its deadline {}; it must be asked before",
+                        k.stage,
+                        at.to_rfc3339(),
+                        k.deadline.to_rfc3339()
+                    ),
+                ));
+            }
+            if until <= k.deadline {
+                return Err(Rejection::new(
+                    RejectCode::InvalidExtension,
+                    format!("extension until {} does not move the deadline {}", until.to_rfc3339(), k.deadline.to_rfc3339()),
+                ));
+            }
+            c.clock.as_mut().expect("checked").pending_extension = Some(until);
+        }
+        EventBody::ExtensionDecided(d) => {
+            let Some(k) = c.clock.as_ref() else {
+                return Err(Rejection::new(RejectCode::InvalidExtension, format!("complaint `{}` has no running stage", c.id)));
+            };
+            let Some(requested) = k.pending_extension else {
+                return Err(Rejection::new(
+                    RejectCode::InvalidExtension,
+                    format!("no extension request of `{}` is pending for complaint `{}`", k.stage, c.id),
+                ));
+            };
+            if d.approved {
+                let until = d.until.map_or(requested, |u| u.to_utc());
+                if k.breached {
+                    return Err(Rejection::new(
+                        RejectCode::InvalidExtension,
+                        format!("extension approved at {} after `{}` breached at {}", at.to_rfc3339(), k.stage, k.deadline.to_rfc3339()),
+                    ));
+                }
+                if until <= k.deadline {
+                    return Err(Rejection::new(
+                        RejectCode::InvalidExtension,
+                        format!("approved extension until {} does not move the deadline {}", until.to_rfc3339(), k.deadline.to_rfc3339()),
+                    ));
+                }
+                let k = c.clock.as_mut().expect("checked");
+                k.move_deadline(until, at, policy.warning_share);
+                k.extensions = k.extensions.saturating_add(1);
+                k.pending_extension = None;
+                let n = k.extensions.to_string();
+                emit(c, SlaKind::Extended, at, Some(&n), out);
+            } else {
+                c.clock.as_mut().expect("checked").pending_extension = None;
+            }
+        }
+        EventBody::Handled(_) => {
+            if c.status != Status::Handling {
+                return Err(invalid(ev, c, "handling needs an assigned complaint"));
+            }
+            end_stage(c, Stage::Handle, at, out);
+            c.times.handled = Some(at);
+            start_stage(c, Stage::Report, at, policy, out);
+            c.status = Status::Handled;
+        }
+        EventBody::Reported(_) => {
+            if c.status != Status::Handled {
+                return Err(invalid(ev, c, "the result report follows handling"));
+            }
+            end_stage(c, Stage::Report, at, out);
+            c.times.reported = Some(at);
+            start_stage(c, Stage::Confirm, at, policy, out);
+            c.status = Status::Reported;
+        }
+        EventBody::CustomerConfirmed(cc) => {
+            if c.status != Status::Reported {
+                return Err(invalid(ev, c, "confirmation follows the result report, once per cycle"));
+            }
+            end_stage(c, Stage::Confirm, at, out);
+            c.times.confirmed = Some(at);
+            c.satisfied = Some(cc.satisfied);
+            if cc.satisfied {
+                c.status = Status::Closed;
+            } else {
+                reopen(c, at, cc.comment.as_deref(), rules, out);
+            }
+        }
+        EventBody::Archived(_) => {
+            if c.status != Status::Closed {
+                return Err(invalid(ev, c, "archiving needs a satisfied customer"));
+            }
+            c.times.archived = Some(at);
+            c.status = Status::Archived;
+        }
+        EventBody::Withdrawn(_) => {
+            if c.status == Status::Closed {
+                return Err(invalid(ev, c, "a satisfied complaint can only be archived"));
+            }
+            if c.clock.is_some() {
+                let stage = c.clock.as_ref().map(|k| k.stage).expect("checked");
+                emit(c, SlaKind::Cancelled, at, None, out);
+                c.outcomes[stage.index()] = StageOutcome::Cancelled;
+                c.clock = None;
+            }
+            c.times.withdrawn = Some(at);
+            c.status = Status::Withdrawn;
+        }
+    }
+    Ok(())
+}
+
+/// Not satisfied: a new cycle at `handle` with a fresh rules decision.
+fn reopen(c: &mut Complaint, at: Timestamp, comment: Option<&str>, rules: &dyn Rules, out: &mut Outputs) {
+    if let Some(k) = &c.clock {
+        // Defensive: nothing should run here, but a superseded stage is cancelled.
+        let stage = k.stage;
+        emit(c, SlaKind::Cancelled, at, None, out);
+        c.outcomes[stage.index()] = StageOutcome::Cancelled;
+        c.clock = None;
+    }
+    let previous = c.routing.priority;
+    c.cycle += 1;
+    let d = decide(c, rules, at, Some(previous), comment);
+    c.routing = Routing::from_decision(&d, rules.version());
+    out.decisions.push(c.decision(d.reason.clone(), at, &d));
+    c.times.handled = None;
+    c.times.reported = None;
+    for s in [Stage::Handle, Stage::Report, Stage::Confirm] {
+        c.outcomes[s.index()] = StageOutcome::NotStarted;
+    }
+    start_stage(c, Stage::Handle, at, rules.policy(), out);
+    escalate_if_urgent(c, at, out);
+    c.status = Status::Handling;
+}
+
+fn reroute(c: &mut Complaint, a: &Assigned) {
+    c.routing.lead = a.lead_department.as_str().into();
+    c.routing.assist = a.assist_departments.iter().map(|s| s.as_str().into()).collect();
+    if let Some(p) = a.priority {
+        c.routing.priority = p;
+    }
+    // The group has decided: nothing is left to coordinate.
+    c.routing.coordination_required = false;
+}
+
+/// A new priority during handling: the handle deadline follows it from the
+/// stage's original start; approved extensions are never taken away.
+fn retarget_handle(c: &mut Complaint, at: Timestamp, policy: &SlaPolicy) {
+    let target = c.routing.target(policy, Stage::Handle);
+    let Some(k) = c.clock.as_mut().filter(|k| k.stage == Stage::Handle && !k.breached) else { return };
+    let mut deadline = k.started_at + chrono::TimeDelta::seconds(target as i64);
+    if k.extensions > 0 {
+        deadline = deadline.max(k.deadline);
+    }
+    k.move_deadline(deadline, at, policy.warning_share);
+}

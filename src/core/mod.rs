@@ -1,0 +1,17 @@
+//! The functional core: lifecycle state machine, SLA clocks and the rule
+//! decision interface. No IO; every function takes the event and a clock
+//! reading and returns outputs, so replay and live run the same code.
+
+pub mod clock;
+pub mod complaint;
+pub mod decision;
+pub mod engine;
+mod lifecycle;
+pub mod sla;
+pub mod timers;
+
+pub use clock::{Clock, EventTimeClock, WallClock};
+pub use complaint::Complaint;
+pub use decision::{DecisionInput, RuleDecision, Rules};
+pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection};
+pub use sla::SlaPolicy;

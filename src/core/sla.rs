@@ -1,0 +1,199 @@
+//! SLA clocks: targets, deadlines, warnings, breaches, extensions.
+
+use crate::model::{Priority, SlaEvent, SlaKind, Stage, Timestamp};
+use chrono::TimeDelta;
+
+/// Targets per stage and priority, and when to warn. Admins edit it in
+/// `rules/sla.toml`; `crate::rules::policy` loads and validates it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlaPolicy {
+    /// Seconds, indexed `[stage][priority]`.
+    pub targets: [[u64; 3]; 5],
+    /// Share of the target after which `warning` fires, in (0, 1).
+    pub warning_share: f64,
+}
+
+impl Default for SlaPolicy {
+    /// The regulation's targets (CONTRACT.md "Default SLA policy").
+    fn default() -> Self {
+        const M: u64 = 60;
+        const H: u64 = 3600;
+        SlaPolicy {
+            targets: [
+                [10 * M, 10 * M, 10 * M],
+                [30 * M, 30 * M, 30 * M],
+                [24 * H, 12 * H, H],
+                [H, H, H],
+                [30 * M, 30 * M, 30 * M],
+            ],
+            warning_share: 0.8,
+        }
+    }
+}
+
+impl SlaPolicy {
+    /// Target of a stage for a priority, in seconds.
+    pub fn target(&self, stage: Stage, priority: Priority) -> u64 {
+        self.targets[stage.index()][priority.index()]
+    }
+}
+
+/// The running stage of a complaint. At most one stage runs at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageClock {
+    pub stage: Stage,
+    pub started_at: Timestamp,
+    pub deadline: Timestamp,
+    pub warn_at: Timestamp,
+    pub warned: bool,
+    pub breached: bool,
+    /// Approved extensions so far.
+    pub extensions: u8,
+    /// `until` of an extension request awaiting the group's decision.
+    pub pending_extension: Option<Timestamp>,
+    /// The urgent escalation was sent for this stage.
+    pub escalated_urgent: bool,
+}
+
+/// The next thing a clock will do on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    Warning(Timestamp),
+    Breach(Timestamp),
+}
+
+impl Due {
+    pub fn at(self) -> Timestamp {
+        match self {
+            Due::Warning(t) | Due::Breach(t) => t,
+        }
+    }
+}
+
+/// `start + share × (deadline − start)`, to the millisecond.
+pub fn warning_time(start: Timestamp, deadline: Timestamp, share: f64) -> Timestamp {
+    let span = (deadline - start).num_milliseconds().max(0) as f64;
+    start + TimeDelta::milliseconds((span * share).round() as i64)
+}
+
+impl StageClock {
+    /// A clock that starts now with a target in seconds.
+    pub fn start(stage: Stage, at: Timestamp, target_secs: u64, share: f64) -> StageClock {
+        let deadline = at + TimeDelta::seconds(target_secs as i64);
+        StageClock {
+            stage,
+            started_at: at,
+            deadline,
+            warn_at: warning_time(at, deadline, share),
+            warned: false,
+            breached: false,
+            extensions: 0,
+            pending_extension: None,
+            escalated_urgent: false,
+        }
+    }
+
+    /// The next timer of this clock, if any.
+    pub fn next_due(&self) -> Option<Due> {
+        if self.breached {
+            None
+        } else if !self.warned && self.warn_at < self.deadline {
+            Some(Due::Warning(self.warn_at))
+        } else {
+            Some(Due::Breach(self.deadline))
+        }
+    }
+
+    /// Moves the deadline (an approved extension or a re-prioritisation). A
+    /// warning time already behind `now` does not fire again.
+    pub fn move_deadline(&mut self, deadline: Timestamp, now: Timestamp, share: f64) {
+        self.deadline = deadline;
+        self.warn_at = warning_time(self.started_at, deadline, share);
+        self.warned = self.warn_at <= now;
+    }
+}
+
+/// Builds SLA events with deterministic ids for one complaint.
+pub struct SlaEmitter<'a> {
+    pub complaint_id: &'a str,
+    pub cycle: u32,
+    pub priority: Priority,
+    pub lead_department: &'a str,
+}
+
+impl SlaEmitter<'_> {
+    /// An event about `clock`; `detail` tells apart repeats of one kind.
+    pub fn event(&self, clock: &StageClock, kind: SlaKind, at: Timestamp, detail: Option<&str>) -> SlaEvent {
+        let mut event_id = format!("{}:{}:{}:{}", self.complaint_id, self.cycle, clock.stage, kind);
+        if let Some(d) = detail {
+            event_id.push(':');
+            event_id.push_str(d);
+        }
+        SlaEvent {
+            event_id,
+            complaint_id: self.complaint_id.to_string(),
+            stage: clock.stage,
+            cycle: self.cycle,
+            kind,
+            deadline: clock.deadline,
+            at,
+            priority: self.priority,
+            lead_department: self.lead_department.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_policy_matches_the_regulation() {
+        let p = SlaPolicy::default();
+        assert_eq!(p.target(Stage::Acknowledge, Priority::General), 600);
+        assert_eq!(p.target(Stage::Handle, Priority::General), 86_400);
+        assert_eq!(p.target(Stage::Handle, Priority::Important), 43_200);
+        assert_eq!(p.target(Stage::Handle, Priority::Urgent), 3_600);
+        assert_eq!(p.target(Stage::Confirm, Priority::Urgent), 1_800);
+    }
+
+    #[test]
+    fn clock_warns_then_breaches() {
+        let mut c = StageClock::start(Stage::Acknowledge, t("2026-01-01T00:00:00Z"), 600, 0.8);
+        assert_eq!(c.next_due(), Some(Due::Warning(t("2026-01-01T00:08:00Z"))));
+        c.warned = true;
+        assert_eq!(c.next_due(), Some(Due::Breach(t("2026-01-01T00:10:00Z"))));
+        c.breached = true;
+        assert_eq!(c.next_due(), None);
+    }
+
+    proptest! {
+        #[test]
+        fn warning_lies_within_the_target(start_s in 0i64..4_000_000_000, target in 1u64..10_000_000, share in 0.01f64..0.99) {
+            let start = Timestamp::from_timestamp(start_s, 0).unwrap();
+            let c = StageClock::start(Stage::Handle, start, target, share);
+            prop_assert_eq!((c.deadline - start).num_seconds() as u64, target);
+            prop_assert!(c.warn_at >= start && c.warn_at <= c.deadline);
+            let expected = (target as f64 * 1000.0 * share).round() as i64;
+            prop_assert!(((c.warn_at - start).num_milliseconds() - expected).abs() <= 1);
+        }
+
+        #[test]
+        fn moving_the_deadline_keeps_warning_order(start_s in 0i64..4_000_000_000, target in 1u64..1_000_000, extra in 1i64..1_000_000, now_off in 0i64..2_000_000) {
+            let start = Timestamp::from_timestamp(start_s, 0).unwrap();
+            let mut c = StageClock::start(Stage::Handle, start, target, 0.8);
+            let now = start + TimeDelta::seconds(now_off.min(target as i64));
+            let new_deadline = c.deadline + TimeDelta::seconds(extra);
+            c.move_deadline(new_deadline, now, 0.8);
+            prop_assert_eq!(c.deadline, new_deadline);
+            prop_assert!(c.warn_at <= c.deadline);
+            // A warning never becomes due in the past.
+            if let Some(Due::Warning(w)) = c.next_due() { prop_assert!(w > now); }
+        }
+    }
+}

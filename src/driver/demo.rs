@@ -1,0 +1,331 @@
+//! A seeded synthetic complaint stream: every channel, Chinese and English
+//! descriptions, late acknowledgements, breaches, extensions, reopens,
+//! withdrawals, redeliveries and a few malformed lines.
+
+use crate::core::decision::{DecisionInput, Rules};
+use crate::model::event::*;
+use crate::model::{Event, Impact, Priority, ProgressKind};
+use chrono::{DateTime, FixedOffset, TimeDelta};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    pub complaints: usize,
+    pub seed: u64,
+    /// Start of the arrival window.
+    pub start: DateTime<FixedOffset>,
+    /// Length of the arrival window; events after it are not emitted (a
+    /// snapshot, so some complaints are still open at the end).
+    pub days: i64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            complaints: 5_000,
+            seed: 42,
+            start: DateTime::parse_from_rfc3339("2026-11-02T00:00:00+08:00").expect("valid literal"),
+            days: 7,
+        }
+    }
+}
+
+impl DemoConfig {
+    /// End of the window: the replay's `--until`.
+    pub fn end(&self) -> DateTime<FixedOffset> {
+        self.start + TimeDelta::days(self.days)
+    }
+}
+
+const CHANNELS: &[(&str, u32)] =
+    &[("web", 25), ("phone", 25), ("app", 15), ("social", 12), ("email", 10), ("visit", 8), ("regulator", 5)];
+const NAMES: &[&str] = &["王芳", "李伟", "张敏", "刘洋", "陈静", "杨磊", "赵丽", "黄强", "Ann Lee", "Tom Baker", "Maria Rossi", "Sam Ortiz"];
+const TECHNICAL: &[&str] = &[
+    "家里宽带断网了,光猫灯一直闪",
+    "晚上网速慢得厉害,看视频一直卡顿",
+    "WiFi 经常掉线,重启路由器也没用",
+    "光纤入户后一直无法上网",
+    "打游戏延迟很高,丢包严重",
+    "My internet is down since this morning",
+    "Speed drops to 2 Mbps every evening",
+    "Router keeps disconnecting every few minutes",
+    "High latency and packet loss on my fiber line",
+];
+const WIDESPREAD: &[&str] = &["整个小区都无法上网,已经三个小时了", "Whole building has no internet since 8am, all users affected"];
+const SECURITY: &[&str] = &["发现贵公司用户中心存在安全漏洞,可以看到别人的账单", "I think my account was hacked, there are logins from abroad"];
+const BUSINESS: &[&str] = &[
+    "本月账单重复扣费,要求退款",
+    "套餐到期后被自动续费",
+    "申请的发票一直没有开具",
+    "合同里的优惠没有兑现",
+    "销户后还在扣费",
+    "I was charged twice on my bill this month",
+    "Please refund the fee for the plan I cancelled",
+    "My invoice for October is missing",
+    "The contract price differs from what was advertised",
+];
+const MIXED: &[&str] = &["网络故障一周了还照常扣费,要求退费", "Outage for three days but I was still charged the full fee"];
+const OTHER: &[&str] = &["客服电话一直打不通", "上门安装的工作人员态度很差", "Nobody replied to my letter", "The technician arrived two hours late"];
+
+struct Gen<'r> {
+    rng: ChaCha8Rng,
+    rules: &'r dyn Rules,
+    end: DateTime<FixedOffset>,
+    /// `(time in ms, insertion order, line)`.
+    lines: Vec<(i64, u64, String)>,
+    seq: u64,
+}
+
+fn mins(m: i64) -> TimeDelta {
+    TimeDelta::minutes(m)
+}
+
+impl Gen<'_> {
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.rng.random_range(0..items.len())]
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng.random_bool(p)
+    }
+
+    /// Minutes in `[lo, hi)`.
+    fn between(&mut self, lo: i64, hi: i64) -> TimeDelta {
+        TimeDelta::seconds(self.rng.random_range(lo * 60..hi * 60))
+    }
+
+    fn push_line(&mut self, at: DateTime<FixedOffset>, line: String) {
+        self.seq += 1;
+        self.lines.push((at.timestamp_millis(), self.seq, line));
+    }
+
+    /// Emits an event unless it falls after the window; returns whether it did.
+    fn emit(&mut self, cid: &str, n: &mut u32, at: DateTime<FixedOffset>, actor: &str, body: EventBody) -> bool {
+        if at > self.end {
+            return false;
+        }
+        *n += 1;
+        let ev = Event {
+            event_id: format!("{cid}-e{n}"),
+            complaint_id: cid.to_string(),
+            occurred_at: at,
+            actor: Some(actor.to_string()),
+            body,
+        };
+        let line = serde_json::to_string(&ev).expect("events serialize");
+        if self.chance(0.01) {
+            // At-least-once adapters redeliver now and then.
+            self.push_line(at, line.clone());
+        }
+        self.push_line(at, line);
+        true
+    }
+
+    fn received(&mut self, i: usize) -> Received {
+        let total: u32 = CHANNELS.iter().map(|c| c.1).sum();
+        let mut roll = self.rng.random_range(0..total);
+        let channel = CHANNELS.iter().find(|c| roll < c.1 || { roll -= c.1; false }).map_or("web", |c| c.0);
+        let (description, impact) = match self.rng.random_range(0..100) {
+            0..=39 => (self.pick(TECHNICAL), Some(Impact::Single)),
+            40..=43 => (self.pick(WIDESPREAD), Some(Impact::Widespread)),
+            44..=45 => (self.pick(SECURITY), None),
+            46..=79 => (self.pick(BUSINESS), None),
+            80..=87 => (self.pick(MIXED), Some(Impact::Multiple)),
+            _ => (self.pick(OTHER), None),
+        };
+        let previous: u32 = if self.chance(0.08) { self.rng.random_range(2..6) } else { self.rng.random_range(0..2) };
+        let region = self.pick(&["north", "south", "east", "west"]);
+        let attributes = serde_json::value::RawValue::from_string(format!(
+            r#"{{"region":"{region}","previous_complaints_90d":{previous}}}"#
+        ))
+        .expect("valid JSON");
+        Received {
+            channel: channel.to_string(),
+            customer: Customer {
+                id: format!("K{:06}", self.rng.random_range(0..(i as u32 * 4 + 100))),
+                name: self.pick(NAMES).to_string(),
+                phone: Some(format!("1{:010}", self.rng.random_range(3_000_000_000u64..9_999_999_999))),
+                email: None,
+            },
+            description: description.to_string(),
+            happened_at: None,
+            impact,
+            attributes: Some(attributes),
+        }
+    }
+
+    fn complaint(&mut self, i: usize, cfg: &DemoConfig) {
+        let cid = format!("CF-{i:06}");
+        let window = cfg.days * 24 * 60;
+        let t0 = cfg.start + self.between(0, window);
+        let received = self.received(i);
+        let d = self.rules.decide(&DecisionInput {
+            complaint_id: &cid,
+            received: &received,
+            received_at: t0.to_utc(),
+            cycle: 0,
+            previous_priority: None,
+            comment: None,
+        });
+        let mut n = 0u32;
+        let lead = d.lead_department.clone();
+        self.emit(&cid, &mut n, t0, &format!("adapter-{}", received.channel), EventBody::Received(received));
+        let withdraw_point = if self.chance(0.03) { self.rng.random_range(0..3) } else { 9 };
+        let late_ack = self.chance(0.08);
+        let ack = t0 + if late_ack { self.between(11, 40) } else { self.between(1, 9) };
+        if withdraw_point == 0 {
+            let at = t0 + self.between(0, 5);
+            self.emit(&cid, &mut n, at, "customer", EventBody::Withdrawn(Withdrawn { reason: Some("resolved itself".into()) }));
+            return;
+        }
+        if !self.emit(&cid, &mut n, ack, "cs-agent", EventBody::Acknowledged(NoFields {})) {
+            return;
+        }
+        let mut t = ack;
+        if d.coordination_required {
+            t = ack + if self.chance(0.1) { self.between(31, 70) } else { self.between(5, 25) };
+            let body = EventBody::Assigned(Assigned {
+                lead_department: lead.clone(),
+                assist_departments: d.assist_departments.clone(),
+                priority: Some(d.priority),
+            });
+            if !self.emit(&cid, &mut n, t, "handling-group", body) {
+                return;
+            }
+        }
+        let mut priority = d.priority;
+        for cycle in 0..3 {
+            let Some(done) = self.handle_cycle(&cid, &mut n, t, priority, &lead, withdraw_point == 1) else { return };
+            let reported = done + if self.chance(0.06) { self.between(61, 100) } else { self.between(10, 50) };
+            if !self.emit(&cid, &mut n, reported, &lead, EventBody::Reported(NoFields {})) {
+                return;
+            }
+            if withdraw_point == 2 && cycle == 0 {
+                self.emit(&cid, &mut n, reported + mins(3), "customer", EventBody::Withdrawn(Withdrawn::default()));
+                return;
+            }
+            let confirmed = reported + if self.chance(0.06) { self.between(31, 60) } else { self.between(5, 25) };
+            let satisfied = cycle == 2 || self.chance(if cycle == 0 { 0.85 } else { 0.9 });
+            let comment = (!satisfied).then(|| self.pick(&["问题没有解决", "still not fixed", "仍然很慢"]).to_string());
+            let body = EventBody::CustomerConfirmed(CustomerConfirmed { satisfied, comment });
+            if !self.emit(&cid, &mut n, confirmed, "cs-agent", body) {
+                return;
+            }
+            if satisfied {
+                if self.chance(0.9) {
+                    let at = confirmed + self.between(60, 24 * 60);
+                    self.emit(&cid, &mut n, at, "cs-agent", EventBody::Archived(NoFields {}));
+                }
+                return;
+            }
+            // Reopened: the rules see the reopen and usually raise the priority.
+            priority = if priority == Priority::Urgent { Priority::Urgent } else { Priority::Important };
+            t = confirmed;
+        }
+    }
+
+    /// One handling cycle from `start`; returns when handling finished, or
+    /// `None` when the complaint stops here (withdrawn or past the window).
+    fn handle_cycle(&mut self, cid: &str, n: &mut u32, start: DateTime<FixedOffset>, priority: Priority, lead: &str, withdraw: bool) -> Option<DateTime<FixedOffset>> {
+        let target = match priority {
+            Priority::General => 24 * 60,
+            Priority::Important => 12 * 60,
+            Priority::Urgent => 60,
+        };
+        let mut deadline = start + mins(target);
+        let mut steps: Vec<(DateTime<FixedOffset>, &str, EventBody)> = Vec::new();
+        let mut not_before = start;
+        if priority == Priority::General && self.chance(0.06) {
+            let asked = start + self.between(target / 2, target * 3 / 4);
+            let until = deadline + mins(12 * 60);
+            let reason = "waiting for a spare part".to_string();
+            steps.push((asked, lead, EventBody::ExtensionRequested(ExtensionRequested { until: until.into(), reason })));
+            let approved = self.chance(0.8);
+            let decided = asked + self.between(10, 60);
+            steps.push((decided, "handling-group", EventBody::ExtensionDecided(ExtensionDecided { approved, until: None })));
+            if approved {
+                deadline = until;
+            }
+            not_before = decided;
+        } else if priority == Priority::General && self.chance(0.01) {
+            // Asked too late: the regulation requires asking before the deadline.
+            let asked = deadline + self.between(5, 60);
+            let body = EventBody::ExtensionRequested(ExtensionRequested { until: asked + mins(600), reason: "forgot to ask".into() });
+            steps.push((asked, lead, body));
+            not_before = asked;
+        }
+        let span = (deadline - start).num_minutes();
+        let late = self.chance(0.07);
+        let mut handled = if late { deadline + self.between(5, span / 2 + 10) } else { start + self.between(span / 12, span * 11 / 12) };
+        if handled <= not_before {
+            handled = not_before + self.between(5, 60);
+        }
+        let until_handled = (handled - start).num_minutes().max(2);
+        for _ in 0..self.rng.random_range(0..3) {
+            let at = start + self.between(1, until_handled);
+            steps.push((at, lead, EventBody::Progress(Progress { note: "investigating".into(), kind: ProgressKind::Update })));
+        }
+        let first_answer = match priority {
+            Priority::Urgent => Some((ProgressKind::Response, target / 6, target * 5 / 6)),
+            Priority::Important => Some((ProgressKind::PreliminarySolution, target / 12, target * 5 / 6)),
+            Priority::General => None,
+        };
+        if let Some((kind, lo, hi)) = first_answer {
+            let at = start + if self.chance(0.06) { self.between(target + 1, target * 3 / 2) } else { self.between(lo, hi) };
+            if at < handled {
+                steps.push((at, lead, EventBody::Progress(Progress { note: "first answer to the customer".into(), kind })));
+            }
+        }
+        let finish = if withdraw {
+            let at = start + self.between(1, until_handled);
+            (at, "customer", EventBody::Withdrawn(Withdrawn { reason: Some("no longer needed".into()) }))
+        } else {
+            let body = EventBody::Handled(Handled {
+                cause: "identified".into(),
+                measures: "fixed and verified".into(),
+                result: "service restored".into(),
+            });
+            (handled, lead, body)
+        };
+        let finish_at = finish.0;
+        steps.retain(|s| s.0 < finish_at);
+        steps.sort_by_key(|s| s.0);
+        steps.push(finish);
+        for (at, actor, body) in steps {
+            if !self.emit(cid, n, at, actor, body) {
+                return None;
+            }
+        }
+        (!withdraw).then_some(handled)
+    }
+
+    /// A few lines a real stream also carries: garbage, truncated JSON,
+    /// unknown types and events for complaints nobody received.
+    fn malformed(&mut self, cfg: &DemoConfig) {
+        let count = cfg.complaints / 500 + 3;
+        for k in 0..count {
+            let at = cfg.start + self.between(0, cfg.days * 24 * 60);
+            let ts = at.to_rfc3339();
+            let line = match k % 4 {
+                0 => "}{ this is not json".to_string(),
+                1 => format!(r#"{{"event_id":"bad-{k}","type":"complaint.received","complaint_id":"CF-X{k}","occurred_at":"{ts}","channel":"web""#),
+                2 => format!(r#"{{"event_id":"bad-{k}","type":"complaint.escalate_now","complaint_id":"CF-000001","occurred_at":"{ts}"}}"#),
+                _ => format!(r#"{{"event_id":"bad-{k}","type":"complaint.reported","complaint_id":"CF-UNKNOWN-{k}","occurred_at":"{ts}"}}"#),
+            };
+            self.push_line(at, line);
+        }
+    }
+}
+
+/// Generates the stream as JSONL lines in time order.
+pub fn generate(cfg: &DemoConfig, rules: &dyn Rules) -> Vec<String> {
+    let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(cfg.seed), rules, end: cfg.end(), lines: Vec::new(), seq: 0 };
+    for i in 0..cfg.complaints {
+        g.complaint(i, cfg);
+    }
+    g.malformed(cfg);
+    g.lines.sort_unstable_by_key(|(t, s, _)| (*t, *s));
+    g.lines.into_iter().map(|(_, _, l)| l).collect()
+}

@@ -1,0 +1,9 @@
+//! Drivers run the core over a source into sinks: replay (event time) and
+//! the demo generator.
+
+pub mod demo;
+pub mod replay;
+pub mod summary;
+
+pub use replay::{Replay, ReplayError};
+pub use summary::Summary;

@@ -1,0 +1,287 @@
+//! Input lifecycle events (CONTRACT.md "Input").
+//!
+//! Parsing is two-pass over the same text: the common header first, then the
+//! body struct its `type` names. That avoids serde's buffering of flattened,
+//! internally tagged enums (slow, and it cannot keep raw JSON) and gives
+//! precise error messages.
+
+use super::{Impact, Priority, ProgressKind, Timestamp};
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// One lifecycle event with its common fields.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Event {
+    pub event_id: String,
+    pub complaint_id: String,
+    /// Event time with the sender's offset; SLA clocks use it.
+    pub occurred_at: DateTime<FixedOffset>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// The type-specific part of an event; `type` is the tag.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type")]
+pub enum EventBody {
+    #[serde(rename = "complaint.received")]
+    Received(Received),
+    #[serde(rename = "complaint.acknowledged")]
+    Acknowledged(NoFields),
+    #[serde(rename = "complaint.assigned")]
+    Assigned(Assigned),
+    #[serde(rename = "complaint.progress")]
+    Progress(Progress),
+    #[serde(rename = "complaint.extension_requested")]
+    ExtensionRequested(ExtensionRequested),
+    #[serde(rename = "complaint.extension_decided")]
+    ExtensionDecided(ExtensionDecided),
+    #[serde(rename = "complaint.handled")]
+    Handled(Handled),
+    #[serde(rename = "complaint.reported")]
+    Reported(NoFields),
+    #[serde(rename = "complaint.customer_confirmed")]
+    CustomerConfirmed(CustomerConfirmed),
+    #[serde(rename = "complaint.archived")]
+    Archived(NoFields),
+    #[serde(rename = "complaint.withdrawn")]
+    Withdrawn(Withdrawn),
+}
+
+/// Body of the types that carry no fields of their own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NoFields {}
+
+/// `complaint.received`: a new complaint from a channel adapter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Received {
+    /// Open list: web, social, phone, visit, email, app, regulator, ...
+    pub channel: String,
+    pub customer: Customer,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub happened_at: Option<DateTime<FixedOffset>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Impact>,
+    /// Free object for rules, kept verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Box<RawValue>>,
+}
+
+impl PartialEq for Received {
+    fn eq(&self, other: &Self) -> bool {
+        self.channel == other.channel
+            && self.customer == other.customer
+            && self.description == other.description
+            && self.happened_at == other.happened_at
+            && self.impact == other.impact
+            && self.attributes.as_ref().map(|a| a.get()) == other.attributes.as_ref().map(|a| a.get())
+    }
+}
+
+/// The complainant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// `complaint.assigned`: manual assignment, or override of the rules' routing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Assigned {
+    pub lead_department: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assist_departments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+}
+
+/// `complaint.progress`: a department's progress note.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Progress {
+    pub note: String,
+    #[serde(default)]
+    pub kind: ProgressKind,
+}
+
+/// `complaint.extension_requested`: a department asks for more time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExtensionRequested {
+    pub until: DateTime<FixedOffset>,
+    pub reason: String,
+}
+
+/// `complaint.extension_decided`: the complaint handling group's decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExtensionDecided {
+    pub approved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<FixedOffset>>,
+}
+
+/// `complaint.handled`: the department finished handling.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Handled {
+    pub cause: String,
+    pub measures: String,
+    pub result: String,
+}
+
+/// `complaint.customer_confirmed`: satisfaction collected; not satisfied reopens.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CustomerConfirmed {
+    pub satisfied: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// `complaint.withdrawn`: the customer withdrew; all clocks stop.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Withdrawn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Why a payload is not a valid event; the text goes into the dead letter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("missing or invalid common field: {0}")]
+    Header(String),
+    #[error("unknown event type `{0}`")]
+    UnknownType(String),
+    #[error("invalid `{kind}` event: {detail}")]
+    Body { kind: String, detail: String },
+    #[error("field `{0}` must not be empty")]
+    Empty(&'static str),
+}
+
+#[derive(Deserialize)]
+struct Header {
+    event_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    complaint_id: String,
+    occurred_at: DateTime<FixedOffset>,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+fn body<'a, T: Deserialize<'a>>(text: &'a str, kind: &str) -> Result<T, ParseError> {
+    serde_json::from_str(text).map_err(|e| ParseError::Body { kind: kind.to_string(), detail: e.to_string() })
+}
+
+impl Event {
+    /// Parses one JSON payload into a typed event.
+    pub fn from_json(text: &str) -> Result<Event, ParseError> {
+        let header: Header = serde_json::from_str(text).map_err(|e| {
+            if e.is_data() { ParseError::Header(e.to_string()) } else { ParseError::Json(e.to_string()) }
+        })?;
+        if header.event_id.is_empty() {
+            return Err(ParseError::Empty("event_id"));
+        }
+        if header.complaint_id.is_empty() {
+            return Err(ParseError::Empty("complaint_id"));
+        }
+        let kind = header.kind.as_str();
+        let body = match kind {
+            "complaint.received" => {
+                let r: Received = body(text, kind)?;
+                if let Some(a) = &r.attributes {
+                    if !a.get().trim_start().starts_with('{') {
+                        return Err(ParseError::Body { kind: kind.into(), detail: "`attributes` must be an object".into() });
+                    }
+                }
+                EventBody::Received(r)
+            }
+            "complaint.acknowledged" => EventBody::Acknowledged(NoFields {}),
+            "complaint.assigned" => {
+                let a: Assigned = body(text, kind)?;
+                if a.lead_department.is_empty() {
+                    return Err(ParseError::Empty("lead_department"));
+                }
+                EventBody::Assigned(a)
+            }
+            "complaint.progress" => EventBody::Progress(body(text, kind)?),
+            "complaint.extension_requested" => EventBody::ExtensionRequested(body(text, kind)?),
+            "complaint.extension_decided" => EventBody::ExtensionDecided(body(text, kind)?),
+            "complaint.handled" => EventBody::Handled(body(text, kind)?),
+            "complaint.reported" => EventBody::Reported(NoFields {}),
+            "complaint.customer_confirmed" => EventBody::CustomerConfirmed(body(text, kind)?),
+            "complaint.archived" => EventBody::Archived(NoFields {}),
+            "complaint.withdrawn" => EventBody::Withdrawn(body(text, kind)?),
+            other => return Err(ParseError::UnknownType(other.to_string())),
+        };
+        Ok(Event {
+            event_id: header.event_id,
+            complaint_id: header.complaint_id,
+            occurred_at: header.occurred_at,
+            actor: header.actor,
+            body,
+        })
+    }
+
+    /// Event time in UTC.
+    pub fn at(&self) -> Timestamp {
+        self.occurred_at.to_utc()
+    }
+
+    /// The contract's `type` name.
+    pub fn type_name(&self) -> &'static str {
+        self.body.type_name()
+    }
+}
+
+impl EventBody {
+    /// The contract's `type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::Received(_) => "complaint.received",
+            EventBody::Acknowledged(_) => "complaint.acknowledged",
+            EventBody::Assigned(_) => "complaint.assigned",
+            EventBody::Progress(_) => "complaint.progress",
+            EventBody::ExtensionRequested(_) => "complaint.extension_requested",
+            EventBody::ExtensionDecided(_) => "complaint.extension_decided",
+            EventBody::Handled(_) => "complaint.handled",
+            EventBody::Reported(_) => "complaint.reported",
+            EventBody::CustomerConfirmed(_) => "complaint.customer_confirmed",
+            EventBody::Archived(_) => "complaint.archived",
+            EventBody::Withdrawn(_) => "complaint.withdrawn",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_roundtrips_a_received_event() {
+        let text = r#"{"event_id":"e1","type":"complaint.received","complaint_id":"C1","occurred_at":"2026-01-05T09:00:00+08:00","channel":"web","customer":{"id":"K1","name":"王芳"},"description":"断网","impact":"widespread","attributes":{"region":"north"}}"#;
+        let ev = Event::from_json(text).unwrap();
+        assert_eq!(ev.type_name(), "complaint.received");
+        assert_eq!(ev.at().to_rfc3339(), "2026-01-05T01:00:00+00:00");
+        let again = Event::from_json(&serde_json::to_string(&ev).unwrap()).unwrap();
+        assert_eq!(ev, again);
+    }
+
+    #[test]
+    fn rejects_with_precise_reasons() {
+        let missing = r#"{"event_id":"e1","type":"complaint.handled","complaint_id":"C1","occurred_at":"2026-01-05T09:00:00Z","cause":"x"}"#;
+        let err = Event::from_json(missing).unwrap_err().to_string();
+        assert!(err.contains("complaint.handled") && err.contains("measures"), "{err}");
+        let unknown = r#"{"event_id":"e1","type":"complaint.eaten","complaint_id":"C1","occurred_at":"2026-01-05T09:00:00Z"}"#;
+        assert_eq!(Event::from_json(unknown).unwrap_err(), ParseError::UnknownType("complaint.eaten".into()));
+        assert!(matches!(Event::from_json("{not json"), Err(ParseError::Json(_))));
+        let no_offset = r#"{"event_id":"e1","type":"complaint.reported","complaint_id":"C1","occurred_at":"2026-01-05T09:00:00"}"#;
+        assert!(matches!(Event::from_json(no_offset), Err(ParseError::Header(_))));
+    }
+}

@@ -1,0 +1,102 @@
+//! The public data model of CONTRACT.md: input events and the outputs.
+
+pub mod event;
+pub mod output;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub use event::{Event, EventBody, ParseError};
+pub use output::{ComplaintRow, DeadLetter, Decision, SlaEvent};
+
+/// All timestamps inside complaintflow are UTC; inputs carry any offset.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The name used on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// Parses the wire name.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+wire_enum!(
+    /// Complaint category (技术类 / 业务类 / 其他).
+    Category { Technical = "technical", Business = "business", Other = "other" }
+);
+wire_enum!(
+    /// Priority (一般 / 重要 / 紧急); it picks the handling target.
+    Priority { General = "general", Important = "important", Urgent = "urgent" }
+);
+wire_enum!(
+    /// An SLA stage of the regulation.
+    Stage {
+        Acknowledge = "acknowledge",
+        Assign = "assign",
+        Handle = "handle",
+        Report = "report",
+        Confirm = "confirm",
+    }
+);
+wire_enum!(
+    /// What an SLA event says about its stage.
+    SlaKind {
+        Started = "started",
+        Warning = "warning",
+        Breached = "breached",
+        Met = "met",
+        Late = "late",
+        Extended = "extended",
+        Escalated = "escalated",
+        Cancelled = "cancelled",
+    }
+);
+wire_enum!(
+    /// How wide the problem's impact is, as the channel adapter saw it.
+    Impact { Single = "single", Multiple = "multiple", Widespread = "widespread" }
+);
+wire_enum!(
+    /// Kind of a `complaint.progress` note.
+    ProgressKind {
+        Update = "update",
+        Response = "response",
+        PreliminarySolution = "preliminary_solution",
+    }
+);
+
+impl Stage {
+    /// Index into per-stage arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Priority {
+    /// Index into per-priority arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Default for ProgressKind {
+    fn default() -> Self {
+        ProgressKind::Update
+    }
+}

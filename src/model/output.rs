@@ -1,0 +1,147 @@
+//! Output records (CONTRACT.md "Output"). Their JSON shapes are the rows of the
+//! ClickHouse tables, so the file and Kafka outputs and the database agree.
+
+use super::{Category, Priority, SlaKind, Stage, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One rules run: on `complaint.received` and on every reopen.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Decision {
+    /// Deterministic: `{complaint_id}:{cycle}:decision`.
+    pub decision_id: String,
+    pub complaint_id: String,
+    pub cycle: u32,
+    pub category: Category,
+    pub priority: Priority,
+    pub lead_department: String,
+    pub assist_departments: Vec<String>,
+    pub coordination_required: bool,
+    pub reason: String,
+    pub ruleset_version: String,
+    pub decided_at: Timestamp,
+    /// Per-complaint SLA targets (seconds) a rule set, overriding the policy.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sla_overrides: BTreeMap<Stage, u64>,
+}
+
+/// A change of an SLA clock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SlaEvent {
+    /// Deterministic: `{complaint_id}:{cycle}:{stage}:{kind}[:{detail}]`.
+    pub event_id: String,
+    pub complaint_id: String,
+    pub stage: Stage,
+    pub cycle: u32,
+    pub kind: SlaKind,
+    pub deadline: Timestamp,
+    pub at: Timestamp,
+    pub priority: Priority,
+    pub lead_department: String,
+}
+
+/// An input that could not be used, with the original payload and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeadLetter {
+    pub payload: String,
+    pub reason: String,
+    /// `topic/partition/offset` or `file:line`.
+    pub source: String,
+    pub at: Timestamp,
+}
+
+/// Outcome of one SLA stage in the complaint's latest cycle that ran it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageOutcome {
+    #[default]
+    NotStarted,
+    Open,
+    Breached,
+    Met,
+    Late,
+    Cancelled,
+}
+
+/// Lifecycle status of a complaint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for acknowledgement (acceptance).
+    Received,
+    /// Acknowledged; the complaint handling group must assign it.
+    Acknowledged,
+    /// Assigned; the department is handling it.
+    Handling,
+    /// Handled; waiting for the result report.
+    Handled,
+    /// Reported; waiting for the customer's confirmation.
+    Reported,
+    /// Customer satisfied; waiting for archiving.
+    Closed,
+    Archived,
+    Withdrawn,
+}
+
+impl Status {
+    /// The name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::Acknowledged => "acknowledged",
+            Status::Handling => "handling",
+            Status::Handled => "handled",
+            Status::Reported => "reported",
+            Status::Closed => "closed",
+            Status::Archived => "archived",
+            Status::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Archived and withdrawn complaints accept no more events.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Archived | Status::Withdrawn)
+    }
+}
+
+/// One row per complaint with its current outcome (ReplacingMergeTree by `version`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ComplaintRow {
+    pub complaint_id: String,
+    pub channel: String,
+    pub customer_id: String,
+    pub status: Status,
+    pub category: Category,
+    pub priority: Priority,
+    pub lead_department: String,
+    pub assist_departments: Vec<String>,
+    pub coordination_required: bool,
+    pub ruleset_version: String,
+    pub received_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub assigned_at: Option<Timestamp>,
+    pub handled_at: Option<Timestamp>,
+    pub reported_at: Option<Timestamp>,
+    pub confirmed_at: Option<Timestamp>,
+    pub archived_at: Option<Timestamp>,
+    pub withdrawn_at: Option<Timestamp>,
+    /// 0, then +1 per reopen.
+    pub cycle: u32,
+    /// The latest confirmation's answer; `None` before any confirmation.
+    pub satisfied: Option<bool>,
+    pub acknowledge_sla: StageOutcome,
+    pub assign_sla: StageOutcome,
+    pub handle_sla: StageOutcome,
+    pub report_sla: StageOutcome,
+    pub confirm_sla: StageOutcome,
+    /// Breaches over all stages and cycles.
+    pub breaches: u32,
+    /// Time of the latest accepted event.
+    pub updated_at: Timestamp,
+    /// Accepted events so far; grows with every change.
+    pub version: u64,
+}
+
+/// Shared string, cheap to clone into many output records.
+pub type Name = Arc<str>;

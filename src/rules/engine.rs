@@ -1,0 +1,169 @@
+//! The one Rhai engine, sandboxed, and the call of a ruleset's `decide`.
+
+use crate::core::decision::{DecisionInput, RuleDecision};
+use crate::model::{Category, Priority, Stage};
+use rhai::{Array, CallFnOptions, Dynamic, Engine, ImmutableString, Map, Scope, AST};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// Limits a rule runs under; a rule that hits one gets the fallback decision.
+pub mod limits {
+    pub const MAX_OPERATIONS: u64 = 200_000;
+    pub const MAX_CALL_LEVELS: usize = 32;
+    pub const MAX_EXPR_DEPTH: usize = 64;
+    pub const MAX_FN_EXPR_DEPTH: usize = 32;
+    pub const MAX_STRING_SIZE: usize = 64 * 1024;
+    pub const MAX_ARRAY_SIZE: usize = 10_000;
+    pub const MAX_MAP_SIZE: usize = 1_000;
+}
+
+/// Name of the function every ruleset must define.
+pub const ENTRY: &str = "decide";
+
+/// The process-wide engine: strict variables, explicit limits, no modules or
+/// `eval`, `print`/`debug` go to the log. Scripts can compute, nothing else.
+pub fn sandbox() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut e = Engine::new();
+        e.set_max_operations(limits::MAX_OPERATIONS)
+            .set_max_call_levels(limits::MAX_CALL_LEVELS)
+            .set_max_expr_depths(limits::MAX_EXPR_DEPTH, limits::MAX_FN_EXPR_DEPTH)
+            .set_max_string_size(limits::MAX_STRING_SIZE)
+            .set_max_array_size(limits::MAX_ARRAY_SIZE)
+            .set_max_map_size(limits::MAX_MAP_SIZE)
+            .set_max_modules(0)
+            .set_strict_variables(true)
+            .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+        e.disable_symbol("eval");
+        e.on_print(|s| tracing::debug!(target: "rules", message = s));
+        e.on_debug(|s, src, pos| tracing::debug!(target: "rules", source = src, position = %pos, message = s));
+        e.register_fn("contains_any", contains_any);
+        e.register_fn("first_match", first_match);
+        e
+    })
+}
+
+/// `contains_any(text, words)`: whether `text` holds any of `words`.
+fn contains_any(text: &str, words: Array) -> bool {
+    words.iter().any(|w| w.read_lock::<ImmutableString>().is_some_and(|w| text.contains(w.as_str())))
+}
+
+/// `first_match(text, words)`: the first of `words` found in `text`, or "".
+fn first_match(text: &str, words: Array) -> ImmutableString {
+    words
+        .into_iter()
+        .filter_map(|w| w.into_immutable_string().ok())
+        .find(|w| text.contains(w.as_str()))
+        .unwrap_or_default()
+}
+
+/// Builds the map a rule receives as `c` (see rules/README.md).
+fn input_map(input: &DecisionInput<'_>) -> Map {
+    let r = input.received;
+    let mut customer = Map::new();
+    customer.insert("id".into(), r.customer.id.as_str().into());
+    customer.insert("name".into(), r.customer.name.as_str().into());
+    let attributes = r
+        .attributes
+        .as_ref()
+        .and_then(|a| sandbox().parse_json(a.get(), true).ok())
+        .unwrap_or_default();
+    let mut m = Map::new();
+    m.insert("id".into(), input.complaint_id.into());
+    m.insert("channel".into(), r.channel.to_lowercase().into());
+    m.insert("description".into(), r.description.as_str().into());
+    m.insert("text".into(), r.description.to_lowercase().into());
+    m.insert("customer".into(), customer.into());
+    m.insert("impact".into(), r.impact.map_or("", |i| i.as_str()).into());
+    m.insert("attributes".into(), attributes.into());
+    m.insert("cycle".into(), (input.cycle as i64).into());
+    m.insert("reopen_count".into(), (input.cycle as i64).into());
+    m.insert("previous_priority".into(), input.previous_priority.map_or("", |p| p.as_str()).into());
+    m.insert("comment".into(), input.comment.unwrap_or("").to_lowercase().into());
+    m.insert("received_at".into(), input.received_at.to_rfc3339().into());
+    m.insert("happened_at".into(), r.happened_at.map(|t| t.to_rfc3339()).unwrap_or_default().into());
+    m
+}
+
+/// Runs `decide(c)` of `ast`; any error or limit hit is returned as text.
+pub fn run_decide(ast: &AST, input: &DecisionInput<'_>) -> Result<RuleDecision, String> {
+    let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+    let mut scope = Scope::new();
+    let out: Dynamic = sandbox()
+        .call_fn_with_options(options, &mut scope, ast, ENTRY, (input_map(input),))
+        .map_err(|e| e.to_string())?;
+    let map = out.try_cast::<Map>().ok_or("`decide` must return a map")?;
+    decision_from_map(map)
+}
+
+fn text(map: &Map, key: &str) -> Result<Option<String>, String> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) => v.clone().into_string().map(Some).map_err(|t| format!("`{key}` must be a string, not {t}")),
+    }
+}
+
+fn required(map: &Map, key: &str) -> Result<String, String> {
+    text(map, key)?.filter(|s| !s.is_empty()).ok_or_else(|| format!("`decide` must return a non-empty `{key}`"))
+}
+
+fn decision_from_map(map: Map) -> Result<RuleDecision, String> {
+    let category = required(&map, "category")?;
+    let category = Category::parse(&category).ok_or_else(|| format!("unknown category `{category}`"))?;
+    let priority = required(&map, "priority")?;
+    let priority = Priority::parse(&priority).ok_or_else(|| format!("unknown priority `{priority}`"))?;
+    let lead_department = required(&map, "lead_department")?;
+    let assist_departments = match map.get("assist_departments") {
+        None => Vec::new(),
+        Some(v) if v.is_unit() => Vec::new(),
+        Some(v) => {
+            let arr = v.clone().try_cast::<Array>().ok_or("`assist_departments` must be an array")?;
+            let mut out = Vec::with_capacity(arr.len());
+            for d in arr {
+                let d = d.into_string().map_err(|t| format!("assist department must be a string, not {t}"))?;
+                if d != lead_department && !d.is_empty() && !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+            out
+        }
+    };
+    let coordination_required = match map.get("coordination_required") {
+        None => !assist_departments.is_empty(),
+        Some(v) if v.is_unit() => !assist_departments.is_empty(),
+        Some(v) => v.as_bool().map_err(|t| format!("`coordination_required` must be a bool, not {t}"))?,
+    };
+    let reason = text(&map, "reason")?.unwrap_or_default();
+    let mut sla_overrides = BTreeMap::new();
+    if let Some(v) = map.get("sla").filter(|v| !v.is_unit()) {
+        let sla = v.clone().try_cast::<Map>().ok_or("`sla` must be a map of stage to duration")?;
+        for (stage, d) in sla {
+            let stage = Stage::parse(&stage).ok_or_else(|| format!("unknown SLA stage `{stage}`"))?;
+            sla_overrides.insert(stage, duration_secs(d)?);
+        }
+    }
+    Ok(RuleDecision {
+        category,
+        priority,
+        lead_department,
+        assist_departments,
+        coordination_required,
+        reason,
+        sla_overrides,
+    })
+}
+
+/// A duration from a rule: seconds as an integer, or text such as "2h 30m".
+fn duration_secs(d: Dynamic) -> Result<u64, String> {
+    if let Ok(n) = d.as_int() {
+        return u64::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| format!("SLA target {n} must be positive"));
+    }
+    let s = d.into_string().map_err(|t| format!("SLA target must be seconds or text like \"2h\", not {t}"))?;
+    let secs = humantime::parse_duration(&s).map_err(|e| format!("SLA target `{s}`: {e}"))?.as_secs();
+    if secs == 0 {
+        return Err(format!("SLA target `{s}` must be at least one second"));
+    }
+    Ok(secs)
+}

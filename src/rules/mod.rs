@@ -1,0 +1,11 @@
+//! Admin-edited rules: Rhai scripts and the SLA policy in `rules/`, compiled
+//! into an immutable [`RuleSet`], tested with fixtures, hot-reloaded by swap.
+
+pub mod embedded;
+pub mod engine;
+pub mod fixtures;
+pub mod policy;
+pub mod reload;
+pub mod ruleset;
+
+pub use ruleset::{RuleSet, RulesError};

@@ -1,0 +1,3 @@
+//! Where input events come from.
+
+pub mod file;
