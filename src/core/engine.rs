@@ -118,7 +118,7 @@ impl Engine {
             }
             Some(c) if c.seen.contains(&hash) => return Ok(Applied::Duplicate),
             Some(c) => {
-                lifecycle::fire_due(c, at, false, rules.policy(), out);
+                lifecycle::fire_due(c, at, false, out);
                 lifecycle::apply(c, ev, rules, out).map(|()| Applied::Accepted)
             }
         };
@@ -135,14 +135,14 @@ impl Engine {
     /// Fires every timer due at or before `now` (`inclusive`) or strictly
     /// before it. Replay calls it with each event's time (exclusive) and with
     /// the end time (inclusive); live mode with the wall clock.
-    pub fn advance(&mut self, now: Timestamp, inclusive: bool, rules: &dyn Rules, out: &mut Outputs) {
+    pub fn advance(&mut self, now: Timestamp, inclusive: bool, out: &mut Outputs) {
         while let Some(due) = self.timers.pop_due(now, inclusive) {
             let Some(c) = self.complaints.get_mut(&due.complaint) else { continue };
             if c.timer_gen != due.generation {
                 continue;
             }
             c.timer_due = None;
-            lifecycle::fire_due(c, due.due, true, rules.policy(), out);
+            lifecycle::fire_due(c, due.due, true, out);
             Self::reschedule(&mut self.timers, c);
         }
         let complaints = &self.complaints;

@@ -37,7 +37,9 @@ fn end_stage(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) 
     c.clock = None;
 }
 
-/// Sends the running stage to the complaint handling group once for urgency.
+/// Sends the running stage to the complaint handling group because the
+/// complaint is urgent. Called when urgency appears: the first decision, a
+/// reopen, or an assignment that raises the priority.
 fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
     if c.routing.priority != Priority::Urgent || c.clock.as_ref().is_none_or(|k| k.escalated_urgent) {
         return;
@@ -50,7 +52,7 @@ fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
 
 /// Fires this complaint's warnings and breaches due before `until`
 /// (or at it, when `inclusive`).
-pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, _policy: &SlaPolicy, out: &mut Outputs) {
+pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out: &mut Outputs) {
     loop {
         let Some(due) = c.clock.as_ref().and_then(|k| k.next_due()) else { return };
         let t = due.at();
@@ -80,7 +82,7 @@ pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, _po
     }
 }
 
-fn decide(c: &Complaint, rules: &dyn Rules, at: Timestamp, previous: Option<Priority>, comment: Option<&str>) -> RuleDecision {
+fn decide(c: &Complaint, rules: &dyn Rules, previous: Option<Priority>, comment: Option<&str>) -> RuleDecision {
     rules.decide(&DecisionInput {
         complaint_id: &c.id,
         received: &c.received,
@@ -89,18 +91,6 @@ fn decide(c: &Complaint, rules: &dyn Rules, at: Timestamp, previous: Option<Prio
         previous_priority: previous,
         comment,
     })
-    .clamp_times(at)
-}
-
-impl RuleDecision {
-    /// Zero-length targets would breach at the start; a rule asking for them is
-    /// treated as asking for one second.
-    fn clamp_times(mut self, _at: Timestamp) -> RuleDecision {
-        for secs in self.sla_overrides.values_mut() {
-            *secs = (*secs).max(1);
-        }
-        self
-    }
 }
 
 /// A new complaint: first decision, acknowledge clock, urgent escalation.
@@ -130,7 +120,7 @@ pub(super) fn receive(ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Resul
         timer_gen: 0,
         timer_due: None,
     };
-    let d = decide(&c, rules, at, None, None);
+    let d = decide(&c, rules, None, None);
     c.routing = Routing::from_decision(&d, rules.version());
     out.decisions.push(c.decision(d.reason.clone(), at, &d));
     start_stage(&mut c, Stage::Acknowledge, at, rules.policy(), out);
@@ -177,17 +167,19 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, out: &mut 
                 end_stage(c, Stage::Assign, at, out);
                 c.times.assigned = Some(at);
                 start_stage(c, Stage::Handle, at, policy, out);
-                escalate_if_urgent(c, at, out);
                 c.status = Status::Handling;
             }
         }
         EventBody::Assigned(a) => match c.status {
             Status::Acknowledged => {
+                let before = c.routing.priority;
                 reroute(c, a);
                 end_stage(c, Stage::Assign, at, out);
                 c.times.assigned = Some(at);
                 start_stage(c, Stage::Handle, at, policy, out);
-                escalate_if_urgent(c, at, out);
+                if before != Priority::Urgent {
+                    escalate_if_urgent(c, at, out);
+                }
                 c.status = Status::Handling;
             }
             Status::Handling => {
@@ -265,7 +257,7 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, out: &mut 
                     ));
                 }
                 let k = c.clock.as_mut().expect("checked");
-                k.move_deadline(until, at, policy.warning_share);
+                k.move_deadline(until, at, policy.warning_share, true);
                 k.extensions = k.extensions.saturating_add(1);
                 k.pending_extension = None;
                 let n = k.extensions.to_string();
@@ -340,7 +332,7 @@ fn reopen(c: &mut Complaint, at: Timestamp, comment: Option<&str>, rules: &dyn R
     }
     let previous = c.routing.priority;
     c.cycle += 1;
-    let d = decide(c, rules, at, Some(previous), comment);
+    let d = decide(c, rules, Some(previous), comment);
     c.routing = Routing::from_decision(&d, rules.version());
     out.decisions.push(c.decision(d.reason.clone(), at, &d));
     c.times.handled = None;
@@ -372,5 +364,5 @@ fn retarget_handle(c: &mut Complaint, at: Timestamp, policy: &SlaPolicy) {
     if k.extensions > 0 {
         deadline = deadline.max(k.deadline);
     }
-    k.move_deadline(deadline, at, policy.warning_share);
+    k.move_deadline(deadline, at, policy.warning_share, false);
 }

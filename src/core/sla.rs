@@ -104,12 +104,13 @@ impl StageClock {
         }
     }
 
-    /// Moves the deadline (an approved extension or a re-prioritisation). A
-    /// warning time already behind `now` does not fire again.
-    pub fn move_deadline(&mut self, deadline: Timestamp, now: Timestamp, share: f64) {
+    /// Moves the deadline. An extension re-arms the warning for the new
+    /// deadline (its id carries the extension count); a re-prioritisation
+    /// does not warn twice. A warning time already behind `now` never fires.
+    pub fn move_deadline(&mut self, deadline: Timestamp, now: Timestamp, share: f64, rearm_warning: bool) {
         self.deadline = deadline;
         self.warn_at = warning_time(self.started_at, deadline, share);
-        self.warned = self.warn_at <= now;
+        self.warned = (self.warned && !rearm_warning) || self.warn_at <= now;
     }
 }
 
@@ -189,7 +190,7 @@ mod tests {
             let mut c = StageClock::start(Stage::Handle, start, target, 0.8);
             let now = start + TimeDelta::seconds(now_off.min(target as i64));
             let new_deadline = c.deadline + TimeDelta::seconds(extra);
-            c.move_deadline(new_deadline, now, 0.8);
+            c.move_deadline(new_deadline, now, 0.8, true);
             prop_assert_eq!(c.deadline, new_deadline);
             prop_assert!(c.warn_at <= c.deadline);
             // A warning never becomes due in the past.

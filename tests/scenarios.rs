@@ -1,0 +1,276 @@
+//! Hand-written scenarios replayed through the shipped rules, with literal
+//! expected SLA outputs (CONTRACT.md "Default SLA policy").
+
+mod common;
+use common::*;
+use complaintflow::model::output::{StageOutcome, Status};
+use complaintflow::model::{Category, Priority};
+use serde_json::json;
+
+const OUTAGE: &str = "家里宽带断网了,光猫灯一直闪";
+
+fn general_until_confirm(c: &str, satisfied: bool) -> Vec<String> {
+    vec![
+        received("e1", c, "02T09:00", OUTAGE, "single"),
+        ev("e2", c, "02T09:05", "acknowledged", json!({})),
+        ev("e3", c, "02T15:00", "handled", json!({"cause": "fiber cut", "measures": "spliced", "result": "restored"})),
+        ev("e4", c, "02T15:30", "reported", json!({})),
+        ev("e5", c, "02T15:40", "customer_confirmed", json!({"satisfied": satisfied})),
+    ]
+}
+
+#[test]
+fn general_complaint_meets_every_stage_on_time() {
+    let mut lines = general_until_confirm("C1", true);
+    lines.push(ev("e6", "C1", "02T16:00", "archived", json!({})));
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(sink.decisions.len(), 1);
+    let d = &sink.decisions[0];
+    assert_eq!((d.category, d.priority, d.lead_department.as_str()), (Category::Technical, Priority::General, "technical"));
+    assert!(!d.coordination_required);
+    assert_eq!(
+        sla_lines(&sink),
+        [
+            "0 acknowledge started at=02T09:00 deadline=02T09:10",
+            "0 acknowledge met at=02T09:05 deadline=02T09:10",
+            "0 assign started at=02T09:05 deadline=02T09:35",
+            "0 assign met at=02T09:05 deadline=02T09:35",
+            "0 handle started at=02T09:05 deadline=03T09:05",
+            "0 handle met at=02T15:00 deadline=03T09:05",
+            "0 report started at=02T15:00 deadline=02T16:00",
+            "0 report met at=02T15:30 deadline=02T16:00",
+            "0 confirm started at=02T15:30 deadline=02T16:00",
+            "0 confirm met at=02T15:40 deadline=02T16:00",
+        ]
+    );
+    assert_eq!(sink.sla[0].event_id, "C1:0:acknowledge:started");
+    let row = &sink.complaints[0];
+    assert_eq!(row.status, Status::Archived);
+    assert_eq!(row.handle_sla, StageOutcome::Met);
+    assert_eq!(row.breaches, 0);
+    assert!(sink.dead_letters.is_empty());
+}
+
+#[test]
+fn late_acknowledgement_breaches_escalates_then_ends_late() {
+    let lines = vec![
+        received("e1", "C2", "02T09:00", OUTAGE, "single"),
+        ev("e2", "C2", "02T09:25", "acknowledged", json!({})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(
+        sla_lines(&sink),
+        [
+            "0 acknowledge started at=02T09:00 deadline=02T09:10",
+            "0 acknowledge warning at=02T09:08 deadline=02T09:10",
+            "0 acknowledge breached at=02T09:10 deadline=02T09:10",
+            "0 acknowledge escalated at=02T09:10 deadline=02T09:10",
+            "0 acknowledge late at=02T09:25 deadline=02T09:10",
+            "0 assign started at=02T09:25 deadline=02T09:55",
+            "0 assign met at=02T09:25 deadline=02T09:55",
+            "0 handle started at=02T09:25 deadline=03T09:25",
+        ]
+    );
+    assert_eq!(sink.sla[3].event_id, "C2:0:acknowledge:escalated:breach");
+    assert_eq!(sink.complaints[0].acknowledge_sla, StageOutcome::Late);
+    assert_eq!(sink.complaints[0].breaches, 1);
+}
+
+#[test]
+fn important_complaint_is_met_by_a_preliminary_solution() {
+    let lines = vec![
+        received("e1", "C3", "02T09:00", "晚上网速慢,邻居也一样", "multiple"),
+        ev("e2", "C3", "02T09:02", "acknowledged", json!({})),
+        ev("e3", "C3", "02T10:00", "progress", json!({"note": "reset the port", "kind": "update"})),
+        ev("e4", "C3", "02T11:00", "progress", json!({"note": "temporary route", "kind": "preliminary_solution"})),
+        ev("e5", "C3", "02T23:00", "handled", json!({"cause": "congestion", "measures": "upgrade", "result": "ok"})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(sink.decisions[0].priority, Priority::Important);
+    assert_eq!(
+        sla_lines(&sink),
+        [
+            "0 acknowledge started at=02T09:00 deadline=02T09:10",
+            "0 acknowledge met at=02T09:02 deadline=02T09:10",
+            "0 assign started at=02T09:02 deadline=02T09:32",
+            "0 assign met at=02T09:02 deadline=02T09:32",
+            "0 handle started at=02T09:02 deadline=02T21:02",
+            "0 handle met at=02T11:00 deadline=02T21:02",
+            "0 report started at=02T23:00 deadline=03T00:00",
+        ]
+    );
+}
+
+#[test]
+fn urgent_complaint_escalates_at_once_and_a_response_meets_handling() {
+    let lines = vec![
+        received("e1", "C4", "02T09:00", "整个小区都无法上网", "widespread"),
+        ev("e2", "C4", "02T09:03", "acknowledged", json!({})),
+        ev("e3", "C4", "02T09:40", "progress", json!({"note": "crew on site", "kind": "response"})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(sink.decisions[0].priority, Priority::Urgent);
+    assert_eq!(
+        sla_lines(&sink),
+        [
+            "0 acknowledge started at=02T09:00 deadline=02T09:10",
+            "0 acknowledge escalated at=02T09:00 deadline=02T09:10",
+            "0 acknowledge met at=02T09:03 deadline=02T09:10",
+            "0 assign started at=02T09:03 deadline=02T09:33",
+            "0 assign met at=02T09:03 deadline=02T09:33",
+            "0 handle started at=02T09:03 deadline=02T10:03",
+            "0 handle met at=02T09:40 deadline=02T10:03",
+        ]
+    );
+    assert_eq!(sink.sla[1].event_id, "C4:0:acknowledge:escalated:urgent");
+}
+
+#[test]
+fn approved_extension_before_the_deadline_moves_it() {
+    let lines = vec![
+        received("e1", "C5", "02T09:00", OUTAGE, "single"),
+        ev("e2", "C5", "02T09:05", "acknowledged", json!({})),
+        ev("e3", "C5", "03T02:00", "extension_requested", json!({"until": t("03T21:05"), "reason": "spare part"})),
+        ev("e4", "C5", "03T03:00", "extension_decided", json!({"approved": true})),
+        ev("e5", "C5", "03T20:00", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(
+        sla_lines(&sink)[4..],
+        [
+            "0 handle started at=02T09:05 deadline=03T09:05",
+            "0 handle extended at=03T03:00 deadline=03T21:05",
+            "0 handle warning at=03T13:53 deadline=03T21:05",
+            "0 handle met at=03T20:00 deadline=03T21:05",
+            "0 report started at=03T20:00 deadline=03T21:00",
+        ]
+    );
+    assert_eq!(sink.sla[5].event_id, "C5:0:handle:extended:1");
+    assert_eq!(sink.sla[6].event_id, "C5:0:handle:warning:1");
+    assert!(sink.dead_letters.is_empty());
+}
+
+#[test]
+fn extension_asked_after_the_deadline_is_a_dead_letter() {
+    let lines = vec![
+        received("e1", "C6", "02T09:00", OUTAGE, "single"),
+        ev("e2", "C6", "02T09:05", "acknowledged", json!({})),
+        ev("e3", "C6", "03T10:00", "extension_requested", json!({"until": t("04T09:05"), "reason": "forgot"})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(
+        sla_lines(&sink)[4..],
+        [
+            "0 handle started at=02T09:05 deadline=03T09:05",
+            "0 handle warning at=03T04:17 deadline=03T09:05",
+            "0 handle breached at=03T09:05 deadline=03T09:05",
+            "0 handle escalated at=03T09:05 deadline=03T09:05",
+        ]
+    );
+    assert_eq!(sink.dead_letters.len(), 1);
+    let dl = &sink.dead_letters[0];
+    assert_eq!(
+        dl.reason,
+        "invalid_extension: extension of `handle` requested at 2026-03-03T10:00:00+00:00 after its deadline 2026-03-03T09:05:00+00:00; it must be asked before"
+    );
+    assert_eq!(dl.source, "scenario:3");
+    assert_eq!(dl.payload, lines[2]);
+}
+
+#[test]
+fn not_satisfied_reopens_cycle_one_with_a_new_decision() {
+    let mut lines = general_until_confirm("C7", false);
+    lines.push(ev("e6", "C7", "02T20:00", "handled", json!({"cause": "c", "measures": "m", "result": "r"})));
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(sink.decisions.len(), 2);
+    let d = &sink.decisions[1];
+    assert_eq!((d.cycle, d.priority), (1, Priority::Important));
+    assert_eq!(d.decision_id, "C7:1:decision");
+    assert!(d.reason.contains("reopened"), "{}", d.reason);
+    assert_eq!(
+        sla_lines(&sink)[9..],
+        [
+            "0 confirm met at=02T15:40 deadline=02T16:00",
+            "1 handle started at=02T15:40 deadline=03T03:40",
+            "1 handle met at=02T20:00 deadline=03T03:40",
+            "1 report started at=02T20:00 deadline=02T21:00",
+        ]
+    );
+    let row = &sink.complaints[0];
+    assert_eq!((row.cycle, row.satisfied, row.status), (1, Some(false), Status::Handled));
+}
+
+#[test]
+fn withdrawal_cancels_the_open_clock() {
+    let lines = vec![
+        received("e1", "C8", "02T09:00", OUTAGE, "single"),
+        ev("e2", "C8", "02T09:05", "acknowledged", json!({})),
+        ev("e3", "C8", "02T10:00", "withdrawn", json!({"reason": "fixed itself"})),
+        ev("e4", "C8", "02T11:00", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+    ];
+    let (sink, _) = replay(&lines, Some("05T00:00"));
+    assert_eq!(
+        sla_lines(&sink)[4..],
+        ["0 handle started at=02T09:05 deadline=03T09:05", "0 handle cancelled at=02T10:00 deadline=03T09:05"]
+    );
+    assert_eq!(sink.complaints[0].status, Status::Withdrawn);
+    assert_eq!(sink.complaints[0].handle_sla, StageOutcome::Cancelled);
+    assert_eq!(sink.dead_letters.len(), 1);
+    assert!(sink.dead_letters[0].reason.starts_with("complaint_closed:"), "{}", sink.dead_letters[0].reason);
+}
+
+#[test]
+fn a_repeated_event_id_is_ignored() {
+    let once = general_until_confirm("C9", true);
+    let mut twice = Vec::new();
+    for l in &once {
+        twice.push(l.clone());
+        twice.push(l.clone());
+    }
+    let (a, sa) = replay(&once, None);
+    let (b, sb) = replay(&twice, None);
+    assert_eq!(a.sla, b.sla);
+    assert_eq!(a.decisions, b.decisions);
+    assert_eq!(a.complaints, b.complaints);
+    assert!(b.dead_letters.is_empty());
+    assert_eq!((sa.duplicates, sb.duplicates), (0, 5));
+}
+
+#[test]
+fn invalid_transitions_go_to_dead_letters_with_precise_reasons() {
+    let lines = vec![
+        // Technical with business assisting: the group must assign.
+        received("e1", "C10", "02T09:00", "网络故障一周了还照常扣费", "single"),
+        ev("e2", "C10", "02T09:05", "acknowledged", json!({})),
+        ev("e3", "C10", "02T09:20", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+        ev("x1", "C404", "02T09:21", "reported", json!({})),
+        received("x2", "C10", "02T09:22", "again", "single"),
+        ev("e4", "C10", "02T09:30", "assigned", json!({"lead_department": "technical", "assist_departments": ["business"]})),
+        ev("e5", "C10", "02T12:00", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+        ev("e6", "C10", "02T12:30", "reported", json!({})),
+        ev("e7", "C10", "02T12:40", "customer_confirmed", json!({"satisfied": true})),
+        ev("e8", "C10", "02T12:45", "customer_confirmed", json!({"satisfied": true})),
+        ev("e9", "C10", "02T13:00", "archived", json!({})),
+        ev("e10", "C10", "02T13:05", "progress", json!({"note": "late note"})),
+        "}{ not json".to_string(),
+    ];
+    let (sink, summary) = replay(&lines, None);
+    assert!(sink.decisions[0].coordination_required);
+    let reasons: Vec<(&str, &str)> = sink.dead_letters.iter().map(|d| (d.source.as_str(), d.reason.as_str())).collect();
+    assert_eq!(
+        reasons,
+        [
+            ("scenario:3", "invalid_transition: `complaint.handled` is not valid while complaint `C10` is `acknowledged` (handling needs an assigned complaint)"),
+            ("scenario:4", "unknown_complaint: `complaint.reported` for complaint `C404`, which was never received"),
+            ("scenario:5", "already_received: complaint `C10` was already received (with another event_id)"),
+            ("scenario:10", "invalid_transition: `complaint.customer_confirmed` is not valid while complaint `C10` is `closed` (confirmation follows the result report, once per cycle)"),
+            ("scenario:12", "complaint_closed: `complaint.progress` after complaint `C10` was archived; nothing may follow"),
+            ("scenario:13", "unparsable: not valid JSON: expected value at line 1 column 1"),
+        ]
+    );
+    assert!(sink.dead_letters.iter().all(|d| lines.contains(&d.payload)));
+    assert_eq!(sink.complaints[0].status, Status::Archived);
+    assert_eq!(summary.dead_letters.values().sum::<u64>(), 6);
+    // Assign ran until the group's assignment.
+    assert!(sla_lines(&sink).contains(&"0 assign met at=02T09:30 deadline=02T09:35".to_string()));
+}
