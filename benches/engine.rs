@@ -1,1 +1,154 @@
-fn main(){}
+//! Engine benchmarks (single thread, so figures are per core):
+//! rule decisions/s with the shipped rules, replay events/s over a generated
+//! stream of >= 1M mixed lifecycle events, and heap bytes per open complaint.
+//! Run: `scripts/bench.sh` (or `cargo bench --bench engine`).
+
+use complaintflow::core::{DecisionInput, Engine, Outputs, Rules};
+use complaintflow::driver::demo::{generate, DemoConfig};
+use complaintflow::driver::replay::replay_reader;
+use complaintflow::model::event::EventBody;
+use complaintflow::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
+use complaintflow::rules::RuleSet;
+use complaintflow::sink::{OutputSink, SinkError};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts live heap bytes, for the memory figure.
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Serializes every output like the JSONL sink, into a reused buffer.
+#[derive(Default)]
+struct SerializeOnly {
+    buf: Vec<u8>,
+    rows: u64,
+}
+
+impl SerializeOnly {
+    fn put<T: serde::Serialize>(&mut self, v: &T) -> Result<(), SinkError> {
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, v).expect("serializes");
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+impl OutputSink for SerializeOnly {
+    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
+        self.put(d)
+    }
+    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
+        self.put(e)
+    }
+    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
+        self.put(d)
+    }
+    fn complaint(&mut self, r: &ComplaintRow) -> Result<(), SinkError> {
+        self.put(r)
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+fn bench_decisions(rules: &RuleSet, lines: &[String]) {
+    let received: Vec<_> = lines
+        .iter()
+        .filter_map(|l| Event::from_json(l).ok())
+        .filter_map(|e| match e.body {
+            EventBody::Received(r) => Some((e.complaint_id, r)),
+            _ => None,
+        })
+        .take(20_000)
+        .collect();
+    let at = chrono::Utc::now();
+    let mut n = 0u64;
+    let mut fallbacks = 0u64;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        for (id, r) in &received {
+            let d = rules.decide(&DecisionInput { complaint_id: id, received: r, received_at: at, cycle: 0, previous_priority: None, comment: None });
+            fallbacks += d.reason.starts_with("fallback") as u64;
+            n += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("rule decisions:   {:>10.0} decisions/s  ({n} decisions over {} distinct complaints, {secs:.2} s, {fallbacks} fallbacks)", n as f64 / secs, received.len());
+}
+
+fn bench_replay(rules: &RuleSet, lines: &[String]) {
+    let text = lines.join("\n");
+    let mut best = f64::MAX;
+    let mut summary = None;
+    for _ in 0..3 {
+        let mut sink = SerializeOnly::default();
+        let start = Instant::now();
+        let s = replay_reader(text.as_bytes(), "bench", rules, None, &mut sink, |_| {}).expect("replays");
+        best = best.min(start.elapsed().as_secs_f64());
+        summary = Some((s, sink.rows));
+    }
+    let (s, rows) = summary.expect("ran");
+    println!(
+        "replay:           {:>10.0} events/s     ({} lines, {} complaints, {rows} output rows; best of 3: {best:.2} s; parse + rules + lifecycle + JSON out)",
+        s.lines as f64 / best,
+        s.lines,
+        s.complaints
+    );
+}
+
+fn bench_memory(rules: &RuleSet, lines: &[String]) {
+    // Open complaints: received and acknowledged (handling, one timer each).
+    let events: Vec<Event> = lines
+        .iter()
+        .filter_map(|l| Event::from_json(l).ok())
+        .filter(|e| matches!(e.body, EventBody::Received(_) | EventBody::Acknowledged(_)))
+        .collect();
+    let mut out = Outputs::default();
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut engine = Engine::new();
+    for e in &events {
+        let _ = engine.process(e, rules, &mut out);
+        out.clear();
+    }
+    let after = LIVE.load(Ordering::Relaxed);
+    let open = engine.open_count();
+    println!(
+        "memory:           {:>10.0} bytes per open complaint ({open} open, {} timers, {:.1} MiB live heap for the engine; state struct {} B)",
+        (after - before) as f64 / open as f64,
+        engine.pending_timers(),
+        (after - before) as f64 / (1 << 20) as f64,
+        std::mem::size_of::<complaintflow::core::Complaint>()
+    );
+    drop(engine);
+}
+
+fn main() {
+    let complaints: usize = std::env::var("BENCH_COMPLAINTS").ok().and_then(|s| s.parse().ok()).unwrap_or(135_000);
+    let rules = RuleSet::embedded();
+    let cfg = DemoConfig { complaints, days: 60, ..DemoConfig::default() };
+    let t = Instant::now();
+    let lines = generate(&cfg, &rules);
+    println!("generated {} events for {complaints} complaints in {:.1} s", lines.len(), t.elapsed().as_secs_f64());
+    bench_decisions(&rules, &lines);
+    bench_replay(&rules, &lines);
+    bench_memory(&rules, &lines);
+}

@@ -86,7 +86,7 @@ fn a_broken_fixture_exits_non_zero_with_a_diff() {
 fn rules_check_reports_a_syntax_error_with_the_file() {
     let dir = tempfile::tempdir().unwrap();
     copy_rules(dir.path());
-    std::fs::write(dir.path().join("route.rhai"), "fn route(c, cls) { let x = ; }").unwrap();
+    std::fs::write(dir.path().join("route.rhai"), "fn route(cls) { let x = ; }").unwrap();
     let o = bin(&["rules", "check", dir.path().to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("route.rhai"), "{}", String::from_utf8_lossy(&o.stderr));

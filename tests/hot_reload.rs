@@ -63,7 +63,7 @@ async fn watcher_swaps_good_rules_and_refuses_broken_ones() {
     assert!(decide_reason(&shared.load()).starts_with("v2 technical"));
 
     // A syntax error: refused, v2 keeps deciding.
-    edit(&dir.path().join("route.rhai"), "fn route(c, cls) {", "fn route(c, cls) { let = ;");
+    edit(&dir.path().join("route.rhai"), "fn route(cls) {", "fn route(cls) { let = ;");
     assert_eq!(wait_for_version_change(&shared, &v2, Duration::from_millis(1500)).await, None);
     assert!(decide_reason(&shared.load()).starts_with("v2 technical"));
 

@@ -6,6 +6,7 @@ use super::sla::{SlaPolicy, StageClock};
 use crate::model::event::Received;
 use crate::model::output::{StageOutcome, Status};
 use crate::model::{Category, ComplaintRow, Decision, Priority, Stage, Timestamp};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Where a complaint is routed and why (from rules, or a manual assignment).
@@ -21,8 +22,30 @@ pub struct Routing {
     pub overrides: Option<Box<[Option<u64>; 5]>>,
 }
 
+/// Shares the few distinct department and ruleset-version strings between
+/// all complaints instead of one copy each.
+#[derive(Debug, Default)]
+pub struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    /// Above this many names new ones are not kept (input controls
+    /// `complaint.assigned` departments; memory must stay bounded).
+    const MAX: usize = 10_000;
+
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = s.into();
+        if self.0.len() < Self::MAX {
+            self.0.insert(a.clone());
+        }
+        a
+    }
+}
+
 impl Routing {
-    pub fn from_decision(d: &RuleDecision, ruleset_version: &str) -> Routing {
+    pub fn from_decision(d: &RuleDecision, ruleset_version: &str, names: &mut Interner) -> Routing {
         let overrides = (!d.sla_overrides.is_empty()).then(|| {
             let mut o = [None; 5];
             for (stage, secs) in &d.sla_overrides {
@@ -33,10 +56,10 @@ impl Routing {
         Routing {
             category: d.category,
             priority: d.priority,
-            lead: d.lead_department.as_str().into(),
-            assist: d.assist_departments.iter().map(|s| s.as_str().into()).collect(),
+            lead: names.get(&d.lead_department),
+            assist: d.assist_departments.iter().map(|s| names.get(s)).collect(),
             coordination_required: d.coordination_required,
-            ruleset_version: ruleset_version.into(),
+            ruleset_version: names.get(ruleset_version),
             overrides,
         }
     }

@@ -2,7 +2,7 @@
 //! Every function validates before it changes anything, so a refused event
 //! leaves the complaint as it was.
 
-use super::complaint::{Complaint, Milestones, Routing};
+use super::complaint::{Complaint, Interner, Milestones, Routing};
 use super::decision::{DecisionInput, RuleDecision, Rules};
 use super::engine::{Outputs, RejectCode, Rejection};
 use super::sla::{Due, SlaEmitter, SlaPolicy, StageClock};
@@ -94,7 +94,7 @@ fn decide(c: &Complaint, rules: &dyn Rules, previous: Option<Priority>, comment:
 }
 
 /// A new complaint: first decision, acknowledge clock, urgent escalation.
-pub(super) fn receive(ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Result<Complaint, Rejection> {
+pub(super) fn receive(ev: &Event, rules: &dyn Rules, names: &mut Interner, out: &mut Outputs) -> Result<Complaint, Rejection> {
     let EventBody::Received(r) = &ev.body else {
         return Err(Rejection::new(
             RejectCode::UnknownComplaint,
@@ -102,13 +102,17 @@ pub(super) fn receive(ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Resul
         ));
     };
     let at = ev.at();
+    // Rules never see contact details: keep them out of the state.
+    let mut received = r.clone();
+    received.customer.phone = None;
+    received.customer.email = None;
     let mut c = Complaint {
         id: ev.complaint_id.as_str().into(),
-        received: Box::new(r.clone()),
+        received: Box::new(received),
         received_at: at,
         status: Status::Received,
         cycle: 0,
-        routing: Routing::from_decision(&RuleDecision::fallback("not decided yet"), rules.version()),
+        routing: Routing::from_decision(&RuleDecision::fallback("not decided yet"), rules.version(), names),
         times: Milestones::default(),
         clock: None,
         outcomes: Default::default(),
@@ -121,7 +125,7 @@ pub(super) fn receive(ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Resul
         timer_due: None,
     };
     let d = decide(&c, rules, None, None);
-    c.routing = Routing::from_decision(&d, rules.version());
+    c.routing = Routing::from_decision(&d, rules.version(), names);
     out.decisions.push(c.decision(d.reason.clone(), at, &d));
     start_stage(&mut c, Stage::Acknowledge, at, rules.policy(), out);
     escalate_if_urgent(&mut c, at, out);
@@ -136,7 +140,7 @@ fn invalid(ev: &Event, c: &Complaint, expected: &str) -> Rejection {
 }
 
 /// Applies a non-`received` event to an existing complaint.
-pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Result<(), Rejection> {
+pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mut Interner, out: &mut Outputs) -> Result<(), Rejection> {
     let at = ev.at();
     let policy = rules.policy();
     if c.status.is_final() {
@@ -173,7 +177,7 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, out: &mut 
         EventBody::Assigned(a) => match c.status {
             Status::Acknowledged => {
                 let before = c.routing.priority;
-                reroute(c, a);
+                reroute(c, a, names);
                 end_stage(c, Stage::Assign, at, out);
                 c.times.assigned = Some(at);
                 start_stage(c, Stage::Handle, at, policy, out);
@@ -184,7 +188,7 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, out: &mut 
             }
             Status::Handling => {
                 let before = c.routing.priority;
-                reroute(c, a);
+                reroute(c, a, names);
                 c.times.assigned = Some(at);
                 if c.routing.priority != before {
                     retarget_handle(c, at, policy);
@@ -294,7 +298,7 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, out: &mut 
             if cc.satisfied {
                 c.status = Status::Closed;
             } else {
-                reopen(c, at, cc.comment.as_deref(), rules, out);
+                reopen(c, at, cc.comment.as_deref(), rules, names, out);
             }
         }
         EventBody::Archived(_) => {
@@ -322,7 +326,7 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, out: &mut 
 }
 
 /// Not satisfied: a new cycle at `handle` with a fresh rules decision.
-fn reopen(c: &mut Complaint, at: Timestamp, comment: Option<&str>, rules: &dyn Rules, out: &mut Outputs) {
+fn reopen(c: &mut Complaint, at: Timestamp, comment: Option<&str>, rules: &dyn Rules, names: &mut Interner, out: &mut Outputs) {
     if let Some(k) = &c.clock {
         // Defensive: nothing should run here, but a superseded stage is cancelled.
         let stage = k.stage;
@@ -333,7 +337,7 @@ fn reopen(c: &mut Complaint, at: Timestamp, comment: Option<&str>, rules: &dyn R
     let previous = c.routing.priority;
     c.cycle += 1;
     let d = decide(c, rules, Some(previous), comment);
-    c.routing = Routing::from_decision(&d, rules.version());
+    c.routing = Routing::from_decision(&d, rules.version(), names);
     out.decisions.push(c.decision(d.reason.clone(), at, &d));
     c.times.handled = None;
     c.times.reported = None;
@@ -345,9 +349,9 @@ fn reopen(c: &mut Complaint, at: Timestamp, comment: Option<&str>, rules: &dyn R
     c.status = Status::Handling;
 }
 
-fn reroute(c: &mut Complaint, a: &Assigned) {
-    c.routing.lead = a.lead_department.as_str().into();
-    c.routing.assist = a.assist_departments.iter().map(|s| s.as_str().into()).collect();
+fn reroute(c: &mut Complaint, a: &Assigned, names: &mut Interner) {
+    c.routing.lead = names.get(&a.lead_department);
+    c.routing.assist = a.assist_departments.iter().map(|s| names.get(s)).collect();
     if let Some(p) = a.priority {
         c.routing.priority = p;
     }

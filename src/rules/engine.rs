@@ -1,5 +1,7 @@
 //! The one Rhai engine, sandboxed, and the call of a ruleset's `decide`.
 
+use super::keywords::Keywords;
+use super::subject::{self, Subject};
 use crate::core::decision::{DecisionInput, RuleDecision};
 use crate::model::{Category, Priority, Stage};
 use rhai::{Array, CallFnOptions, Dynamic, Engine, ImmutableString, Map, Scope, AST};
@@ -34,10 +36,13 @@ pub fn sandbox() -> &'static Engine {
             .set_max_map_size(limits::MAX_MAP_SIZE)
             .set_max_modules(0)
             .set_strict_variables(true)
+            .set_optimization_level(rhai::OptimizationLevel::Full)
             .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
         e.disable_symbol("eval");
+        e.disable_symbol("import");
         e.on_print(|s| tracing::debug!(target: "rules", message = s));
         e.on_debug(|s, src, pos| tracing::debug!(target: "rules", source = src, position = %pos, message = s));
+        subject::register(&mut e);
         e.register_fn("contains_any", contains_any);
         e.register_fn("first_match", first_match);
         e
@@ -58,40 +63,12 @@ fn first_match(text: &str, words: Array) -> ImmutableString {
         .unwrap_or_default()
 }
 
-/// Builds the map a rule receives as `c` (see rules/README.md).
-fn input_map(input: &DecisionInput<'_>) -> Map {
-    let r = input.received;
-    let mut customer = Map::new();
-    customer.insert("id".into(), r.customer.id.as_str().into());
-    customer.insert("name".into(), r.customer.name.as_str().into());
-    let attributes = r
-        .attributes
-        .as_ref()
-        .and_then(|a| sandbox().parse_json(a.get(), true).ok())
-        .unwrap_or_default();
-    let mut m = Map::new();
-    m.insert("id".into(), input.complaint_id.into());
-    m.insert("channel".into(), r.channel.to_lowercase().into());
-    m.insert("description".into(), r.description.as_str().into());
-    m.insert("text".into(), r.description.to_lowercase().into());
-    m.insert("customer".into(), customer.into());
-    m.insert("impact".into(), r.impact.map_or("", |i| i.as_str()).into());
-    m.insert("attributes".into(), attributes.into());
-    m.insert("cycle".into(), (input.cycle as i64).into());
-    m.insert("reopen_count".into(), (input.cycle as i64).into());
-    m.insert("previous_priority".into(), input.previous_priority.map_or("", |p| p.as_str()).into());
-    m.insert("comment".into(), input.comment.unwrap_or("").to_lowercase().into());
-    m.insert("received_at".into(), input.received_at.to_rfc3339().into());
-    m.insert("happened_at".into(), r.happened_at.map(|t| t.to_rfc3339()).unwrap_or_default().into());
-    m
-}
-
 /// Runs `decide(c)` of `ast`; any error or limit hit is returned as text.
-pub fn run_decide(ast: &AST, input: &DecisionInput<'_>) -> Result<RuleDecision, String> {
+pub fn run_decide(ast: &AST, keywords: &Keywords, input: &DecisionInput<'_>) -> Result<RuleDecision, String> {
     let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
     let mut scope = Scope::new();
     let out: Dynamic = sandbox()
-        .call_fn_with_options(options, &mut scope, ast, ENTRY, (input_map(input),))
+        .call_fn_with_options(options, &mut scope, ast, ENTRY, (Subject::new(input, keywords),))
         .map_err(|e| e.to_string())?;
     let map = out.try_cast::<Map>().ok_or("`decide` must return a map")?;
     decision_from_map(map)

@@ -4,8 +4,10 @@
 pub mod embedded;
 pub mod engine;
 pub mod fixtures;
+pub mod keywords;
 pub mod policy;
 pub mod reload;
 pub mod ruleset;
+pub mod subject;
 
 pub use ruleset::{RuleSet, RulesError};

@@ -3,6 +3,7 @@
 
 use super::engine::{self, ENTRY};
 use super::fixtures::{self, FixtureCase};
+use super::keywords::Keywords;
 use super::policy;
 use crate::core::decision::{DecisionInput, RuleDecision, Rules};
 use crate::core::SlaPolicy;
@@ -24,6 +25,8 @@ pub enum RulesError {
     MissingEntry,
     #[error("sla.toml: {0}")]
     Policy(String),
+    #[error("keywords.toml: {0}")]
+    Keywords(String),
     #[error("{file}: {message}")]
     Fixture { file: String, message: String },
     #[error("{failed} of {total} fixture cases fail")]
@@ -34,6 +37,7 @@ pub enum RulesError {
 pub struct RuleSet {
     ast: rhai::AST,
     policy: SlaPolicy,
+    keywords: Keywords,
     version: String,
     fixtures: Vec<FixtureCase>,
     /// Where it came from: a directory, or "embedded".
@@ -58,13 +62,13 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, RulesError> {
 }
 
 impl RuleSet {
-    /// Loads `dir`: `*.rhai`, `sla.toml`, `tests/*.json`.
+    /// Loads `dir`: `*.rhai`, `sla.toml`, `keywords.toml`, `tests/*.json`.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
         let read = |p: &Path| std::fs::read_to_string(p).map_err(|source| RulesError::Io { path: p.to_path_buf(), source });
         let mut files = Vec::new();
         for p in read_dir_sorted(dir)? {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-            if name.ends_with(".rhai") || name == "sla.toml" {
+            if name.ends_with(".rhai") || name == "sla.toml" || name == "keywords.toml" {
                 files.push((name, read(&p)?));
             }
         }
@@ -92,6 +96,7 @@ impl RuleSet {
         let mut hasher = Sha256::new();
         let mut ast: Option<rhai::AST> = None;
         let mut policy_text = None;
+        let mut keywords = Keywords::empty();
         let mut fixtures = Vec::new();
         for (path, text) in files {
             if path.starts_with("tests/") {
@@ -113,6 +118,8 @@ impl RuleSet {
                 });
             } else if path == "sla.toml" {
                 policy_text = Some(text);
+            } else if path == "keywords.toml" {
+                keywords = Keywords::parse(text).map_err(RulesError::Keywords)?;
             }
         }
         let ast = ast.ok_or_else(|| RulesError::NoScripts(origin.to_string()))?;
@@ -125,7 +132,7 @@ impl RuleSet {
         };
         let digest = hasher.finalize();
         let version: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        Ok(RuleSet { ast, policy, version, fixtures, origin: origin.to_string(), loaded_at: chrono::Utc::now() })
+        Ok(RuleSet { ast, policy, keywords, version, fixtures, origin: origin.to_string(), loaded_at: chrono::Utc::now() })
     }
 
     /// The fixture cases that came with the rules.
@@ -135,7 +142,7 @@ impl RuleSet {
 
     /// Runs `decide`, reporting a rule error instead of falling back.
     pub fn try_decide(&self, input: &DecisionInput<'_>) -> Result<RuleDecision, String> {
-        engine::run_decide(&self.ast, input)
+        engine::run_decide(&self.ast, &self.keywords, input)
     }
 }
 
@@ -157,5 +164,68 @@ impl Rules for RuleSet {
 
     fn version(&self) -> &str {
         &self.version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::event::Received;
+
+    fn decide_with(script: &str) -> Result<RuleDecision, String> {
+        let files = vec![
+            ("decide.rhai".to_string(), script.to_string()),
+            ("keywords.toml".to_string(), "tech = [\"断网\"]\n".to_string()),
+        ];
+        let rules = RuleSet::from_files("test", &files).unwrap();
+        let received: Received = serde_json::from_str(r#"{"channel":"Web","customer":{"id":"K","name":"N"},"description":"家里断网","attributes":{"vip":true}}"#).unwrap();
+        let input = DecisionInput { complaint_id: "C1", received: &received, received_at: chrono::Utc::now(), cycle: 2, previous_priority: None, comment: None };
+        rules.try_decide(&input)
+    }
+
+    #[test]
+    fn rules_see_the_documented_fields() {
+        let d = decide_with(
+            r#"fn decide(c) { #{ category: "technical", priority: "general", lead_department: c.channel,
+                reason: `${c.keywords.tech}|${c.cycle}|${c.attributes.vip}|${c.customer.id}|${c.text}`,
+                sla: #{ handle: "2h", report: 600 } } }"#,
+        )
+        .unwrap();
+        assert_eq!(d.lead_department, "web");
+        assert_eq!(d.reason, "断网|2|true|K|家里断网");
+        assert_eq!(d.sla_overrides.get(&crate::model::Stage::Handle), Some(&7200));
+        assert_eq!(d.sla_overrides.get(&crate::model::Stage::Report), Some(&600));
+    }
+
+    #[test]
+    fn misspelt_fields_and_lists_are_errors_not_silence() {
+        let e = decide_with(r#"fn decide(c) { c.chanel }"#).unwrap_err();
+        assert!(e.contains("no field `chanel`"), "{e}");
+        let e = decide_with(r#"fn decide(c) { c.keywords.technical }"#).unwrap_err();
+        assert!(e.contains("no keyword list `technical`"), "{e}");
+        let e = decide_with(r#"fn decide(c) { #{ category: "weird", priority: "general", lead_department: "x" } }"#).unwrap_err();
+        assert!(e.contains("unknown category `weird`"), "{e}");
+    }
+
+    #[test]
+    fn scripts_cannot_reach_files_or_eval() {
+        for script in [
+            r#"import "x" as y; fn decide(c) { 1 }"#,
+            r#"fn decide(c) { import "/etc/passwd" as p; 1 }"#,
+            r#"fn decide(c) { eval("1") }"#,
+        ] {
+            let r = RuleSet::from_files("t", &[("decide.rhai".into(), script.into())]);
+            assert!(matches!(r, Err(RulesError::Compile { .. })), "{script} compiled");
+        }
+    }
+
+    #[test]
+    fn version_is_a_content_hash() {
+        let a = RuleSet::from_files("a", &[("decide.rhai".into(), "fn decide(c) { 1 }".into())]).unwrap();
+        let b = RuleSet::from_files("b", &[("decide.rhai".into(), "fn decide(c) { 1 }".into())]).unwrap();
+        let c = RuleSet::from_files("c", &[("decide.rhai".into(), "fn decide(c) { 2 }".into())]).unwrap();
+        assert_eq!(a.version(), b.version());
+        assert_ne!(a.version(), c.version());
+        assert_eq!(a.version().len(), 16);
     }
 }
