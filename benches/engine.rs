@@ -142,6 +142,11 @@ fn bench_memory(rules: &RuleSet, lines: &[String]) {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs benches without `--bench`: build-check only.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("engine bench: run with `cargo bench --bench engine` (scripts/bench.sh)");
+        return;
+    }
     let complaints: usize = std::env::var("BENCH_COMPLAINTS").ok().and_then(|s| s.parse().ok()).unwrap_or(135_000);
     let rules = RuleSet::embedded();
     let cfg = DemoConfig { complaints, days: 60, ..DemoConfig::default() };
