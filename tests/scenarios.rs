@@ -274,3 +274,29 @@ fn invalid_transitions_go_to_dead_letters_with_precise_reasons() {
     // Assign ran until the group's assignment.
     assert!(sla_lines(&sink).contains(&"0 assign met at=02T09:30 deadline=02T09:35".to_string()));
 }
+
+#[test]
+fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
+    let lines = vec![
+        received("e1", "C11", "02T09:00", OUTAGE, "single"),
+        ev("e2", "C11", "02T09:05", "acknowledged", json!({})),
+        ev("e3", "C11", "02T10:00", "assigned", json!({"lead_department": "network_ops", "priority": "urgent"})),
+        ev("e4", "C11", "02T10:30", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(
+        sla_lines(&sink)[4..],
+        [
+            "0 handle started at=02T09:05 deadline=03T09:05",
+            "0 handle escalated at=02T10:00 deadline=02T10:05",
+            "0 handle breached at=02T10:05 deadline=02T10:05",
+            "0 handle escalated at=02T10:05 deadline=02T10:05",
+            "0 handle late at=02T10:30 deadline=02T10:05",
+            "0 report started at=02T10:30 deadline=02T11:30",
+        ]
+    );
+    assert!(sink.sla[5..].iter().all(|e| e.lead_department == "network_ops" && e.priority == Priority::Urgent));
+    let row = &sink.complaints[0];
+    assert_eq!(row.assigned_at.unwrap().to_rfc3339(), "2026-03-02T09:05:00+00:00");
+    assert_eq!((row.lead_department.as_str(), row.priority), ("network_ops", Priority::Urgent));
+}

@@ -188,8 +188,9 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mu
             }
             Status::Handling => {
                 let before = c.routing.priority;
+                // Re-routing keeps the first assignment time: `assigned_at`
+                // is when the complaint first reached a department.
                 reroute(c, a, names);
-                c.times.assigned = Some(at);
                 if c.routing.priority != before {
                     retarget_handle(c, at, policy);
                     escalate_if_urgent(c, at, out);
