@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, property, scenario, schema, CLI and hot-reload
-# tests. Needs only cargo today; later issues add the Kafka broker and the
-# ClickHouse server, which this script will install, start and stop itself.
+# The whole test suite. Installs and starts what the integration tests need
+# (a Kafka-protocol broker), runs every test, and stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/tansu.sh
+
+trap tansu_stop EXIT
+tansu_start
 
 echo "== cargo test"
 cargo test --locked --all-targets

@@ -1,5 +1,6 @@
 //! Command line: `replay`, `demo`, `rules check|test` (CONTRACT.md "Command line").
 
+use crate::config::{Config, Overrides};
 use crate::core::Rules;
 use crate::driver::demo::{self, DemoConfig};
 use crate::driver::replay::replay_file;
@@ -51,6 +52,27 @@ pub enum Command {
         /// Rules directory (default: the shipped rules).
         #[arg(long)]
         rules: Option<PathBuf>,
+    },
+    /// Stream mode: Kafka in, Kafka out, wall-clock timers, hot-reloaded rules.
+    Run {
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Kafka bootstrap servers (HOST:PORT,...).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Consumer group id.
+        #[arg(long)]
+        group: Option<String>,
+        /// Rules directory (watched and hot-reloaded).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// ClickHouse HTTP URL (the ClickHouse sink is not part of this build yet).
+        #[arg(long)]
+        clickhouse_url: Option<String>,
+        /// Address of /metrics, /healthz, /readyz.
+        #[arg(long)]
+        http_listen: Option<String>,
     },
     /// Admin tools for rules.
     Rules {
@@ -109,6 +131,11 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{summary}");
             println!("\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)", out.display());
         }
+        Command::Run { config, brokers, group, rules, clickhouse_url, http_listen } => {
+            let flags = Overrides { brokers, group, rules, clickhouse_url, http_listen };
+            let cfg = Config::load(config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
+            run_live(cfg)?;
+        }
         Command::Rules { action: RulesAction::Check { dir } } => {
             let rules = RuleSet::load_dir(&dir)?;
             println!(
@@ -132,4 +159,64 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `run`: rules, metrics, HTTP, signals and the live loop, with a drain deadline.
+fn run_live(cfg: Config) -> Result<()> {
+    use crate::driver::live::{self, Health};
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+    if !cfg.clickhouse.url.is_empty() {
+        bail!("the ClickHouse sink is not available in this build yet; run without --clickhouse-url");
+    }
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    let rules = RuleSet::load_dir(&cfg.rules.dir).with_context(|| format!("loading rules from {}", cfg.rules.dir.display()))?;
+    tracing::info!(ruleset_version = rules.version(), loaded_at = %rules.loaded_at, kafka = ?cfg.kafka, "starting");
+    metrics::gauge!("complaintflow_rules_info", "version" => rules.version().to_string()).set(1.0);
+    let shared = Arc::new(arc_swap::ArcSwap::from_pointee(rules));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let cancel = CancellationToken::new();
+        let health = Arc::new(Health::default());
+        let signals = cancel.clone();
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutdown requested; draining");
+            signals.cancel();
+        });
+        if cfg.rules.watch {
+            let (dir, rules, c) = (cfg.rules.dir.clone(), shared.clone(), cancel.clone());
+            tokio::spawn(async move {
+                if let Err(e) = crate::rules::reload::watch(dir, rules, c).await {
+                    tracing::error!(error = %e, "rules hot reload is off; restart to pick up rule changes");
+                }
+            });
+        }
+        if !cfg.http.listen.is_empty() {
+            let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
+                .await
+                .with_context(|| format!("binding http.listen {}", cfg.http.listen))?;
+            let server = crate::driver::http::serve(listener, metrics, health.clone(), cancel.clone());
+            tokio::spawn(async move {
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "operations endpoint stopped");
+                }
+            });
+        }
+        let drain = std::time::Duration::from_millis(cfg.run.drain_timeout_ms);
+        let mut task = tokio::spawn(live::run(cfg, shared, health, cancel.clone()));
+        let result = tokio::select! {
+            r = &mut task => r,
+            _ = async { cancel.cancelled().await; tokio::time::sleep(drain).await } => {
+                tracing::warn!("drain deadline passed; exiting (unstored offsets are redelivered)");
+                return Ok(());
+            }
+        };
+        cancel.cancel();
+        result.expect("live task does not panic").map_err(anyhow::Error::from)
+    })
 }

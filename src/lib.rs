@@ -7,3 +7,4 @@ pub mod driver;
 pub mod sink;
 pub mod source;
 pub mod cli;
+pub mod config;

@@ -6,11 +6,12 @@ use super::sla::{SlaPolicy, StageClock};
 use crate::model::event::Received;
 use crate::model::output::{StageOutcome, Status};
 use crate::model::{Category, ComplaintRow, Decision, Priority, Stage, Timestamp};
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Where a complaint is routed and why (from rules, or a manual assignment).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Routing {
     pub category: Category,
     pub priority: Priority,
@@ -74,7 +75,7 @@ impl Routing {
 }
 
 /// When each lifecycle step happened (latest cycle).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Milestones {
     pub acknowledged: Option<Timestamp>,
     pub assigned: Option<Timestamp>,
@@ -85,8 +86,8 @@ pub struct Milestones {
     pub withdrawn: Option<Timestamp>,
 }
 
-/// The state of one complaint.
-#[derive(Debug, Clone, PartialEq)]
+/// The state of one complaint; serialized to the state changelog in live mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Complaint {
     pub id: Arc<str>,
     /// The original complaint; rules see it again on every reopen.
@@ -106,7 +107,9 @@ pub struct Complaint {
     pub version: u64,
     pub updated_at: Timestamp,
     /// Generation of this complaint's entry in the timer index.
+    #[serde(skip)]
     pub(crate) timer_gen: u32,
+    #[serde(skip)]
     pub(crate) timer_due: Option<Timestamp>,
 }
 

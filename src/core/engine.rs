@@ -7,7 +7,7 @@ use super::lifecycle;
 use super::timers::TimerIndex;
 use crate::model::output::Status;
 use crate::model::{Decision, Event, SlaEvent, Timestamp};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// What one step produced, in order.
@@ -15,12 +15,15 @@ use std::sync::Arc;
 pub struct Outputs {
     pub decisions: Vec<Decision>,
     pub sla: Vec<SlaEvent>,
+    /// Complaints whose state changed (live mode writes them to the changelog).
+    pub changed: Vec<Arc<str>>,
 }
 
 impl Outputs {
     pub fn clear(&mut self) {
         self.decisions.clear();
         self.sla.clear();
+        self.changed.clear();
     }
     pub fn is_empty(&self) -> bool {
         self.decisions.is_empty() && self.sla.is_empty()
@@ -100,6 +103,8 @@ pub struct Engine {
     complaints: HashMap<Arc<str>, Box<Complaint>>,
     timers: TimerIndex,
     names: Interner,
+    /// Complaints in the order they became archived or withdrawn.
+    closed: VecDeque<(Timestamp, Arc<str>)>,
 }
 
 impl Engine {
@@ -113,6 +118,7 @@ impl Engine {
     pub fn process(&mut self, ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Result<Applied, Rejection> {
         let at = ev.at();
         let hash = event_hash(&ev.event_id);
+        let before = self.complaints.get(ev.complaint_id.as_str()).map(|c| (c.version, c.status.is_final()));
         let result = match self.complaints.get_mut(ev.complaint_id.as_str()) {
             None => {
                 let c = lifecycle::receive(ev, rules, &mut self.names, out)?;
@@ -131,6 +137,12 @@ impl Engine {
             c.version += 1;
             c.updated_at = c.updated_at.max(at);
         }
+        if before.map(|b| b.0) != Some(c.version) {
+            out.changed.push(c.id.clone());
+        }
+        if c.status.is_final() && before.is_some_and(|b| !b.1) {
+            self.closed.push_back((c.updated_at, c.id.clone()));
+        }
         Self::reschedule(&mut self.timers, c);
         result
     }
@@ -146,6 +158,7 @@ impl Engine {
             }
             c.timer_due = None;
             lifecycle::fire_due(c, due.due, true, out);
+            out.changed.push(c.id.clone());
             Self::reschedule(&mut self.timers, c);
         }
         let complaints = &self.complaints;
@@ -196,18 +209,52 @@ impl Engine {
         self.timers.live()
     }
 
-    /// Removes a complaint that reached a final status (live mode keeps only
-    /// open complaints in memory). Returns whether it was removed.
-    pub fn evict_if_final(&mut self, id: &str) -> bool {
-        if self.complaints.get(id).is_some_and(|c| c.status.is_final()) {
-            if let Some(c) = self.complaints.remove(id) {
-                if c.timer_due.is_some() {
-                    self.timers.set_live(self.timers.live() - 1);
-                }
+    /// Removes archived and withdrawn complaints whose last change is before
+    /// `cutoff`, returning their ids (live mode writes tombstones for them).
+    /// Keeping them a while lets redeliveries still be recognised.
+    pub fn evict_closed_before(&mut self, cutoff: Timestamp) -> Vec<Arc<str>> {
+        let mut evicted = Vec::new();
+        while let Some((at, _)) = self.closed.front() {
+            if *at >= cutoff {
+                break;
             }
-            return true;
+            let (_, id) = self.closed.pop_front().expect("peeked");
+            if self.complaints.get(&id).is_some_and(|c| c.status.is_final()) {
+                self.remove(&id);
+                evicted.push(id);
+            }
         }
-        false
+        evicted
+    }
+
+    /// Puts back a state read from the changelog; its timers are scheduled
+    /// and fire on the next `advance` if already due.
+    pub fn restore(&mut self, mut c: Complaint) {
+        if c.status.is_final() {
+            self.closed.push_back((c.updated_at, c.id.clone()));
+        }
+        c.routing.lead = self.names.get(&c.routing.lead);
+        c.routing.ruleset_version = self.names.get(&c.routing.ruleset_version);
+        c.routing.assist = c.routing.assist.iter().map(|a| self.names.get(a)).collect();
+        c.timer_due = None;
+        if let Some(old) = self.complaints.remove(c.id.as_ref()) {
+            if old.timer_due.is_some() {
+                self.timers.set_live(self.timers.live() - 1);
+            }
+            c.timer_gen = old.timer_gen.wrapping_add(1);
+        }
+        let mut c = Box::new(c);
+        Self::reschedule(&mut self.timers, &mut c);
+        self.complaints.insert(c.id.clone(), c);
+    }
+
+    /// Forgets a complaint (a tombstone in the changelog).
+    pub fn remove(&mut self, id: &str) {
+        if let Some(c) = self.complaints.remove(id) {
+            if c.timer_due.is_some() {
+                self.timers.set_live(self.timers.live() - 1);
+            }
+        }
     }
 
     /// Status of a complaint, if known.

@@ -39,7 +39,7 @@ impl SlaPolicy {
 }
 
 /// The running stage of a complaint. At most one stage runs at a time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StageClock {
     pub stage: Stage,
     pub started_at: Timestamp,

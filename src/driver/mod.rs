@@ -2,6 +2,8 @@
 //! the demo generator.
 
 pub mod demo;
+pub mod http;
+pub mod live;
 pub mod replay;
 pub mod summary;
 

@@ -1,6 +1,7 @@
 //! Where outputs go. The file sink writes the four JSONL outputs of replay.
 
 pub mod file;
+pub mod kafka;
 
 use crate::model::{ComplaintRow, DeadLetter, Decision, SlaEvent};
 

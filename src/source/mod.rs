@@ -1,3 +1,4 @@
 //! Where input events come from.
 
 pub mod file;
+pub mod kafka;

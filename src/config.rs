@@ -1,0 +1,262 @@
+//! Configuration of `run`: a TOML file, then `COMPLAINTFLOW_*` environment
+//! variables, then command-line flags, each overriding the one before.
+//! Unknown keys are refused; librdkafka options pass through unlogged.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Configuration problems: fatal at start-up, with a message that names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Everything `run` needs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub rules: RulesConfig,
+    pub http: HttpConfig,
+    pub run: RunConfig,
+    pub clickhouse: ClickHouseConfig,
+}
+
+/// Brokers, group, topics and librdkafka pass-through options.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub group: String,
+    pub input_topic: String,
+    pub decisions_topic: String,
+    pub sla_topic: String,
+    pub dlq_topic: String,
+    /// Compacted per-complaint state, co-partitioned with the input.
+    pub state_topic: String,
+    /// Partitions and replication for topics `run` creates.
+    pub partitions: i32,
+    pub replication: i32,
+    /// Create missing topics at start (else refuse to start without them).
+    pub create_topics: bool,
+    pub session_timeout_ms: u32,
+    /// Passed to librdkafka as is (SASL, TLS, ...). Values are never logged.
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    pub dir: PathBuf,
+    /// Watch `dir` and hot-reload changes.
+    pub watch: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `/metrics`, `/healthz`, `/readyz`; empty disables.
+    pub listen: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// How often wall-clock timers are checked.
+    pub tick_ms: u64,
+    /// Messages processed before their outputs are flushed and offsets stored.
+    pub batch_max: usize,
+    /// Longest wait to fill a batch.
+    pub batch_wait_ms: u64,
+    /// Time allowed to finish in-flight work at shutdown.
+    pub drain_timeout_ms: u64,
+    /// How long (event time) archived and withdrawn complaints stay in state,
+    /// so that redelivered events for them are still recognised.
+    pub closed_retention_s: u64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseConfig {
+    /// Empty: Kafka only.
+    pub url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            kafka: KafkaConfig::default(),
+            rules: RulesConfig::default(),
+            http: HttpConfig::default(),
+            run: RunConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
+        }
+    }
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig { dir: PathBuf::from("rules"), watch: true }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: "127.0.0.1:9898".into() }
+    }
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig { tick_ms: 1000, batch_max: 1000, batch_wait_ms: 20, drain_timeout_ms: 10_000, closed_retention_s: 86_400 }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "localhost:9092".into(),
+            group: "complaintflow".into(),
+            input_topic: "complaints.events".into(),
+            decisions_topic: "complaints.decisions".into(),
+            sla_topic: "complaints.sla".into(),
+            dlq_topic: "complaints.dlq".into(),
+            state_topic: "complaints.state".into(),
+            partitions: 6,
+            replication: 1,
+            create_topics: true,
+            session_timeout_ms: 10_000,
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Option values may hold passwords: show keys only.
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("group", &self.group)
+            .field("input_topic", &self.input_topic)
+            .field("partitions", &self.partitions)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Overrides from the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub brokers: Option<String>,
+    pub group: Option<String>,
+    pub rules: Option<PathBuf>,
+    pub clickhouse_url: Option<String>,
+    pub http_listen: Option<String>,
+}
+
+impl Config {
+    /// Defaults, then `file`, then environment, then `flags`; validated.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>, flags: &Overrides) -> Result<Config, ConfigError> {
+        let mut c = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?
+            }
+            None => Config::default(),
+        };
+        let set = |target: &mut String, value: Option<String>| {
+            if let Some(v) = value {
+                *target = v;
+            }
+        };
+        set(&mut c.kafka.brokers, env("COMPLAINTFLOW_BROKERS"));
+        set(&mut c.kafka.group, env("COMPLAINTFLOW_GROUP"));
+        set(&mut c.clickhouse.url, env("COMPLAINTFLOW_CLICKHOUSE_URL"));
+        set(&mut c.http.listen, env("COMPLAINTFLOW_HTTP_LISTEN"));
+        if let Some(d) = env("COMPLAINTFLOW_RULES") {
+            c.rules.dir = d.into();
+        }
+        set(&mut c.kafka.brokers, flags.brokers.clone());
+        set(&mut c.kafka.group, flags.group.clone());
+        set(&mut c.clickhouse.url, flags.clickhouse_url.clone());
+        set(&mut c.http.listen, flags.http_listen.clone());
+        if let Some(d) = &flags.rules {
+            c.rules.dir = d.clone();
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let k = &self.kafka;
+        if k.brokers.trim().is_empty() {
+            return bad("kafka.brokers is empty".into());
+        }
+        if k.group.trim().is_empty() {
+            return bad("kafka.group is empty".into());
+        }
+        let topics = [&k.input_topic, &k.decisions_topic, &k.sla_topic, &k.dlq_topic, &k.state_topic];
+        if topics.iter().any(|t| t.is_empty()) {
+            return bad("kafka topic names must not be empty".into());
+        }
+        let mut unique: Vec<_> = topics.to_vec();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != topics.len() {
+            return bad("kafka topics must all differ".into());
+        }
+        if k.partitions < 1 || k.replication < 1 {
+            return bad("kafka.partitions and kafka.replication must be at least 1".into());
+        }
+        for reserved in ["group.id", "bootstrap.servers", "enable.auto.offset.store"] {
+            if k.options.contains_key(reserved) {
+                return bad(format!("kafka.options.\"{reserved}\" is set by complaintflow; use the dedicated key"));
+            }
+        }
+        if self.run.batch_max == 0 || self.run.tick_ms == 0 {
+            return bad("run.batch_max and run.tick_ms must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let f = write("[kafka]\nbrokers = \"file:9092\"\ngroup = \"g-file\"\n[kafka.options]\n\"sasl.password\" = \"s3cret\"\n");
+        let env = |k: &str| (k == "COMPLAINTFLOW_GROUP").then(|| "g-env".to_string());
+        let flags = Overrides { brokers: Some("flag:9092".into()), ..Default::default() };
+        let c = Config::load(Some(f.path()), env, &flags).unwrap();
+        assert_eq!(c.kafka.brokers, "flag:9092");
+        assert_eq!(c.kafka.group, "g-env");
+        assert_eq!(c.kafka.input_topic, "complaints.events");
+        assert!(!format!("{:?}", c.kafka).contains("s3cret"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let f = write("[kafka]\nbrokerz = \"x\"\n");
+        let e = Config::load(Some(f.path()), |_| None, &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("brokerz"), "{e}");
+        let f = write("[kafka]\npartitions = 0\n");
+        assert!(Config::load(Some(f.path()), |_| None, &Overrides::default()).is_err());
+        let f = write("[kafka.options]\n\"group.id\" = \"x\"\n");
+        assert!(Config::load(Some(f.path()), |_| None, &Overrides::default()).unwrap_err().to_string().contains("group.id"));
+    }
+}

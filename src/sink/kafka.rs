@@ -1,0 +1,117 @@
+//! Kafka outputs: an idempotent producer, topic creation, and sending a
+//! batch of records with every delivery confirmed before offsets move.
+
+use crate::config::KafkaConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::time::Duration;
+
+/// Kafka failures. `retriable` ones (broker unreachable, timeouts) clear up
+/// by themselves; the service stops without storing offsets, so nothing is
+/// lost, and a restart resumes.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSinkError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("topics missing and kafka.create_topics = false: {0}")]
+    TopicsMissing(String),
+    #[error("could not create topic {topic}: {code}")]
+    CreateTopic { topic: String, code: String },
+}
+
+impl KafkaSinkError {
+    pub fn retriable(&self) -> bool {
+        matches!(self, KafkaSinkError::Kafka(_))
+    }
+}
+
+/// Client settings shared by consumer, producer and admin client.
+pub fn client_config(k: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers);
+    for (key, value) in &k.options {
+        c.set(key, value);
+    }
+    c
+}
+
+/// The output producer: idempotent, all in-sync replicas acknowledge.
+pub fn producer(k: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
+    client_config(k)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .create()
+}
+
+/// One output record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutRecord {
+    pub topic: String,
+    pub key: String,
+    /// `None` is a tombstone (compacted state topic).
+    pub payload: Option<Vec<u8>>,
+    /// Explicit partition (state is co-partitioned with the input).
+    pub partition: Option<i32>,
+}
+
+/// Sends all records and waits until the broker acknowledged every one.
+pub async fn send_all(producer: &FutureProducer, records: &[OutRecord]) -> Result<(), KafkaSinkError> {
+    let sends = records.iter().map(|r| {
+        let mut rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(&r.topic).key(&r.key);
+        if let Some(p) = &r.payload {
+            rec = rec.payload(p.as_slice());
+        }
+        if let Some(p) = r.partition {
+            rec = rec.partition(p);
+        }
+        producer.send(rec, Duration::from_secs(30))
+    });
+    for result in futures::future::join_all(sends).await {
+        result.map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
+/// Creates the topics that do not exist yet, or refuses when not allowed.
+/// The state topic is compacted and has as many partitions as the input.
+pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
+    let metadata = admin.inner().fetch_metadata(None, Duration::from_secs(10))?;
+    let existing: Vec<String> = metadata.topics().iter().filter(|t| !t.partitions().is_empty()).map(|t| t.name().to_string()).collect();
+    let wanted = [&k.input_topic, &k.decisions_topic, &k.sla_topic, &k.dlq_topic, &k.state_topic];
+    let missing: Vec<&String> = wanted.into_iter().filter(|t| !existing.contains(t)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !k.create_topics {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        return Err(KafkaSinkError::TopicsMissing(names.join(", ")));
+    }
+    let new: Vec<NewTopic<'_>> = missing
+        .iter()
+        .map(|t| {
+            let topic = NewTopic::new(t, k.partitions, TopicReplication::Fixed(k.replication));
+            if *t == &k.state_topic { topic.set("cleanup.policy", "compact") } else { topic }
+        })
+        .collect();
+    let results = admin.create_topics(new.iter(), &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))).await?;
+    for r in results {
+        match r {
+            Ok(topic) => tracing::info!(topic, partitions = k.partitions, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(KafkaSinkError::CreateTopic { topic, code: code.to_string() }),
+        }
+    }
+    Ok(())
+}
+
+/// Flushes the producer at shutdown.
+pub fn flush(producer: &FutureProducer, within: Duration) {
+    if let Err(e) = producer.flush(within) {
+        tracing::warn!(error = %e, "producer flush at shutdown did not finish");
+    }
+}

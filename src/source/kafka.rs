@@ -1,0 +1,126 @@
+//! Kafka input: the consumer group (offsets stored by hand, committed on
+//! revoke and shutdown) and the state restore that reads a partition of the
+//! changelog before its input is processed.
+
+use crate::config::KafkaConfig;
+use crate::core::Complaint;
+use crate::sink::kafka::client_config;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Partition changes seen by the rebalance callbacks, for the main loop.
+#[derive(Debug, Default)]
+pub struct Assignment {
+    pub assigned: Vec<i32>,
+    pub revoked: Vec<i32>,
+}
+
+/// Consumer context: commits stored offsets before partitions go away and
+/// reports assignment changes.
+pub struct GroupContext {
+    topic: String,
+    pub changes: Arc<Mutex<Assignment>>,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            // Offsets stored so far belong to outputs already on the broker.
+            if let Err(e) = commit_stored(consumer) {
+                tracing::warn!(error = %e, "commit on revoke failed; those inputs will be redelivered");
+            }
+            let parts: Vec<i32> = tpl.elements_for_topic(&self.topic).iter().map(|e| e.partition()).collect();
+            tracing::info!(partitions = ?parts, "partitions revoked");
+            self.changes.lock().expect("not poisoned").revoked.extend(parts);
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let parts: Vec<i32> = tpl.elements_for_topic(&self.topic).iter().map(|e| e.partition()).collect();
+            tracing::info!(partitions = ?parts, "partitions assigned");
+            self.changes.lock().expect("not poisoned").assigned.extend(parts);
+        }
+    }
+}
+
+/// Commits the stored offsets synchronously; nothing new to commit is fine.
+pub fn commit_stored<C: Consumer<X>, X: ConsumerContext>(consumer: &C) -> Result<(), KafkaError> {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => Ok(()),
+        other => other,
+    }
+}
+
+/// The group consumer of the input topic, subscribed.
+pub fn group_consumer(k: &KafkaConfig) -> Result<StreamConsumer<GroupContext>, KafkaError> {
+    let ctx = GroupContext { topic: k.input_topic.clone(), changes: Arc::default() };
+    let consumer: StreamConsumer<GroupContext> = client_config(k)
+        .set("group.id", &k.group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        // Offsets are stored only after the outputs of a message are durable.
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", k.session_timeout_ms.to_string())
+        .set("partition.assignment.strategy", "range")
+        .create_with_context(ctx)?;
+    consumer.subscribe(&[&k.input_topic])?;
+    Ok(consumer)
+}
+
+/// How long no record may arrive before a partition counts as read to its end.
+const END_QUIET: Duration = Duration::from_millis(500);
+
+/// Reads one partition of the state changelog to its end: the latest state
+/// of every complaint in it (tombstones remove). Works whether or not
+/// compaction ever ran.
+pub fn restore_partition(k: &KafkaConfig, partition: i32, deadline: Duration) -> Result<HashMap<String, Complaint>, KafkaError> {
+    let consumer: BaseConsumer = client_config(k)
+        .set("group.id", format!("{}.restore", k.group))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .create()?;
+    let (low, high) = consumer.fetch_watermarks(&k.state_topic, partition, Duration::from_secs(10))?;
+    let mut states = HashMap::new();
+    if high <= low {
+        return Ok(states);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&k.state_topic, partition, Offset::Offset(low))?;
+    consumer.assign(&tpl)?;
+    let started = Instant::now();
+    let mut next = low;
+    let mut last_message = Instant::now();
+    // The end is the high watermark, and then a quiet spell: some brokers
+    // (Tansu) report the high watermark as the last batch's base offset + 1,
+    // so records of that batch can lie beyond it.
+    while next < high || last_message.elapsed() < END_QUIET {
+        if started.elapsed() > deadline {
+            return Err(KafkaError::MessageConsumption(rdkafka::types::RDKafkaErrorCode::OperationTimedOut));
+        }
+        let Some(msg) = consumer.poll(Duration::from_millis(100)) else { continue };
+        let msg = msg?;
+        last_message = Instant::now();
+        next = next.max(msg.offset() + 1);
+        let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else { continue };
+        match msg.payload() {
+            None => {
+                states.remove(key);
+            }
+            Some(bytes) => match serde_json::from_slice::<Complaint>(bytes) {
+                Ok(c) => {
+                    states.insert(key.to_string(), c);
+                }
+                Err(e) => tracing::error!(key, partition, error = %e, "unreadable state record skipped; that complaint restarts from its next event"),
+            },
+        }
+    }
+    Ok(states)
+}
