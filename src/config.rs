@@ -76,6 +76,10 @@ pub struct RunConfig {
     pub batch_wait_ms: u64,
     /// Time allowed to finish in-flight work at shutdown.
     pub drain_timeout_ms: u64,
+    /// A partition with no input for this long counts as caught up: its
+    /// timers then follow the wall clock (before, event time). Keep it above
+    /// the consumer's fetch wait (`fetch.wait.max.ms`, 500 ms by default).
+    pub caught_up_after_ms: u64,
     /// How long (event time) archived and withdrawn complaints stay in state,
     /// so that redelivered events for them are still recognised.
     pub closed_retention_s: u64,
@@ -114,7 +118,7 @@ impl Default for HttpConfig {
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { tick_ms: 1000, batch_max: 1000, batch_wait_ms: 20, drain_timeout_ms: 10_000, closed_retention_s: 86_400 }
+        RunConfig { tick_ms: 1000, batch_max: 1000, batch_wait_ms: 20, drain_timeout_ms: 10_000, caught_up_after_ms: 2_000, closed_retention_s: 86_400 }
     }
 }
 
@@ -215,7 +219,7 @@ impl Config {
         if k.partitions < 1 || k.replication < 1 {
             return bad("kafka.partitions and kafka.replication must be at least 1".into());
         }
-        for reserved in ["group.id", "bootstrap.servers", "enable.auto.offset.store"] {
+        for reserved in ["group.id", "bootstrap.servers", "enable.auto.offset.store", "enable.idempotence"] {
             if k.options.contains_key(reserved) {
                 return bad(format!("kafka.options.\"{reserved}\" is set by complaintflow; use the dedicated key"));
             }

@@ -300,3 +300,53 @@ fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
     assert_eq!(row.assigned_at.unwrap().to_rfc3339(), "2026-03-02T09:05:00+00:00");
     assert_eq!((row.lead_department.as_str(), row.priority), ("network_ops", Priority::Urgent));
 }
+
+#[test]
+fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
+    use complaintflow::core::{Engine, Outputs};
+    use complaintflow::model::Event;
+    use complaintflow::rules::RuleSet;
+    let rules = RuleSet::embedded();
+    let mut engine = Engine::new();
+    let mut out = Outputs::default();
+    let line = received("e1", "C12", "02T09:00", OUTAGE, "single");
+    engine.process(&Event::from_json(&line).unwrap(), &rules, &mut out).unwrap();
+    let state = serde_json::to_string(engine.complaint("C12").unwrap()).unwrap();
+    let mut restored = Engine::new();
+    restored.restore(serde_json::from_str(&state).unwrap());
+    assert_eq!(restored.pending_timers(), 1);
+    let mut fired = Outputs::default();
+    restored.advance(t("03T00:00").parse().unwrap(), true, &mut fired);
+    let got: Vec<String> = fired.sla.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(got, ["C12:0:acknowledge:warning", "C12:0:acknowledge:breached", "C12:0:acknowledge:escalated:breach"]);
+}
+
+#[test]
+fn sub_millisecond_deadlines_fire_once() {
+    use complaintflow::core::{Engine, Outputs};
+    use complaintflow::model::Event;
+    use complaintflow::rules::RuleSet;
+    let rules = RuleSet::embedded();
+    let mut engine = Engine::new();
+    let mut out = Outputs::default();
+    let line = received("e1", "C13", "02T09:00", OUTAGE, "single").replace(":00Z\"", ":00.123456789Z\"");
+    engine.process(&Event::from_json(&line).unwrap(), &rules, &mut out).unwrap();
+    out.clear();
+    engine.advance(t("03T00:00").parse().unwrap(), true, &mut out);
+    assert_eq!(out.sla.len(), 3, "{:?}", out.sla);
+    assert_eq!(engine.pending_timers(), 0);
+}
+
+#[test]
+fn a_redelivered_refused_event_is_ignored_not_judged_again() {
+    let bad = ev("e3", "C14", "02T09:20", "reported", json!({}));
+    let lines = vec![
+        received("e1", "C14", "02T09:00", OUTAGE, "single"),
+        bad.clone(),
+        ev("e2", "C14", "02T09:05", "acknowledged", json!({})),
+        bad,
+    ];
+    let (sink, summary) = replay(&lines, None);
+    assert_eq!(sink.dead_letters.len(), 1, "{:?}", sink.dead_letters);
+    assert_eq!(summary.duplicates, 1);
+}

@@ -132,9 +132,11 @@ impl Engine {
             }
         };
         let c = self.complaints.get_mut(ev.complaint_id.as_str()).expect("present after receive");
+        // A refused event is remembered too: redelivered, it is ignored
+        // rather than judged again against a later state (another reason).
+        c.seen.push(hash);
+        c.version += 1;
         if result.is_ok() {
-            c.seen.push(hash);
-            c.version += 1;
             c.updated_at = c.updated_at.max(at);
         }
         if before.map(|b| b.0) != Some(c.version) {
@@ -156,7 +158,9 @@ impl Engine {
             if c.timer_gen != due.generation {
                 continue;
             }
+            // The entry is consumed: the complaint has no live timer until rescheduled.
             c.timer_due = None;
+            self.timers.set_live(self.timers.live().saturating_sub(1));
             lifecycle::fire_due(c, due.due, true, out);
             out.changed.push(c.id.clone());
             Self::reschedule(&mut self.timers, c);
@@ -176,7 +180,7 @@ impl Engine {
         if let Some(t) = next {
             timers.push(t, c.id.clone(), c.timer_gen);
         }
-        let live = timers.live() + next.is_some() as usize - live_before as usize;
+        let live = (timers.live() + next.is_some() as usize).saturating_sub(live_before as usize);
         timers.set_live(live);
     }
 

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
-    due_ms: i64,
+    /// Full precision: a truncated time would pop before the clock is due.
+    due: Timestamp,
     /// Insertion order: makes firing order deterministic for equal times.
     seq: u64,
     generation: u32,
@@ -37,7 +38,7 @@ impl TimerIndex {
     /// Adds an entry; the caller has bumped the complaint's generation.
     pub fn push(&mut self, due: Timestamp, complaint: Arc<str>, generation: u32) {
         self.seq += 1;
-        self.heap.push(Reverse(Entry { due_ms: due.timestamp_millis(), seq: self.seq, generation, complaint }));
+        self.heap.push(Reverse(Entry { due, seq: self.seq, generation, complaint }));
     }
 
     /// Tells the index how many entries are live, for rebuild decisions.
@@ -57,17 +58,12 @@ impl TimerIndex {
 
     /// Pops the earliest entry if it is due at `now` (`inclusive`: due == now counts).
     pub fn pop_due(&mut self, now: Timestamp, inclusive: bool) -> Option<DueTimer> {
-        let now_ms = now.timestamp_millis();
         let Reverse(top) = self.heap.peek()?;
-        if top.due_ms > now_ms || (top.due_ms == now_ms && !inclusive) {
+        if top.due > now || (top.due == now && !inclusive) {
             return None;
         }
         let Reverse(e) = self.heap.pop()?;
-        Some(DueTimer {
-            due: Timestamp::from_timestamp_millis(e.due_ms).expect("stored from a valid timestamp"),
-            generation: e.generation,
-            complaint: e.complaint,
-        })
+        Some(DueTimer { due: e.due, generation: e.generation, complaint: e.complaint })
     }
 
     /// Drops stale entries once they outnumber live ones, keeping memory

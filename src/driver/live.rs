@@ -4,8 +4,8 @@
 //!
 //! Clock: while a partition has input to read, its timers follow event time
 //! (exactly as replay does), so catching up on a backlog after a restart
-//! gives the outcomes the events imply. A partition with no input for a
-//! whole tick is caught up: its timers then follow the wall clock.
+//! gives the outcomes the events imply. A partition with no input for
+//! `run.caught_up_after_ms` is caught up: its timers then follow the wall clock.
 
 use crate::config::Config;
 use crate::core::{Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules};
@@ -75,7 +75,7 @@ impl Live {
             return Ok(());
         }
         health.ready.store(false, Ordering::Relaxed);
-        for p in assigned {
+        for &p in &assigned {
             let k = self.cfg.kafka.clone();
             let started = Instant::now();
             let states = tokio::task::spawn_blocking(move || restore_partition(&k, p, Duration::from_secs(120)))
@@ -89,6 +89,13 @@ impl Live {
             }
             tracing::info!(partition = p, complaints = n, took_ms = started.elapsed().as_millis() as u64, "partition state restored");
             self.parts.insert(p, Partition { engine, clock: EventTimeClock::default(), last_input: Instant::now() });
+        }
+        // Restoring takes a while; the backlog of every assigned partition
+        // is only read after all of them, so none counts as caught up yet.
+        for p in &assigned {
+            if let Some(part) = self.parts.get_mut(p) {
+                part.last_input = Instant::now();
+            }
         }
         health.ready.store(true, Ordering::Relaxed);
         Ok(())
@@ -165,13 +172,16 @@ impl Live {
 
     /// Sends the batch's records and then stores the offsets they cover.
     async fn flush(&mut self, offsets: &HashMap<i32, i64>) -> Result<(), LiveError> {
+        let started = Instant::now();
         kafka::send_all(&self.producer, &self.records).await?;
+        tracing::debug!(records = self.records.len(), took_ms = started.elapsed().as_millis() as u64, "outputs delivered");
         self.records.clear();
         for (p, next) in offsets {
             if self.parts.contains_key(p) {
                 self.consumer.store_offset(&self.cfg.kafka.input_topic, *p, *next)?;
             }
         }
+        tracing::debug!(?offsets, "offsets stored");
         Ok(())
     }
 
@@ -187,13 +197,15 @@ impl Live {
         self.flush(&offsets).await
     }
 
-    /// Wall-clock timers for partitions with no input for a whole tick.
+    /// Wall-clock timers for caught-up partitions.
     async fn tick(&mut self) -> Result<(), LiveError> {
         let now = chrono::Utc::now();
-        let idle = Duration::from_millis(self.cfg.run.tick_ms);
+        let idle = Duration::from_millis(self.cfg.run.caught_up_after_ms);
         let ready: Vec<i32> = self.parts.iter().filter(|(_, p)| p.last_input.elapsed() >= idle).map(|(k, _)| *k).collect();
+        tracing::trace!(?ready, "tick");
         for p in ready {
             if let Some(part) = self.parts.get_mut(&p) {
+                tracing::trace!(partition = p, timers = part.engine.pending_timers(), complaints = part.engine.len(), "advance");
                 part.engine.advance(now, true, &mut self.out);
             }
             self.collect(p);

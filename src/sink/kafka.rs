@@ -32,6 +32,13 @@ impl KafkaSinkError {
 pub fn client_config(k: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers);
+    with_options(&mut c, k);
+    c
+}
+
+/// Applies `kafka.options` last, so they can tune complaintflow's defaults
+/// (the keys it must own are refused when the config is loaded).
+pub fn with_options<'a>(c: &'a mut ClientConfig, k: &KafkaConfig) -> &'a mut ClientConfig {
     for (key, value) in &k.options {
         c.set(key, value);
     }
@@ -40,11 +47,13 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
 
 /// The output producer: idempotent, all in-sync replicas acknowledge.
 pub fn producer(k: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
-    client_config(k)
-        .set("enable.idempotence", "true")
+    let mut c = client_config(k);
+    c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
-        .create()
+        // Surface a stuck broker within the drain deadline, not after 5 min.
+        .set("message.timeout.ms", "30000");
+    with_options(&mut c, k).create()
 }
 
 /// One output record.

@@ -4,7 +4,7 @@
 
 use crate::config::KafkaConfig;
 use crate::core::Complaint;
-use crate::sink::kafka::client_config;
+use crate::sink::kafka::{client_config, with_options};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
@@ -61,16 +61,16 @@ pub fn commit_stored<C: Consumer<X>, X: ConsumerContext>(consumer: &C) -> Result
 /// The group consumer of the input topic, subscribed.
 pub fn group_consumer(k: &KafkaConfig) -> Result<StreamConsumer<GroupContext>, KafkaError> {
     let ctx = GroupContext { topic: k.input_topic.clone(), changes: Arc::default() };
-    let consumer: StreamConsumer<GroupContext> = client_config(k)
-        .set("group.id", &k.group)
+    let mut c = client_config(k);
+    c.set("group.id", &k.group)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         // Offsets are stored only after the outputs of a message are durable.
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", k.session_timeout_ms.to_string())
-        .set("partition.assignment.strategy", "range")
-        .create_with_context(ctx)?;
+        .set("partition.assignment.strategy", "range");
+    let consumer: StreamConsumer<GroupContext> = with_options(&mut c, k).create_with_context(ctx)?;
     consumer.subscribe(&[&k.input_topic])?;
     Ok(consumer)
 }

@@ -50,6 +50,12 @@ dlq_topic = "{prefix}.dlq"
 state_topic = "{prefix}.state"
 partitions = {partitions}
 session_timeout_ms = 6000
+[kafka.options]
+# Tansu (the test broker) assigns overlapping offsets to a batch that
+# follows a multi-record batch, and to concurrent produce requests for one
+# partition: one record per batch and one request in flight keep them right.
+"batch.num.messages" = "1"
+"max.in.flight.requests.per.connection" = "1"
 [http]
 listen = "127.0.0.1:{http_port}"
 [run]
@@ -61,6 +67,14 @@ tick_ms = 500
         Setup { prefix, dir, config, http_port }
     }
 
+    /// A copy of the config with `run_extra` lines added under `[run]`.
+    pub fn config_with(&self, name: &str, run_extra: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.config).unwrap().replace("[run]\n", &format!("[run]\n{run_extra}\n"));
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     pub fn topic(&self, name: &str) -> String {
         format!("{}.{name}", self.prefix)
     }
@@ -70,12 +84,27 @@ tick_ms = 500
         let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
         let log = std::fs::File::create(self.dir.path().join(format!("run-{http_port}.log"))).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_complaintflow"));
-        cmd.args(["run", "--config", self.config.to_str().unwrap(), "--http-listen", &format!("127.0.0.1:{http_port}")]);
+        let config = extra.iter().position(|a| *a == "--config").map_or(self.config.clone(), |i| PathBuf::from(extra[i + 1]));
+        cmd.args(["run", "--config", config.to_str().unwrap(), "--http-listen", &format!("127.0.0.1:{http_port}")]);
+        let extra: Vec<&str> = extra.iter().enumerate().filter(|(i, a)| **a != "--config" && (*i == 0 || extra[i - 1] != "--config")).map(|(_, a)| *a).collect();
+        let extra = extra.as_slice();
         if !extra.contains(&"--rules") {
             cmd.args(["--rules", rules.to_str().unwrap()]);
         }
         cmd.args(extra).env("COMPLAINTFLOW_LOG", "info,complaintflow::driver::live=debug").stdout(Stdio::null()).stderr(log);
         Service(cmd.spawn().expect("binary starts"))
+    }
+
+    /// Logs of every instance this test started.
+    pub fn all_logs(&self) -> String {
+        let mut out = String::new();
+        for e in std::fs::read_dir(self.dir.path()).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap().to_str().unwrap().starts_with("run-") {
+                out += &format!("==== {}\n{}", p.display(), std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+        out
     }
 
     pub fn log(&self, http_port: u16) -> String {
@@ -110,7 +139,9 @@ pub fn wait_ready(port: u16, within: Duration) {
 
 /// Produces lines to the input topic, keyed by complaint id.
 pub async fn produce(topic: &str, lines: &[String]) {
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", brokers()).set("linger.ms", "5").create().unwrap();
+    // One record per batch: see the note on Tansu in Setup::new.
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", brokers()).set("batch.num.messages", "1").create().unwrap();
     let sends = lines.iter().map(|line| {
         let key = serde_json::from_str::<serde_json::Value>(line)
             .ok()
@@ -130,6 +161,7 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers())
         .set("group.id", format!("{topic}.reader"))
+        .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
@@ -200,8 +232,8 @@ pub fn scenario(complaints: usize, seed: u64) -> Vec<String> {
     generate(&DemoConfig { complaints, seed, days: 2, ..DemoConfig::default() }, &rules)
 }
 
-pub fn replay_expected(lines: &[String], until: chrono::DateTime<chrono::Utc>) -> MemorySink {
-    let rules = RuleSet::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
+pub fn replay_expected(lines: &[String], until: chrono::DateTime<chrono::Utc>, rules_dir: &Path) -> MemorySink {
+    let rules = RuleSet::load_dir(rules_dir).unwrap();
     let mut sink = MemorySink::default();
     replay_reader(lines.join("\n").as_bytes(), "expected", &rules, Some(until), &mut sink, |_| {}).unwrap();
     sink
@@ -224,4 +256,35 @@ impl Drop for Service {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+pub fn shipped_rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")
+}
+
+/// A copy of the shipped rules in `to` whose acknowledge target is `secs`.
+pub fn rules_with_ack_target(to: &Path, secs: u64) {
+    std::fs::create_dir_all(to.join("tests")).unwrap();
+    for sub in ["", "tests"] {
+        for e in std::fs::read_dir(shipped_rules().join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let sla = std::fs::read_to_string(to.join("sla.toml")).unwrap();
+    std::fs::write(to.join("sla.toml"), sla.replace("acknowledge = \"10m\"", &format!("acknowledge = \"{secs}s\""))).unwrap();
+}
+
+/// `complaint.received` events happening now, one per id.
+pub fn received_now(ids: &[String]) -> Vec<String> {
+    let now = chrono::Utc::now().to_rfc3339();
+    ids.iter()
+        .map(|id| {
+            serde_json::json!({"event_id": format!("{id}-r"), "type": "complaint.received", "complaint_id": id, "occurred_at": now,
+                "channel": "phone", "customer": {"id": "K9", "name": "N"}, "description": "家里宽带断网了", "impact": "single"})
+            .to_string()
+        })
+        .collect()
 }
