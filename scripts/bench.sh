@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Engine benchmarks: decisions/s, replay events/s (>= 1M events), bytes per open complaint.
+# Benchmarks: engine (decisions/s, replay events/s, bytes per open complaint)
+# and Kafka (raw consume vs complaintflow processing on one broker and topic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench --bench engine "$@"
+source scripts/lib/tansu.sh
+trap tansu_stop EXIT
+tansu_start
+cargo bench --bench engine --bench kafka "$@"

@@ -254,6 +254,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads_and_matches_the_defaults() {
+        let f = write(include_str!("../complaintflow.example.toml"));
+        let c = Config::load(Some(f.path()), |_| None, &Overrides::default()).unwrap();
+        let d = Config::default();
+        assert_eq!((c.kafka.brokers, c.kafka.partitions, c.run.caught_up_after_ms), (d.kafka.brokers, d.kafka.partitions, d.run.caught_up_after_ms));
+        assert_eq!(c.run.closed_retention_s, d.run.closed_retention_s);
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         let f = write("[kafka]\nbrokerz = \"x\"\n");
         let e = Config::load(Some(f.path()), |_| None, &Overrides::default()).unwrap_err().to_string();

@@ -55,7 +55,11 @@ struct Live {
     parts: HashMap<i32, Partition>,
     out: Outputs,
     records: Vec<OutRecord>,
+    last_lag: Instant,
 }
+
+/// How often consumer lag is measured (a broker round trip per partition).
+const LAG_EVERY: Duration = Duration::from_secs(10);
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("output types serialize")
@@ -197,6 +201,19 @@ impl Live {
         self.flush(&offsets).await
     }
 
+    /// Consumer lag per partition: high watermark minus position. (On Tansu
+    /// the high watermark lags behind, so this reads low there.)
+    fn record_lag(&self) {
+        let topic = &self.cfg.kafka.input_topic;
+        let Ok(positions) = self.consumer.position() else { return };
+        for e in positions.elements_for_topic(topic) {
+            let rdkafka::Offset::Offset(pos) = e.offset() else { continue };
+            if let Ok((_, high)) = self.consumer.fetch_watermarks(topic, e.partition(), Duration::from_secs(1)) {
+                metrics::gauge!("complaintflow_consumer_lag", "partition" => e.partition().to_string()).set((high - pos).max(0) as f64);
+            }
+        }
+    }
+
     /// Wall-clock timers for caught-up partitions.
     async fn tick(&mut self) -> Result<(), LiveError> {
         let now = chrono::Utc::now();
@@ -215,6 +232,10 @@ impl Live {
             self.flush(&HashMap::new()).await?;
             tracing::debug!(records = n, "timer outputs delivered");
         }
+        if self.last_lag.elapsed() >= LAG_EVERY {
+            self.last_lag = Instant::now();
+            self.record_lag();
+        }
         let open: usize = self.parts.values().map(|p| p.engine.len()).sum();
         let timers: usize = self.parts.values().map(|p| p.engine.pending_timers()).sum();
         metrics::gauge!("complaintflow_open_complaints").set(open as f64);
@@ -231,7 +252,7 @@ pub async fn run(cfg: Config, rules: SharedRules, health: Arc<Health>, cancel: C
     let tick = Duration::from_millis(cfg.run.tick_ms);
     let batch_wait = Duration::from_millis(cfg.run.batch_wait_ms);
     let batch_max = cfg.run.batch_max;
-    let mut live = Live { cfg, rules, consumer, producer, parts: HashMap::new(), out: Outputs::default(), records: Vec::new() };
+    let mut live = Live { cfg, rules, consumer, producer, parts: HashMap::new(), out: Outputs::default(), records: Vec::new(), last_lag: Instant::now() };
     health.ready.store(true, Ordering::Relaxed);
     let mut last_tick = Instant::now();
     let result = loop {
