@@ -18,7 +18,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
 use rdkafka::Message;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +55,8 @@ struct Live {
     parts: HashMap<i32, Partition>,
     out: Outputs,
     records: Vec<OutRecord>,
+    /// Complaints whose state changed in the current batch, by partition.
+    pending_state: HashMap<i32, HashSet<Arc<str>>>,
     last_lag: Instant,
 }
 
@@ -118,18 +120,25 @@ impl Live {
             self.records.push(OutRecord { topic: k.sla_topic.clone(), key: e.complaint_id.clone(), payload: Some(json(&e)), partition: None });
         }
         let Some(part) = self.parts.get_mut(&partition) else { return };
-        self.out.changed.sort_unstable();
-        self.out.changed.dedup();
-        for id in self.out.changed.drain(..) {
-            let payload = part.engine.complaint(&id).map(json);
-            self.records.push(OutRecord { topic: k.state_topic.clone(), key: id.to_string(), payload, partition: Some(partition) });
-        }
+        // State is written once per complaint per batch, at flush.
+        let pending = self.pending_state.entry(partition).or_default();
+        pending.extend(self.out.changed.drain(..));
         // Archived and withdrawn complaints leave the state (a tombstone) once
         // they are older than the retention, in event time.
         if let Some(now) = part.clock.now() {
             let cutoff = now - chrono::TimeDelta::seconds(self.cfg.run.closed_retention_s as i64);
-            for id in part.engine.evict_closed_before(cutoff) {
-                self.records.push(OutRecord { topic: k.state_topic.clone(), key: id.to_string(), payload: None, partition: Some(partition) });
+            pending.extend(part.engine.evict_closed_before(cutoff));
+        }
+    }
+
+    /// The latest state of every complaint changed since the last flush; a
+    /// tombstone for those no longer held.
+    fn state_records(&mut self) {
+        for (partition, ids) in self.pending_state.drain() {
+            let Some(part) = self.parts.get(&partition) else { continue };
+            for id in ids {
+                let payload = part.engine.complaint(&id).map(json);
+                self.records.push(OutRecord { topic: self.cfg.kafka.state_topic.clone(), key: id.to_string(), payload, partition: Some(partition) });
             }
         }
     }
@@ -176,6 +185,7 @@ impl Live {
 
     /// Sends the batch's records and then stores the offsets they cover.
     async fn flush(&mut self, offsets: &HashMap<i32, i64>) -> Result<(), LiveError> {
+        self.state_records();
         let started = Instant::now();
         kafka::send_all(&self.producer, &self.records).await?;
         tracing::debug!(records = self.records.len(), took_ms = started.elapsed().as_millis() as u64, "outputs delivered");
@@ -227,7 +237,7 @@ impl Live {
             }
             self.collect(p);
         }
-        if !self.records.is_empty() {
+        if !self.records.is_empty() || !self.pending_state.is_empty() {
             let n = self.records.len();
             self.flush(&HashMap::new()).await?;
             tracing::debug!(records = n, "timer outputs delivered");
@@ -252,7 +262,7 @@ pub async fn run(cfg: Config, rules: SharedRules, health: Arc<Health>, cancel: C
     let tick = Duration::from_millis(cfg.run.tick_ms);
     let batch_wait = Duration::from_millis(cfg.run.batch_wait_ms);
     let batch_max = cfg.run.batch_max;
-    let mut live = Live { cfg, rules, consumer, producer, parts: HashMap::new(), out: Outputs::default(), records: Vec::new(), last_lag: Instant::now() };
+    let mut live = Live { cfg, rules, consumer, producer, parts: HashMap::new(), out: Outputs::default(), records: Vec::new(), pending_state: HashMap::new(), last_lag: Instant::now() };
     health.ready.store(true, Ordering::Relaxed);
     let mut last_tick = Instant::now();
     let result = loop {
