@@ -199,8 +199,6 @@ async fn a_second_instance_takes_over_partitions_state_and_due_timers() {
     let fresh: Vec<String> = (0..16).map(|i| format!("SCALE-{i}")).collect();
     produce(&setup.topic("events"), &received_now(&fresh)).await;
     assert!(eventually(Duration::from_secs(30), || by_id(&setup.topic("decisions"), "decision_id").len() == fresh.len()));
-    let by_instance = |log: String| fresh.iter().filter(|_| !log.is_empty()).count();
-    let _ = by_instance;
     one.signal("-KILL");
     one.wait();
     // The survivor restores the dead member's partitions and fires their timers.
