@@ -4,7 +4,7 @@
 //! Run: `scripts/bench.sh` (or `cargo bench --bench engine`).
 
 use complaintflow::core::{DecisionInput, Engine, Outputs, Rules};
-use complaintflow::driver::demo::{generate, DemoConfig};
+use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::replay_reader;
 use complaintflow::model::event::EventBody;
 use complaintflow::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
@@ -86,13 +86,24 @@ fn bench_decisions(rules: &RuleSet, lines: &[String]) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(3) {
         for (id, r) in &received {
-            let d = rules.decide(&DecisionInput { complaint_id: id, received: r, received_at: at, cycle: 0, previous_priority: None, comment: None });
+            let d = rules.decide(&DecisionInput {
+                complaint_id: id,
+                received: r,
+                received_at: at,
+                cycle: 0,
+                previous_priority: None,
+                comment: None,
+            });
             fallbacks += d.reason.starts_with("fallback") as u64;
             n += 1;
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("rule decisions:   {:>10.0} decisions/s  ({n} decisions over {} distinct complaints, {secs:.2} s, {fallbacks} fallbacks)", n as f64 / secs, received.len());
+    println!(
+        "rule decisions:   {:>10.0} decisions/s  ({n} decisions over {} distinct complaints, {secs:.2} s, {fallbacks} fallbacks)",
+        n as f64 / secs,
+        received.len()
+    );
 }
 
 fn bench_replay(rules: &RuleSet, lines: &[String]) {
@@ -102,7 +113,8 @@ fn bench_replay(rules: &RuleSet, lines: &[String]) {
     for _ in 0..3 {
         let mut sink = SerializeOnly::default();
         let start = Instant::now();
-        let s = replay_reader(text.as_bytes(), "bench", rules, None, &mut sink, |_| {}).expect("replays");
+        let s = replay_reader(text.as_bytes(), "bench", rules, None, &mut sink, |_| {})
+            .expect("replays");
         best = best.min(start.elapsed().as_secs_f64());
         summary = Some((s, sink.rows));
     }
@@ -147,12 +159,23 @@ fn main() {
         println!("engine bench: run with `cargo bench --bench engine` (scripts/bench.sh)");
         return;
     }
-    let complaints: usize = std::env::var("BENCH_COMPLAINTS").ok().and_then(|s| s.parse().ok()).unwrap_or(135_000);
+    let complaints: usize = std::env::var("BENCH_COMPLAINTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(135_000);
     let rules = RuleSet::embedded();
-    let cfg = DemoConfig { complaints, days: 60, ..DemoConfig::default() };
+    let cfg = DemoConfig {
+        complaints,
+        days: 60,
+        ..DemoConfig::default()
+    };
     let t = Instant::now();
     let lines = generate(&cfg, &rules);
-    println!("generated {} events for {complaints} complaints in {:.1} s", lines.len(), t.elapsed().as_secs_f64());
+    println!(
+        "generated {} events for {complaints} complaints in {:.1} s",
+        lines.len(),
+        t.elapsed().as_secs_f64()
+    );
     bench_decisions(&rules, &lines);
     bench_replay(&rules, &lines);
     bench_memory(&rules, &lines);

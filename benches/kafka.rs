@@ -4,7 +4,7 @@
 //! Needs COMPLAINTFLOW_TEST_BROKERS; `scripts/bench.sh` starts a broker.
 
 use complaintflow::config::KafkaConfig;
-use complaintflow::driver::demo::{generate, DemoConfig};
+use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::rules::RuleSet;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 
 fn metric_sum(port: u16, names: &[&str]) -> Option<f64> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     Some(
@@ -33,29 +37,60 @@ async fn main() {
         println!("kafka bench: run with scripts/bench.sh (starts a broker)");
         return;
     }
-    let brokers = std::env::var("COMPLAINTFLOW_TEST_BROKERS").expect("COMPLAINTFLOW_TEST_BROKERS: run scripts/bench.sh");
-    let complaints: usize = std::env::var("BENCH_KAFKA_COMPLAINTS").ok().and_then(|s| s.parse().ok()).unwrap_or(25_000);
+    let brokers = std::env::var("COMPLAINTFLOW_TEST_BROKERS")
+        .expect("COMPLAINTFLOW_TEST_BROKERS: run scripts/bench.sh");
+    let complaints: usize = std::env::var("BENCH_KAFKA_COMPLAINTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(25_000);
     let prefix = format!("bench-{}", std::process::id());
-    let mut k = KafkaConfig { brokers: brokers.clone(), group: prefix.clone(), partitions: 3, ..KafkaConfig::default() };
+    let mut k = KafkaConfig {
+        brokers: brokers.clone(),
+        group: prefix.clone(),
+        partitions: 3,
+        ..KafkaConfig::default()
+    };
     k.input_topic = format!("{prefix}.events");
     k.decisions_topic = format!("{prefix}.decisions");
     k.sla_topic = format!("{prefix}.sla");
     k.dlq_topic = format!("{prefix}.dlq");
     k.state_topic = format!("{prefix}.state");
-    complaintflow::sink::kafka::ensure_topics(&k).await.expect("topics");
+    complaintflow::sink::kafka::ensure_topics(&k)
+        .await
+        .expect("topics");
 
-    let lines = generate(&DemoConfig { complaints, days: 14, ..DemoConfig::default() }, &RuleSet::embedded());
+    let lines = generate(
+        &DemoConfig {
+            complaints,
+            days: 14,
+            ..DemoConfig::default()
+        },
+        &RuleSet::embedded(),
+    );
     let n = lines.len();
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &brokers).set("linger.ms", "10").create().unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "10")
+        .create()
+        .unwrap();
     let t = Instant::now();
     for chunk in lines.chunks(10_000) {
         let sends = chunk.iter().map(|l| {
-            let key = serde_json::from_str::<serde_json::Value>(l).ok().and_then(|v| v["complaint_id"].as_str().map(str::to_owned)).unwrap_or_default();
+            let key = serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["complaint_id"].as_str().map(str::to_owned))
+                .unwrap_or_default();
             let producer = &producer;
             let topic = &k.input_topic;
             async move {
-                let rec: FutureRecord<'_, str, str> = FutureRecord::to(topic).key(key.as_str()).payload(l.as_str());
-                producer.send(rec, Duration::from_secs(30)).await.map_err(|(e, _)| e).expect("produced");
+                let rec: FutureRecord<'_, str, str> = FutureRecord::to(topic)
+                    .key(key.as_str())
+                    .payload(l.as_str());
+                producer
+                    .send(rec, Duration::from_secs(30))
+                    .await
+                    .map_err(|(e, _)| e)
+                    .expect("produced");
             }
         });
         futures::future::join_all(sends).await;
@@ -63,10 +98,15 @@ async fn main() {
     println!("produced {n} events in {:.2} s", t.elapsed().as_secs_f64());
 
     // Raw consume: every message of the topic, nothing else done.
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &brokers).set("group.id", format!("{prefix}.raw")).create().unwrap();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", format!("{prefix}.raw"))
+        .create()
+        .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..k.partitions {
-        tpl.add_partition_offset(&k.input_topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(&k.input_topic, p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let mut got = 0usize;
@@ -85,7 +125,11 @@ async fn main() {
 
     // complaintflow on the same topic.
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = dir.path().join("bench.toml");
     std::fs::write(
         &config,
@@ -97,12 +141,22 @@ async fn main() {
     .unwrap();
     let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     let mut child = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
-        .args(["run", "--config", config.to_str().unwrap(), "--rules", rules.to_str().unwrap()])
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let counted = ["complaintflow_events_in_total", "complaintflow_duplicates_total", "complaintflow_dead_letters_total"];
+    let counted = [
+        "complaintflow_events_in_total",
+        "complaintflow_duplicates_total",
+        "complaintflow_dead_letters_total",
+    ];
     let mut first = None;
     let mut done = 0.0;
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -117,10 +171,17 @@ async fn main() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let secs = first.expect("complaintflow processed something").elapsed().as_secs_f64();
+    let secs = first
+        .expect("complaintflow processed something")
+        .elapsed()
+        .as_secs_f64();
     let rate = done / secs;
-    println!("complaintflow:    {rate:>10.0} events/s ({done} events in {secs:.2} s; outputs, state and offsets included)");
+    println!(
+        "complaintflow:    {rate:>10.0} events/s ({done} events in {secs:.2} s; outputs, state and offsets included)"
+    );
     println!("ratio:            {:>10.2} (target >= 0.8)", rate / raw);
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }

@@ -5,15 +5,19 @@ use crate::core::Rules;
 use crate::driver::demo::{self, DemoConfig};
 use crate::driver::replay::replay_file;
 use crate::model::Timestamp;
-use crate::rules::{fixtures, RuleSet};
-use anyhow::{bail, Context, Result};
+use crate::rules::{RuleSet, fixtures};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "complaintflow", version, about = "Customer-complaint regulation as a stream processor")]
+#[command(
+    name = "complaintflow",
+    version,
+    about = "Customer-complaint regulation as a stream processor"
+)]
 pub struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "COMPLAINTFLOW_LOG_JSON")]
@@ -97,7 +101,9 @@ pub enum RulesAction {
 
 fn load_rules(dir: Option<&Path>) -> Result<RuleSet> {
     let rules = match dir {
-        Some(d) => RuleSet::load_dir(d).with_context(|| format!("loading rules from {}", d.display()))?,
+        Some(d) => {
+            RuleSet::load_dir(d).with_context(|| format!("loading rules from {}", d.display()))?
+        }
         None => RuleSet::embedded(),
     };
     tracing::info!(ruleset_version = rules.version(), origin = %rules.origin, loaded_at = %rules.loaded_at, "rules loaded");
@@ -107,16 +113,37 @@ fn load_rules(dir: Option<&Path>) -> Result<RuleSet> {
 /// Runs a parsed command; the exit code is the caller's business.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Replay { input, out, until, rules } => {
+        Command::Replay {
+            input,
+            out,
+            until,
+            rules,
+        } => {
             let rules = load_rules(rules.as_deref())?;
             let started = Instant::now();
             let summary = replay_file(&input, &out, &rules, until.map(|t| t.to_utc()))?;
             print!("{summary}");
-            println!("\nreplayed {} lines in {:.2?}; outputs in {}", summary.lines, started.elapsed(), out.display());
+            println!(
+                "\nreplayed {} lines in {:.2?}; outputs in {}",
+                summary.lines,
+                started.elapsed(),
+                out.display()
+            );
         }
-        Command::Demo { complaints, seed, days, out, rules } => {
+        Command::Demo {
+            complaints,
+            seed,
+            days,
+            out,
+            rules,
+        } => {
             let rules = load_rules(rules.as_deref())?;
-            let cfg = DemoConfig { complaints, seed, days, ..DemoConfig::default() };
+            let cfg = DemoConfig {
+                complaints,
+                seed,
+                days,
+                ..DemoConfig::default()
+            };
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let input = out.join("input.jsonl");
             let lines = demo::generate(&cfg, &rules);
@@ -125,18 +152,40 @@ pub fn run(cli: Cli) -> Result<()> {
                 writeln!(w, "{l}")?;
             }
             w.flush()?;
-            println!("generated {} events for {complaints} complaints (seed {seed}) into {}\n", lines.len(), input.display());
+            println!(
+                "generated {} events for {complaints} complaints (seed {seed}) into {}\n",
+                lines.len(),
+                input.display()
+            );
             let until: Timestamp = cfg.end().to_utc();
             let summary = replay_file(&input, &out, &rules, Some(until))?;
             print!("{summary}");
-            println!("\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)", out.display());
+            println!(
+                "\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)",
+                out.display()
+            );
         }
-        Command::Run { config, brokers, group, rules, clickhouse_url, http_listen } => {
-            let flags = Overrides { brokers, group, rules, clickhouse_url, http_listen };
+        Command::Run {
+            config,
+            brokers,
+            group,
+            rules,
+            clickhouse_url,
+            http_listen,
+        } => {
+            let flags = Overrides {
+                brokers,
+                group,
+                rules,
+                clickhouse_url,
+                http_listen,
+            };
             let cfg = Config::load(config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
             run_live(cfg)?;
         }
-        Command::Rules { action: RulesAction::Check { dir } } => {
+        Command::Rules {
+            action: RulesAction::Check { dir },
+        } => {
             let rules = RuleSet::load_dir(&dir)?;
             println!(
                 "ok: {} compiles; ruleset_version {}; {} fixture cases",
@@ -145,14 +194,20 @@ pub fn run(cli: Cli) -> Result<()> {
                 rules.fixtures().len()
             );
         }
-        Command::Rules { action: RulesAction::Test { dir } } => {
+        Command::Rules {
+            action: RulesAction::Test { dir },
+        } => {
             let rules = RuleSet::load_dir(&dir)?;
             let failures = fixtures::run(&rules);
             let total = rules.fixtures().len();
             for f in &failures {
                 print!("{f}");
             }
-            println!("{} of {total} cases pass (ruleset_version {})", total - failures.len(), rules.version());
+            println!(
+                "{} of {total} cases pass (ruleset_version {})",
+                total - failures.len(),
+                rules.version()
+            );
             if !failures.is_empty() {
                 bail!("{} fixture case(s) fail", failures.len());
             }
@@ -167,14 +222,19 @@ fn run_live(cfg: Config) -> Result<()> {
     use std::sync::Arc;
     use tokio_util::sync::CancellationToken;
     if !cfg.clickhouse.url.is_empty() {
-        bail!("the ClickHouse sink is not available in this build yet; run without --clickhouse-url");
+        bail!(
+            "the ClickHouse sink is not available in this build yet; run without --clickhouse-url"
+        );
     }
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
-    let rules = RuleSet::load_dir(&cfg.rules.dir).with_context(|| format!("loading rules from {}", cfg.rules.dir.display()))?;
+    let rules = RuleSet::load_dir(&cfg.rules.dir)
+        .with_context(|| format!("loading rules from {}", cfg.rules.dir.display()))?;
     tracing::info!(ruleset_version = rules.version(), loaded_at = %rules.loaded_at, kafka = ?cfg.kafka, "starting");
     metrics::gauge!("complaintflow_rules_info", "version" => rules.version().to_string()).set(1.0);
     let shared = Arc::new(arc_swap::ArcSwap::from_pointee(rules));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let cancel = CancellationToken::new();
         let health = Arc::new(Health::default());

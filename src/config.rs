@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid configuration: {0}")]
@@ -106,19 +109,31 @@ impl Default for Config {
 
 impl Default for RulesConfig {
     fn default() -> Self {
-        RulesConfig { dir: PathBuf::from("rules"), watch: true }
+        RulesConfig {
+            dir: PathBuf::from("rules"),
+            watch: true,
+        }
     }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:9898".into() }
+        HttpConfig {
+            listen: "127.0.0.1:9898".into(),
+        }
     }
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { tick_ms: 1000, batch_max: 1000, batch_wait_ms: 20, drain_timeout_ms: 10_000, caught_up_after_ms: 2_000, closed_retention_s: 86_400 }
+        RunConfig {
+            tick_ms: 1000,
+            batch_max: 1000,
+            batch_wait_ms: 20,
+            drain_timeout_ms: 10_000,
+            caught_up_after_ms: 2_000,
+            closed_retention_s: 86_400,
+        }
     }
 }
 
@@ -166,11 +181,21 @@ pub struct Overrides {
 
 impl Config {
     /// Defaults, then `file`, then environment, then `flags`; validated.
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>, flags: &Overrides) -> Result<Config, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
         let mut c = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-                toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.into(),
+                    message: e.to_string(),
+                })?
             }
             None => Config::default(),
         };
@@ -206,7 +231,13 @@ impl Config {
         if k.group.trim().is_empty() {
             return bad("kafka.group is empty".into());
         }
-        let topics = [&k.input_topic, &k.decisions_topic, &k.sla_topic, &k.dlq_topic, &k.state_topic];
+        let topics = [
+            &k.input_topic,
+            &k.decisions_topic,
+            &k.sla_topic,
+            &k.dlq_topic,
+            &k.state_topic,
+        ];
         if topics.iter().any(|t| t.is_empty()) {
             return bad("kafka topic names must not be empty".into());
         }
@@ -219,9 +250,16 @@ impl Config {
         if k.partitions < 1 || k.replication < 1 {
             return bad("kafka.partitions and kafka.replication must be at least 1".into());
         }
-        for reserved in ["group.id", "bootstrap.servers", "enable.auto.offset.store", "enable.idempotence"] {
+        for reserved in [
+            "group.id",
+            "bootstrap.servers",
+            "enable.auto.offset.store",
+            "enable.idempotence",
+        ] {
             if k.options.contains_key(reserved) {
-                return bad(format!("kafka.options.\"{reserved}\" is set by complaintflow; use the dedicated key"));
+                return bad(format!(
+                    "kafka.options.\"{reserved}\" is set by complaintflow; use the dedicated key"
+                ));
             }
         }
         if self.run.batch_max == 0 || self.run.tick_ms == 0 {
@@ -243,9 +281,14 @@ mod tests {
 
     #[test]
     fn file_then_env_then_flags() {
-        let f = write("[kafka]\nbrokers = \"file:9092\"\ngroup = \"g-file\"\n[kafka.options]\n\"sasl.password\" = \"s3cret\"\n");
+        let f = write(
+            "[kafka]\nbrokers = \"file:9092\"\ngroup = \"g-file\"\n[kafka.options]\n\"sasl.password\" = \"s3cret\"\n",
+        );
         let env = |k: &str| (k == "COMPLAINTFLOW_GROUP").then(|| "g-env".to_string());
-        let flags = Overrides { brokers: Some("flag:9092".into()), ..Default::default() };
+        let flags = Overrides {
+            brokers: Some("flag:9092".into()),
+            ..Default::default()
+        };
         let c = Config::load(Some(f.path()), env, &flags).unwrap();
         assert_eq!(c.kafka.brokers, "flag:9092");
         assert_eq!(c.kafka.group, "g-env");
@@ -258,18 +301,36 @@ mod tests {
         let f = write(include_str!("../complaintflow.example.toml"));
         let c = Config::load(Some(f.path()), |_| None, &Overrides::default()).unwrap();
         let d = Config::default();
-        assert_eq!((c.kafka.brokers, c.kafka.partitions, c.run.caught_up_after_ms), (d.kafka.brokers, d.kafka.partitions, d.run.caught_up_after_ms));
+        assert_eq!(
+            (
+                c.kafka.brokers,
+                c.kafka.partitions,
+                c.run.caught_up_after_ms
+            ),
+            (
+                d.kafka.brokers,
+                d.kafka.partitions,
+                d.run.caught_up_after_ms
+            )
+        );
         assert_eq!(c.run.closed_retention_s, d.run.closed_retention_s);
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         let f = write("[kafka]\nbrokerz = \"x\"\n");
-        let e = Config::load(Some(f.path()), |_| None, &Overrides::default()).unwrap_err().to_string();
+        let e = Config::load(Some(f.path()), |_| None, &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("brokerz"), "{e}");
         let f = write("[kafka]\npartitions = 0\n");
         assert!(Config::load(Some(f.path()), |_| None, &Overrides::default()).is_err());
         let f = write("[kafka.options]\n\"group.id\" = \"x\"\n");
-        assert!(Config::load(Some(f.path()), |_| None, &Overrides::default()).unwrap_err().to_string().contains("group.id"));
+        assert!(
+            Config::load(Some(f.path()), |_| None, &Overrides::default())
+                .unwrap_err()
+                .to_string()
+                .contains("group.id")
+        );
     }
 }

@@ -1,13 +1,17 @@
 use clap::Parser;
-use complaintflow::cli::{run, Cli};
+use complaintflow::cli::{Cli, run};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_env("COMPLAINTFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        EnvFilter::try_from_env("COMPLAINTFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     // Colours only on a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     if cli.log_json {
         logs.json().init();
     } else {

@@ -6,23 +6,45 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_complaintflow")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-const OUTPUTS: [&str; 4] = ["decisions.jsonl", "sla_events.jsonl", "complaints.jsonl", "dead_letters.jsonl"];
+const OUTPUTS: [&str; 4] = [
+    "decisions.jsonl",
+    "sla_events.jsonl",
+    "complaints.jsonl",
+    "dead_letters.jsonl",
+];
 
 #[test]
 fn demo_writes_outputs_and_a_meeting_summary() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo-out");
-    let o = bin(&["demo", "--complaints", "400", "--out", out.to_str().unwrap()]);
+    let o = bin(&[
+        "demo",
+        "--complaints",
+        "400",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = stdout(&o);
-    for needle in ["volume by channel", "volume by category", "volume by lead department", "SLA by stage", "reopen rate", "satisfied", "dead letters"] {
+    for needle in [
+        "volume by channel",
+        "volume by category",
+        "volume by lead department",
+        "SLA by stage",
+        "reopen rate",
+        "satisfied",
+        "dead letters",
+    ] {
         assert!(text.contains(needle), "summary lacks {needle}:\n{text}");
     }
     for f in OUTPUTS {
@@ -34,18 +56,41 @@ fn demo_writes_outputs_and_a_meeting_summary() {
 }
 
 fn read_all(dir: &Path) -> Vec<Vec<u8>> {
-    OUTPUTS.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect()
+    OUTPUTS
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect()
 }
 
 #[test]
 fn replaying_the_same_file_twice_gives_identical_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    assert!(bin(&["demo", "--complaints", "300", "--seed", "7", "--out", demo.to_str().unwrap()]).status.success());
+    assert!(
+        bin(&[
+            "demo",
+            "--complaints",
+            "300",
+            "--seed",
+            "7",
+            "--out",
+            demo.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
     let input = demo.join("input.jsonl");
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        let o = bin(&["replay", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--until", "2026-11-09T00:00:00+08:00"]);
+        let o = bin(&[
+            "replay",
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--until",
+            "2026-11-09T00:00:00+08:00",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let (ra, rb) = (read_all(&a), read_all(&b));
@@ -60,11 +105,19 @@ fn rules_check_and_test_pass_on_the_shipped_rules() {
     let root = env!("CARGO_MANIFEST_DIR");
     let rules = format!("{root}/rules");
     let check = bin(&["rules", "check", &rules]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!(stdout(&check).contains("compiles"));
     let test = bin(&["rules", "test", &rules]);
     assert!(test.status.success(), "{}", stdout(&test));
-    assert!(stdout(&test).contains("13 of 13 cases pass"), "{}", stdout(&test));
+    assert!(
+        stdout(&test).contains("13 of 13 cases pass"),
+        "{}",
+        stdout(&test)
+    );
 }
 
 #[test]
@@ -73,12 +126,26 @@ fn a_broken_fixture_exits_non_zero_with_a_diff() {
     copy_rules(dir.path());
     let f = dir.path().join("tests/other.json");
     let text = std::fs::read_to_string(&f).unwrap();
-    std::fs::write(&f, text.replacen("\"lead_department\": \"customer_service\"", "\"lead_department\": \"legal\"", 1)).unwrap();
+    std::fs::write(
+        &f,
+        text.replacen(
+            "\"lead_department\": \"customer_service\"",
+            "\"lead_department\": \"legal\"",
+            1,
+        ),
+    )
+    .unwrap();
     let o = bin(&["rules", "test", dir.path().to_str().unwrap()]);
     assert!(!o.status.success());
     let text = stdout(&o);
-    assert!(text.contains("FAIL tests/other.json :: staff attitude is other"), "{text}");
-    assert!(text.contains("lead_department: expected \"legal\", got \"customer_service\""), "{text}");
+    assert!(
+        text.contains("FAIL tests/other.json :: staff attitude is other"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lead_department: expected \"legal\", got \"customer_service\""),
+        "{text}"
+    );
     assert!(text.contains("12 of 13 cases pass"), "{text}");
 }
 
@@ -89,5 +156,9 @@ fn rules_check_reports_a_syntax_error_with_the_file() {
     std::fs::write(dir.path().join("route.rhai"), "fn route(cls) { let x = ; }").unwrap();
     let o = bin(&["rules", "check", dir.path().to_str().unwrap()]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("route.rhai"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("route.rhai"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -6,14 +6,17 @@ use arc_swap::ArcSwap;
 use common::copy_rules;
 use complaintflow::core::{DecisionInput, Rules};
 use complaintflow::model::event::Received;
-use complaintflow::rules::reload::{reload_once, watch, ReloadOutcome};
 use complaintflow::rules::RuleSet;
+use complaintflow::rules::reload::{ReloadOutcome, reload_once, watch};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 fn decide_reason(rules: &RuleSet) -> String {
-    let received: Received = serde_json::from_str(r#"{"channel":"web","customer":{"id":"K","name":"N"},"description":"断网了"}"#).unwrap();
+    let received: Received = serde_json::from_str(
+        r#"{"channel":"web","customer":{"id":"K","name":"N"},"description":"断网了"}"#,
+    )
+    .unwrap();
     let input = DecisionInput {
         complaint_id: "C1",
         received: &received,
@@ -34,7 +37,11 @@ fn edit(path: &std::path::Path, from: &str, to: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-async fn wait_for_version_change(shared: &ArcSwap<RuleSet>, old: &str, within: Duration) -> Option<Duration> {
+async fn wait_for_version_change(
+    shared: &ArcSwap<RuleSet>,
+    old: &str,
+    within: Duration,
+) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < within {
         if shared.load().version() != old {
@@ -49,22 +56,39 @@ async fn wait_for_version_change(shared: &ArcSwap<RuleSet>, old: &str, within: D
 async fn watcher_swaps_good_rules_and_refuses_broken_ones() {
     let dir = tempfile::tempdir().unwrap();
     copy_rules(dir.path());
-    let shared = Arc::new(ArcSwap::from_pointee(RuleSet::load_dir(dir.path()).unwrap()));
+    let shared = Arc::new(ArcSwap::from_pointee(
+        RuleSet::load_dir(dir.path()).unwrap(),
+    ));
     let v1 = shared.load().version().to_string();
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(watch(dir.path().to_path_buf(), shared.clone(), cancel.clone()));
+    let task = tokio::spawn(watch(
+        dir.path().to_path_buf(),
+        shared.clone(),
+        cancel.clone(),
+    ));
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // A valid change: new reason text, so a new version.
-    edit(&dir.path().join("decide.rhai"), "reason: `${cls.category}", "reason: `v2 ${cls.category}");
+    edit(
+        &dir.path().join("decide.rhai"),
+        "reason: `${cls.category}",
+        "reason: `v2 ${cls.category}",
+    );
     let took = wait_for_version_change(&shared, &v1, Duration::from_secs(2)).await;
     assert!(took.is_some(), "new rules not swapped within 2 s");
     let v2 = shared.load().version().to_string();
     assert!(decide_reason(&shared.load()).starts_with("v2 technical"));
 
     // A syntax error: refused, v2 keeps deciding.
-    edit(&dir.path().join("route.rhai"), "fn route(cls) {", "fn route(cls) { let = ;");
-    assert_eq!(wait_for_version_change(&shared, &v2, Duration::from_millis(1500)).await, None);
+    edit(
+        &dir.path().join("route.rhai"),
+        "fn route(cls) {",
+        "fn route(cls) { let = ;",
+    );
+    assert_eq!(
+        wait_for_version_change(&shared, &v2, Duration::from_millis(1500)).await,
+        None
+    );
     assert!(decide_reason(&shared.load()).starts_with("v2 technical"));
 
     cancel.cancel();
@@ -77,18 +101,27 @@ fn reload_refuses_rules_whose_fixtures_fail_and_keeps_the_old_ones() {
     copy_rules(dir.path());
     let shared = ArcSwap::from_pointee(RuleSet::load_dir(dir.path()).unwrap());
     let v1 = shared.load().version().to_string();
-    assert_eq!(reload_once(dir.path(), &shared).unwrap(), ReloadOutcome::Unchanged);
+    assert_eq!(
+        reload_once(dir.path(), &shared).unwrap(),
+        ReloadOutcome::Unchanged
+    );
 
     // Compiles, but routes technical complaints elsewhere: fixtures fail.
-    edit(&dir.path().join("route.rhai"), "\"technical\" => \"technical\",", "\"technical\" => \"noc\",");
+    edit(
+        &dir.path().join("route.rhai"),
+        "\"technical\" => \"technical\",",
+        "\"technical\" => \"noc\",",
+    );
     let err = reload_once(dir.path(), &shared).unwrap_err();
     assert!(err.to_string().contains("fixture cases fail"), "{err}");
     assert_eq!(shared.load().version(), v1);
 
     // Fixing the fixtures with the change makes it acceptable.
-    for f in ["tests/technical.json"] {
-        edit(&dir.path().join(f), "\"lead_department\": \"technical\"", "\"lead_department\": \"noc\"");
-    }
+    edit(
+        &dir.path().join("tests/technical.json"),
+        "\"lead_department\": \"technical\"",
+        "\"lead_department\": \"noc\"",
+    );
     match reload_once(dir.path(), &shared).unwrap() {
         ReloadOutcome::Swapped { from, to } => {
             assert_eq!(from, v1);
@@ -103,9 +136,16 @@ fn a_failing_rule_gives_the_fallback_decision() {
     let dir = tempfile::tempdir().unwrap();
     copy_rules(dir.path());
     // An endless loop hits the operations limit instead of hanging.
-    edit(&dir.path().join("decide.rhai"), "fn decide(c) {", "fn decide(c) { loop { } ");
+    edit(
+        &dir.path().join("decide.rhai"),
+        "fn decide(c) {",
+        "fn decide(c) { loop { } ",
+    );
     let rules = RuleSet::load_dir(dir.path()).unwrap();
     let reason = decide_reason(&rules);
     assert!(reason.starts_with("fallback: rules failed"), "{reason}");
-    assert!(reason.to_lowercase().contains("too many operations"), "{reason}");
+    assert!(
+        reason.to_lowercase().contains("too many operations"),
+        "{reason}"
+    );
 }

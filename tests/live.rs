@@ -18,7 +18,12 @@ fn ids<T: serde::Serialize>(rows: &[T], field: &str) -> HashMap<String, serde_js
 /// else. `parts` are streams fed to the service at different times, each in
 /// time order; the expectation is their replays together (complaints are
 /// independent of each other).
-fn assert_same_outputs(setup: &Setup, parts: &[&[String]], within: Duration, rules: &std::path::Path) {
+fn assert_same_outputs(
+    setup: &Setup,
+    parts: &[&[String]],
+    within: Duration,
+    rules: &std::path::Path,
+) {
     let until = chrono::Utc::now();
     let mut expected = complaintflow::sink::file::MemorySink::default();
     for part in parts {
@@ -36,41 +41,105 @@ fn assert_same_outputs(setup: &Setup, parts: &[&[String]], within: Duration, rul
         got_sla.len() >= want_sla.len()
     });
     if !complete {
-        let missing: Vec<_> = want_sla.keys().filter(|k| !got_sla.contains_key(*k)).take(10).collect();
+        let missing: Vec<_> = want_sla
+            .keys()
+            .filter(|k| !got_sla.contains_key(*k))
+            .take(10)
+            .collect();
         let cid = missing[0].split(':').next().unwrap();
-        let mut want_c: Vec<_> = want_sla.keys().filter(|k| k.starts_with(&format!("{cid}:"))).collect();
-        let mut got_c: Vec<_> = got_sla.keys().filter(|k| k.starts_with(&format!("{cid}:"))).collect();
+        let mut want_c: Vec<_> = want_sla
+            .keys()
+            .filter(|k| k.starts_with(&format!("{cid}:")))
+            .collect();
+        let mut got_c: Vec<_> = got_sla
+            .keys()
+            .filter(|k| k.starts_with(&format!("{cid}:")))
+            .collect();
         want_c.sort();
         got_c.sort();
-        let inputs: Vec<_> = lines.iter().filter(|l| l.contains(&format!("\"{cid}\""))).collect();
-        let dlq: Vec<String> = read_topic(&setup.topic("dlq")).iter().map(|b| String::from_utf8_lossy(b).into_owned()).filter(|d| d.contains(cid)).collect();
-        let dec = by_id(&setup.topic("decisions"), "decision_id").contains_key(&format!("{cid}:0:decision"));
-        let state = read_topic(&setup.topic("state")).iter().filter(|b| String::from_utf8_lossy(b).contains(cid)).count();
-        eprintln!("{cid}: want {want_c:?}\n got {got_c:?}\n inputs {}\n dlq {dlq:?}\n decision {dec} state records {state}", inputs.len());
-        panic!("only {} of {} SLA events arrived; missing e.g. {missing:?}\nlogs:\n{}", got_sla.len(), want_sla.len(), setup.all_logs());
+        let inputs: Vec<_> = lines
+            .iter()
+            .filter(|l| l.contains(&format!("\"{cid}\"")))
+            .collect();
+        let dlq: Vec<String> = read_topic(&setup.topic("dlq"))
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .filter(|d| d.contains(cid))
+            .collect();
+        let dec = by_id(&setup.topic("decisions"), "decision_id")
+            .contains_key(&format!("{cid}:0:decision"));
+        let state = read_topic(&setup.topic("state"))
+            .iter()
+            .filter(|b| String::from_utf8_lossy(b).contains(cid))
+            .count();
+        eprintln!(
+            "{cid}: want {want_c:?}\n got {got_c:?}\n inputs {}\n dlq {dlq:?}\n decision {dec} state records {state}",
+            inputs.len()
+        );
+        panic!(
+            "only {} of {} SLA events arrived; missing e.g. {missing:?}\nlogs:\n{}",
+            got_sla.len(),
+            want_sla.len(),
+            setup.all_logs()
+        );
     }
-    let missing: Vec<_> = want_sla.keys().filter(|k| !got_sla.contains_key(*k)).take(5).collect();
+    let missing: Vec<_> = want_sla
+        .keys()
+        .filter(|k| !got_sla.contains_key(*k))
+        .take(5)
+        .collect();
     if let Some(first) = missing.first() {
         let cid = first.split(':').next().unwrap();
-        let mut w: Vec<_> = want_sla.values().filter(|v| v["complaint_id"] == cid).map(|v| format!("{} {} {}", v["event_id"], v["at"], v["deadline"])).collect();
-        let mut g: Vec<_> = got_sla.values().filter(|v| v["complaint_id"] == cid).map(|v| format!("{} {} {}", v["event_id"], v["at"], v["deadline"])).collect();
+        let mut w: Vec<_> = want_sla
+            .values()
+            .filter(|v| v["complaint_id"] == cid)
+            .map(|v| format!("{} {} {}", v["event_id"], v["at"], v["deadline"]))
+            .collect();
+        let mut g: Vec<_> = got_sla
+            .values()
+            .filter(|v| v["complaint_id"] == cid)
+            .map(|v| format!("{} {} {}", v["event_id"], v["at"], v["deadline"]))
+            .collect();
         w.sort();
         g.sort();
-        let inputs: Vec<_> = lines.iter().filter(|l| l.contains(&format!("\"{cid}\""))).collect();
-        let dlq: Vec<String> = read_topic(&setup.topic("dlq")).iter().map(|b| String::from_utf8_lossy(b).into_owned()).filter(|d| d.contains(cid)).collect();
-        panic!("missing SLA events, e.g. {missing:?}\nwant {w:#?}\ngot {g:#?}\ninputs {inputs:#?}\ndlq {dlq:#?}\n{}", setup.all_logs());
+        let inputs: Vec<_> = lines
+            .iter()
+            .filter(|l| l.contains(&format!("\"{cid}\"")))
+            .collect();
+        let dlq: Vec<String> = read_topic(&setup.topic("dlq"))
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .filter(|d| d.contains(cid))
+            .collect();
+        panic!(
+            "missing SLA events, e.g. {missing:?}\nwant {w:#?}\ngot {g:#?}\ninputs {inputs:#?}\ndlq {dlq:#?}\n{}",
+            setup.all_logs()
+        );
     }
     for (id, v) in &want_sla {
         assert_eq!(&got_sla[id], v, "SLA event {id} differs from replay");
     }
-    assert_eq!(got_sla.len(), want_sla.len(), "live produced SLA events replay did not");
+    assert_eq!(
+        got_sla.len(),
+        want_sla.len(),
+        "live produced SLA events replay did not"
+    );
     let got_dec = by_id(&setup.topic("decisions"), "decision_id");
     assert_eq!(got_dec, want_dec);
-    let mut want_dlq: Vec<(String, String)> = expected.dead_letters.iter().map(|d| (d.payload.clone(), d.reason.clone())).collect();
+    let mut want_dlq: Vec<(String, String)> = expected
+        .dead_letters
+        .iter()
+        .map(|d| (d.payload.clone(), d.reason.clone()))
+        .collect();
     let mut got_dlq: Vec<(String, String)> = read_topic(&setup.topic("dlq"))
         .iter()
         .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap())
-        .map(|v| (v["payload"].as_str().unwrap().to_string(), v["reason"].as_str().unwrap().to_string()))
+        .map(|v| {
+            (
+                v["payload"].as_str().unwrap().to_string(),
+                v["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     want_dlq.sort();
     got_dlq.sort();
@@ -90,13 +159,25 @@ async fn stream_gives_exactly_what_replay_gives() {
     // Operations: metrics and health answer; SIGTERM drains and exits 0.
     let (status, metrics) = http_get(setup.http_port, "/metrics").unwrap();
     assert_eq!(status, 200);
-    for name in ["complaintflow_events_in_total", "complaintflow_outputs_total", "complaintflow_dead_letters_total", "complaintflow_decisions_total", "complaintflow_open_complaints", "complaintflow_timers_pending", "complaintflow_rules_info"] {
+    for name in [
+        "complaintflow_events_in_total",
+        "complaintflow_outputs_total",
+        "complaintflow_dead_letters_total",
+        "complaintflow_decisions_total",
+        "complaintflow_open_complaints",
+        "complaintflow_timers_pending",
+        "complaintflow_rules_info",
+    ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
     assert_eq!(http_get(setup.http_port, "/healthz").unwrap().0, 200);
     svc.signal("-TERM");
     let status = svc.wait();
-    assert!(status.success(), "exit after SIGTERM: {status:?}\n{}", setup.log(setup.http_port));
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status:?}\n{}",
+        setup.log(setup.http_port)
+    );
     let log = setup.log(setup.http_port);
     assert!(log.contains("offsets committed at shutdown"), "{log}");
 }
@@ -116,27 +197,64 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on() {
     produce(&setup.topic("events"), &lines).await;
     let mut dlq = Vec::new();
     let found = eventually(Duration::from_secs(60), || {
-        dlq = read_topic(&setup.topic("dlq")).iter().map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap()).collect();
-        garbage.iter().all(|g| dlq.iter().any(|d| d["payload"] == g.as_str()))
+        dlq = read_topic(&setup.topic("dlq"))
+            .iter()
+            .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap())
+            .collect();
+        garbage
+            .iter()
+            .all(|g| dlq.iter().any(|d| d["payload"] == g.as_str()))
     });
-    assert!(found, "dead letters: {dlq:?}\nlog:\n{}", setup.log(setup.http_port));
+    assert!(
+        found,
+        "dead letters: {dlq:?}\nlog:\n{}",
+        setup.log(setup.http_port)
+    );
     for d in &dlq {
         assert!(!d["reason"].as_str().unwrap().is_empty());
         let source = d["source"].as_str().unwrap();
-        assert!(source.starts_with(&setup.topic("events")) && source.split('/').count() == 3, "{source}");
+        assert!(
+            source.starts_with(&setup.topic("events")) && source.split('/').count() == 3,
+            "{source}"
+        );
     }
-    let reasons: Vec<&str> = dlq.iter().filter(|d| garbage.iter().any(|g| d["payload"] == g.as_str())).map(|d| d["reason"].as_str().unwrap()).collect();
-    assert!(reasons.iter().any(|r| r.starts_with("unparsable: not valid JSON")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("missing field `cause`")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("unknown event type `complaint.teleported`")), "{reasons:?}");
+    let reasons: Vec<&str> = dlq
+        .iter()
+        .filter(|d| garbage.iter().any(|g| d["payload"] == g.as_str()))
+        .map(|d| d["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("unparsable: not valid JSON")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("missing field `cause`")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("unknown event type `complaint.teleported`")),
+        "{reasons:?}"
+    );
     // Valid events kept flowing: every complaint got its decision.
-    assert!(eventually(Duration::from_secs(30), || by_id(&setup.topic("decisions"), "decision_id").len() >= 20));
+    assert!(eventually(Duration::from_secs(30), || by_id(
+        &setup.topic("decisions"),
+        "decision_id"
+    )
+    .len()
+        >= 20));
     svc.signal("-TERM");
     assert!(svc.wait().success());
 }
 
 fn complaint_of(line: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["complaint_id"].as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| v["complaint_id"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +268,10 @@ async fn sigkill_and_restart_lose_nothing_and_restored_timers_fire() {
     let patient = setup.config_with("patient.toml", "caught_up_after_ms = 600000");
     // No commit before the SIGKILL: Tansu resumes a group one message past the
     // committed offset (Kafka resumes at it), which would skip input here.
-    let text = std::fs::read_to_string(&patient).unwrap().replace("[kafka.options]\n", "[kafka.options]\n\"auto.commit.interval.ms\" = \"600000\"\n");
+    let text = std::fs::read_to_string(&patient).unwrap().replace(
+        "[kafka.options]\n",
+        "[kafka.options]\n\"auto.commit.interval.ms\" = \"600000\"\n",
+    );
     std::fs::write(&patient, text).unwrap();
     let mut first = setup.start(&["--config", patient.to_str().unwrap()], setup.http_port);
     wait_ready(setup.http_port, Duration::from_secs(30));
@@ -166,12 +287,24 @@ async fn sigkill_and_restart_lose_nothing_and_restored_timers_fire() {
     let port = free_port();
     let _second = setup.start(&[], port);
     wait_ready(port, Duration::from_secs(30));
-    assert!(eventually(Duration::from_secs(30), || setup.log(port).matches("partition state restored").count() == 3));
+    assert!(eventually(Duration::from_secs(30), || setup
+        .log(port)
+        .matches("partition state restored")
+        .count()
+        == 3));
     let restored: usize = setup
         .log(port)
         .lines()
         .filter(|l| l.contains("partition state restored"))
-        .filter_map(|l| l.split("complaints=").nth(1)?.split_whitespace().next()?.trim_matches(|c: char| !c.is_ascii_digit()).parse::<usize>().ok())
+        .filter_map(|l| {
+            l.split("complaints=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .trim_matches(|c: char| !c.is_ascii_digit())
+                .parse::<usize>()
+                .ok()
+        })
         .sum();
     assert!(restored > 0, "nothing restored\n{}", setup.log(port));
     // Open clocks of restored complaints fire when the stream is caught up;
@@ -192,24 +325,52 @@ async fn a_second_instance_takes_over_partitions_state_and_due_timers() {
     wait_ready(port2, Duration::from_secs(30));
     // Both members hold partitions before any input arrives.
     let split = eventually(Duration::from_secs(40), || {
-        let assigned = |log: String| log.lines().filter(|l| l.contains("partition state restored")).count();
+        let assigned = |log: String| {
+            log.lines()
+                .filter(|l| l.contains("partition state restored"))
+                .count()
+        };
         assigned(setup.log(port1)) > 0 && assigned(setup.log(port2)) > 0
     });
-    assert!(split, "partitions not split:\n{}\n---\n{}", setup.log(port1), setup.log(port2));
+    assert!(
+        split,
+        "partitions not split:\n{}\n---\n{}",
+        setup.log(port1),
+        setup.log(port2)
+    );
     let fresh: Vec<String> = (0..16).map(|i| format!("SCALE-{i}")).collect();
     produce(&setup.topic("events"), &received_now(&fresh)).await;
-    assert!(eventually(Duration::from_secs(30), || by_id(&setup.topic("decisions"), "decision_id").len() == fresh.len()));
+    assert!(eventually(Duration::from_secs(30), || by_id(
+        &setup.topic("decisions"),
+        "decision_id"
+    )
+    .len()
+        == fresh.len()));
     one.signal("-KILL");
     one.wait();
     // The survivor restores the dead member's partitions and fires their timers.
     let mut sla = HashMap::new();
     let fired = eventually(Duration::from_secs(45), || {
         sla = by_id(&setup.topic("sla"), "event_id");
-        fresh.iter().all(|id| sla.contains_key(&format!("{id}:0:acknowledge:breached")))
+        fresh
+            .iter()
+            .all(|id| sla.contains_key(&format!("{id}:0:acknowledge:breached")))
     });
-    assert!(fired, "not every breach fired after the takeover\n{}", setup.log(port2));
-    let restored = setup.log(port2).lines().filter(|l| l.contains("partition state restored")).count();
-    assert!(restored >= 4, "survivor restored only {restored} partitions\n{}", setup.log(port2));
+    assert!(
+        fired,
+        "not every breach fired after the takeover\n{}",
+        setup.log(port2)
+    );
+    let restored = setup
+        .log(port2)
+        .lines()
+        .filter(|l| l.contains("partition state restored"))
+        .count();
+    assert!(
+        restored >= 4,
+        "survivor restored only {restored} partitions\n{}",
+        setup.log(port2)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,32 +387,60 @@ async fn rules_reload_while_running_and_broken_rules_are_refused() {
         decisions = by_id(&setup.topic("decisions"), "decision_id");
         decisions.contains_key("R-0:0:decision")
     }));
-    let v1 = decisions["R-0:0:decision"]["ruleset_version"].as_str().unwrap().to_string();
+    let v1 = decisions["R-0:0:decision"]["ruleset_version"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let decide = rules.join("decide.rhai");
     let text = std::fs::read_to_string(&decide).unwrap();
-    std::fs::write(&decide, text.replace("reason: `${cls.category}", "reason: `v2 ${cls.category}")).unwrap();
+    std::fs::write(
+        &decide,
+        text.replace("reason: `${cls.category}", "reason: `v2 ${cls.category}"),
+    )
+    .unwrap();
     let edited = std::time::Instant::now();
     let mut n = 1;
     let mut new_version = None;
     while edited.elapsed() < Duration::from_secs(10) && new_version.is_none() {
         let id = format!("R-{n}");
         n += 1;
-        produce(&setup.topic("events"), &received_now(std::slice::from_ref(&id))).await;
+        produce(
+            &setup.topic("events"),
+            &received_now(std::slice::from_ref(&id)),
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let d = by_id(&setup.topic("decisions"), "decision_id");
-        new_version = d.values().find(|v| v["ruleset_version"] != v1.as_str() && v["reason"].as_str().unwrap().starts_with("v2 ")).map(|_| edited.elapsed());
+        new_version = d
+            .values()
+            .find(|v| {
+                v["ruleset_version"] != v1.as_str()
+                    && v["reason"].as_str().unwrap().starts_with("v2 ")
+            })
+            .map(|_| edited.elapsed());
     }
     let took = new_version.expect("new ruleset never decided");
     assert!(took <= Duration::from_secs(3), "new version took {took:?}");
 
     // A broken script is refused; the running (v2) rules keep deciding.
     std::fs::write(rules.join("route.rhai"), "fn route(cls) { let = ; }").unwrap();
-    assert!(eventually(Duration::from_secs(10), || setup.log(setup.http_port).contains("rules reload refused")));
-    produce(&setup.topic("events"), &received_now(&["R-last".to_string()])).await;
+    assert!(eventually(Duration::from_secs(10), || setup
+        .log(setup.http_port)
+        .contains("rules reload refused")));
+    produce(
+        &setup.topic("events"),
+        &received_now(&["R-last".to_string()]),
+    )
+    .await;
     assert!(eventually(Duration::from_secs(20), || {
-        by_id(&setup.topic("decisions"), "decision_id").get("R-last:0:decision").is_some_and(|d| d["reason"].as_str().unwrap().starts_with("v2 "))
+        by_id(&setup.topic("decisions"), "decision_id")
+            .get("R-last:0:decision")
+            .is_some_and(|d| d["reason"].as_str().unwrap().starts_with("v2 "))
     }));
     let (_, metrics) = http_get(setup.http_port, "/metrics").unwrap();
-    assert!(metrics.contains("complaintflow_rules_reloads_total{result=\"failed\"}"), "{metrics}");
+    assert!(
+        metrics.contains("complaintflow_rules_reloads_total{result=\"failed\"}"),
+        "{metrics}"
+    );
 }

@@ -11,8 +11,17 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 const TYPES: &[&str] = &[
-    "received", "acknowledged", "assigned", "progress", "extension_requested", "extension_decided",
-    "handled", "reported", "customer_confirmed", "archived", "withdrawn",
+    "received",
+    "acknowledged",
+    "assigned",
+    "progress",
+    "extension_requested",
+    "extension_decided",
+    "handled",
+    "reported",
+    "customer_confirmed",
+    "archived",
+    "withdrawn",
 ];
 const DESCRIPTIONS: &[(&str, &str)] = &[
     ("家里宽带断网了", "single"),
@@ -33,8 +42,20 @@ struct Step {
 
 fn step() -> impl Strategy<Value = Step> {
     // Mostly lifecycle-shaped steps, with random ones mixed in.
-    (0usize..3, 0usize..TYPES.len(), prop_oneof![0i64..15, 0i64..200, 0i64..3000], any::<bool>(), 0usize..5)
-        .prop_map(|(complaint, kind, minutes, flag, pick)| Step { complaint, kind, minutes, flag, pick })
+    (
+        0usize..3,
+        0usize..TYPES.len(),
+        prop_oneof![0i64..15, 0i64..200, 0i64..3000],
+        any::<bool>(),
+        0usize..5,
+    )
+        .prop_map(|(complaint, kind, minutes, flag, pick)| Step {
+            complaint,
+            kind,
+            minutes,
+            flag,
+            pick,
+        })
 }
 
 fn event(n: usize, s: &Step, at: Timestamp) -> Event {
@@ -43,47 +64,93 @@ fn event(n: usize, s: &Step, at: Timestamp) -> Event {
     let (description, impact) = DESCRIPTIONS[s.pick];
     let priorities = ["general", "important", "urgent"];
     let extra = match kind {
-        "received" => json!({"channel": "web", "customer": {"id": "K", "name": "N"}, "description": description, "impact": impact}),
+        "received" => {
+            json!({"channel": "web", "customer": {"id": "K", "name": "N"}, "description": description, "impact": impact})
+        }
         "assigned" => json!({"lead_department": "technical", "priority": priorities[s.pick % 3]}),
         "progress" => {
             let kinds = ["update", "response", "preliminary_solution"];
             json!({"note": "n", "kind": kinds[s.pick % 3]})
         }
-        "extension_requested" => json!({"until": (at + TimeDelta::minutes(60 * s.pick as i64 + 30)).to_rfc3339(), "reason": "r"}),
+        "extension_requested" => {
+            json!({"until": (at + TimeDelta::minutes(60 * s.pick as i64 + 30)).to_rfc3339(), "reason": "r"})
+        }
         "extension_decided" => json!({"approved": s.flag}),
         "handled" => json!({"cause": "c", "measures": "m", "result": "r"}),
         "customer_confirmed" => json!({"satisfied": s.flag}),
         _ => json!({}),
     };
     let mut v = json!({"event_id": format!("ev{n}"), "type": format!("complaint.{kind}"), "complaint_id": cid, "occurred_at": at.to_rfc3339()});
-    v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    v.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     Event::from_json(&v.to_string()).expect("generated events parse")
 }
 
-fn check_invariants(sla: &[SlaEvent], open: &HashMap<String, Option<(u32, String)>>) -> Result<(), TestCaseError> {
+fn check_invariants(
+    sla: &[SlaEvent],
+    open: &HashMap<String, Option<(u32, String)>>,
+) -> Result<(), TestCaseError> {
     let mut ids = HashSet::new();
     let mut per_stage: BTreeMap<(String, u32, String), Vec<SlaKind>> = BTreeMap::new();
     for e in sla {
-        prop_assert!(ids.insert(e.event_id.clone()), "duplicate SLA id {}", e.event_id);
-        per_stage.entry((e.complaint_id.clone(), e.cycle, e.stage.to_string())).or_default().push(e.kind);
+        prop_assert!(
+            ids.insert(e.event_id.clone()),
+            "duplicate SLA id {}",
+            e.event_id
+        );
+        per_stage
+            .entry((e.complaint_id.clone(), e.cycle, e.stage.to_string()))
+            .or_default()
+            .push(e.kind);
     }
     for ((cid, cycle, stage), kinds) in &per_stage {
-        prop_assert_eq!(kinds.first(), Some(&SlaKind::Started), "{} {} {}: {:?}", cid, cycle, stage, kinds);
+        prop_assert_eq!(
+            kinds.first(),
+            Some(&SlaKind::Started),
+            "{} {} {}: {:?}",
+            cid,
+            cycle,
+            stage,
+            kinds
+        );
         prop_assert_eq!(kinds.iter().filter(|k| **k == SlaKind::Started).count(), 1);
-        let ends: Vec<_> = kinds.iter().filter(|k| matches!(k, SlaKind::Met | SlaKind::Late | SlaKind::Cancelled)).collect();
-        prop_assert!(ends.len() <= 1, "{cid} {cycle} {stage} ends twice: {kinds:?}");
+        let ends: Vec<_> = kinds
+            .iter()
+            .filter(|k| matches!(k, SlaKind::Met | SlaKind::Late | SlaKind::Cancelled))
+            .collect();
+        prop_assert!(
+            ends.len() <= 1,
+            "{cid} {cycle} {stage} ends twice: {kinds:?}"
+        );
         let breach = kinds.iter().position(|k| *k == SlaKind::Breached);
         if let Some(b) = breach {
-            prop_assert!(!kinds[b..].contains(&SlaKind::Warning), "warning after breach: {kinds:?}");
-            prop_assert!(!kinds.contains(&SlaKind::Met), "met after breach: {kinds:?}");
+            prop_assert!(
+                !kinds[b..].contains(&SlaKind::Warning),
+                "warning after breach: {kinds:?}"
+            );
+            prop_assert!(
+                !kinds.contains(&SlaKind::Met),
+                "met after breach: {kinds:?}"
+            );
         }
         if kinds.contains(&SlaKind::Late) {
-            prop_assert!(breach.is_some_and(|b| b < kinds.iter().position(|k| *k == SlaKind::Late).unwrap()));
+            prop_assert!(
+                breach.is_some_and(|b| b < kinds.iter().position(|k| *k == SlaKind::Late).unwrap())
+            );
         }
         if ends.is_empty() {
             // Still open: it must be the complaint's running stage.
-            prop_assert_eq!(open.get(cid).cloned().flatten(), Some((*cycle, stage.clone())), "{:?}", kinds);
-        } else if let Some(pos) = kinds.iter().position(|k| matches!(k, SlaKind::Met | SlaKind::Late | SlaKind::Cancelled)) {
+            prop_assert_eq!(
+                open.get(cid).cloned().flatten(),
+                Some((*cycle, stage.clone())),
+                "{:?}",
+                kinds
+            );
+        } else if let Some(pos) = kinds
+            .iter()
+            .position(|k| matches!(k, SlaKind::Met | SlaKind::Late | SlaKind::Cancelled))
+        {
             prop_assert_eq!(pos, kinds.len() - 1, "event after the end: {:?}", kinds);
         }
     }

@@ -13,9 +13,21 @@ fn general_until_confirm(c: &str, satisfied: bool) -> Vec<String> {
     vec![
         received("e1", c, "02T09:00", OUTAGE, "single"),
         ev("e2", c, "02T09:05", "acknowledged", json!({})),
-        ev("e3", c, "02T15:00", "handled", json!({"cause": "fiber cut", "measures": "spliced", "result": "restored"})),
+        ev(
+            "e3",
+            c,
+            "02T15:00",
+            "handled",
+            json!({"cause": "fiber cut", "measures": "spliced", "result": "restored"}),
+        ),
         ev("e4", c, "02T15:30", "reported", json!({})),
-        ev("e5", c, "02T15:40", "customer_confirmed", json!({"satisfied": satisfied})),
+        ev(
+            "e5",
+            c,
+            "02T15:40",
+            "customer_confirmed",
+            json!({"satisfied": satisfied}),
+        ),
     ]
 }
 
@@ -26,7 +38,10 @@ fn general_complaint_meets_every_stage_on_time() {
     let (sink, _) = replay(&lines, None);
     assert_eq!(sink.decisions.len(), 1);
     let d = &sink.decisions[0];
-    assert_eq!((d.category, d.priority, d.lead_department.as_str()), (Category::Technical, Priority::General, "technical"));
+    assert_eq!(
+        (d.category, d.priority, d.lead_department.as_str()),
+        (Category::Technical, Priority::General, "technical")
+    );
     assert!(!d.coordination_required);
     assert_eq!(
         sla_lines(&sink),
@@ -81,9 +96,27 @@ fn important_complaint_is_met_by_a_preliminary_solution() {
     let lines = vec![
         received("e1", "C3", "02T09:00", "晚上网速慢,邻居也一样", "multiple"),
         ev("e2", "C3", "02T09:02", "acknowledged", json!({})),
-        ev("e3", "C3", "02T10:00", "progress", json!({"note": "reset the port", "kind": "update"})),
-        ev("e4", "C3", "02T11:00", "progress", json!({"note": "temporary route", "kind": "preliminary_solution"})),
-        ev("e5", "C3", "02T23:00", "handled", json!({"cause": "congestion", "measures": "upgrade", "result": "ok"})),
+        ev(
+            "e3",
+            "C3",
+            "02T10:00",
+            "progress",
+            json!({"note": "reset the port", "kind": "update"}),
+        ),
+        ev(
+            "e4",
+            "C3",
+            "02T11:00",
+            "progress",
+            json!({"note": "temporary route", "kind": "preliminary_solution"}),
+        ),
+        ev(
+            "e5",
+            "C3",
+            "02T23:00",
+            "handled",
+            json!({"cause": "congestion", "measures": "upgrade", "result": "ok"}),
+        ),
     ];
     let (sink, _) = replay(&lines, None);
     assert_eq!(sink.decisions[0].priority, Priority::Important);
@@ -106,7 +139,13 @@ fn urgent_complaint_escalates_at_once_and_a_response_meets_handling() {
     let lines = vec![
         received("e1", "C4", "02T09:00", "整个小区都无法上网", "widespread"),
         ev("e2", "C4", "02T09:03", "acknowledged", json!({})),
-        ev("e3", "C4", "02T09:40", "progress", json!({"note": "crew on site", "kind": "response"})),
+        ev(
+            "e3",
+            "C4",
+            "02T09:40",
+            "progress",
+            json!({"note": "crew on site", "kind": "response"}),
+        ),
     ];
     let (sink, _) = replay(&lines, None);
     assert_eq!(sink.decisions[0].priority, Priority::Urgent);
@@ -130,9 +169,27 @@ fn approved_extension_before_the_deadline_moves_it() {
     let lines = vec![
         received("e1", "C5", "02T09:00", OUTAGE, "single"),
         ev("e2", "C5", "02T09:05", "acknowledged", json!({})),
-        ev("e3", "C5", "03T02:00", "extension_requested", json!({"until": t("03T21:05"), "reason": "spare part"})),
-        ev("e4", "C5", "03T03:00", "extension_decided", json!({"approved": true})),
-        ev("e5", "C5", "03T20:00", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+        ev(
+            "e3",
+            "C5",
+            "03T02:00",
+            "extension_requested",
+            json!({"until": t("03T21:05"), "reason": "spare part"}),
+        ),
+        ev(
+            "e4",
+            "C5",
+            "03T03:00",
+            "extension_decided",
+            json!({"approved": true}),
+        ),
+        ev(
+            "e5",
+            "C5",
+            "03T20:00",
+            "handled",
+            json!({"cause": "c", "measures": "m", "result": "r"}),
+        ),
     ];
     let (sink, _) = replay(&lines, None);
     assert_eq!(
@@ -155,7 +212,13 @@ fn extension_asked_after_the_deadline_is_a_dead_letter() {
     let lines = vec![
         received("e1", "C6", "02T09:00", OUTAGE, "single"),
         ev("e2", "C6", "02T09:05", "acknowledged", json!({})),
-        ev("e3", "C6", "03T10:00", "extension_requested", json!({"until": t("04T09:05"), "reason": "forgot"})),
+        ev(
+            "e3",
+            "C6",
+            "03T10:00",
+            "extension_requested",
+            json!({"until": t("04T09:05"), "reason": "forgot"}),
+        ),
     ];
     let (sink, _) = replay(&lines, None);
     assert_eq!(
@@ -180,7 +243,13 @@ fn extension_asked_after_the_deadline_is_a_dead_letter() {
 #[test]
 fn not_satisfied_reopens_cycle_one_with_a_new_decision() {
     let mut lines = general_until_confirm("C7", false);
-    lines.push(ev("e6", "C7", "02T20:00", "handled", json!({"cause": "c", "measures": "m", "result": "r"})));
+    lines.push(ev(
+        "e6",
+        "C7",
+        "02T20:00",
+        "handled",
+        json!({"cause": "c", "measures": "m", "result": "r"}),
+    ));
     let (sink, _) = replay(&lines, None);
     assert_eq!(sink.decisions.len(), 2);
     let d = &sink.decisions[1];
@@ -197,7 +266,10 @@ fn not_satisfied_reopens_cycle_one_with_a_new_decision() {
         ]
     );
     let row = &sink.complaints[0];
-    assert_eq!((row.cycle, row.satisfied, row.status), (1, Some(false), Status::Handled));
+    assert_eq!(
+        (row.cycle, row.satisfied, row.status),
+        (1, Some(false), Status::Handled)
+    );
 }
 
 #[test]
@@ -205,18 +277,37 @@ fn withdrawal_cancels_the_open_clock() {
     let lines = vec![
         received("e1", "C8", "02T09:00", OUTAGE, "single"),
         ev("e2", "C8", "02T09:05", "acknowledged", json!({})),
-        ev("e3", "C8", "02T10:00", "withdrawn", json!({"reason": "fixed itself"})),
-        ev("e4", "C8", "02T11:00", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+        ev(
+            "e3",
+            "C8",
+            "02T10:00",
+            "withdrawn",
+            json!({"reason": "fixed itself"}),
+        ),
+        ev(
+            "e4",
+            "C8",
+            "02T11:00",
+            "handled",
+            json!({"cause": "c", "measures": "m", "result": "r"}),
+        ),
     ];
     let (sink, _) = replay(&lines, Some("05T00:00"));
     assert_eq!(
         sla_lines(&sink)[4..],
-        ["0 handle started at=02T09:05 deadline=03T09:05", "0 handle cancelled at=02T10:00 deadline=03T09:05"]
+        [
+            "0 handle started at=02T09:05 deadline=03T09:05",
+            "0 handle cancelled at=02T10:00 deadline=03T09:05"
+        ]
     );
     assert_eq!(sink.complaints[0].status, Status::Withdrawn);
     assert_eq!(sink.complaints[0].handle_sla, StageOutcome::Cancelled);
     assert_eq!(sink.dead_letters.len(), 1);
-    assert!(sink.dead_letters[0].reason.starts_with("complaint_closed:"), "{}", sink.dead_letters[0].reason);
+    assert!(
+        sink.dead_letters[0].reason.starts_with("complaint_closed:"),
+        "{}",
+        sink.dead_letters[0].reason
+    );
 }
 
 #[test]
@@ -240,32 +331,96 @@ fn a_repeated_event_id_is_ignored() {
 fn invalid_transitions_go_to_dead_letters_with_precise_reasons() {
     let lines = vec![
         // Technical with business assisting: the group must assign.
-        received("e1", "C10", "02T09:00", "网络故障一周了还照常扣费", "single"),
+        received(
+            "e1",
+            "C10",
+            "02T09:00",
+            "网络故障一周了还照常扣费",
+            "single",
+        ),
         ev("e2", "C10", "02T09:05", "acknowledged", json!({})),
-        ev("e3", "C10", "02T09:20", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+        ev(
+            "e3",
+            "C10",
+            "02T09:20",
+            "handled",
+            json!({"cause": "c", "measures": "m", "result": "r"}),
+        ),
         ev("x1", "C404", "02T09:21", "reported", json!({})),
         received("x2", "C10", "02T09:22", "again", "single"),
-        ev("e4", "C10", "02T09:30", "assigned", json!({"lead_department": "technical", "assist_departments": ["business"]})),
-        ev("e5", "C10", "02T12:00", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+        ev(
+            "e4",
+            "C10",
+            "02T09:30",
+            "assigned",
+            json!({"lead_department": "technical", "assist_departments": ["business"]}),
+        ),
+        ev(
+            "e5",
+            "C10",
+            "02T12:00",
+            "handled",
+            json!({"cause": "c", "measures": "m", "result": "r"}),
+        ),
         ev("e6", "C10", "02T12:30", "reported", json!({})),
-        ev("e7", "C10", "02T12:40", "customer_confirmed", json!({"satisfied": true})),
-        ev("e8", "C10", "02T12:45", "customer_confirmed", json!({"satisfied": true})),
+        ev(
+            "e7",
+            "C10",
+            "02T12:40",
+            "customer_confirmed",
+            json!({"satisfied": true}),
+        ),
+        ev(
+            "e8",
+            "C10",
+            "02T12:45",
+            "customer_confirmed",
+            json!({"satisfied": true}),
+        ),
         ev("e9", "C10", "02T13:00", "archived", json!({})),
-        ev("e10", "C10", "02T13:05", "progress", json!({"note": "late note"})),
+        ev(
+            "e10",
+            "C10",
+            "02T13:05",
+            "progress",
+            json!({"note": "late note"}),
+        ),
         "}{ not json".to_string(),
     ];
     let (sink, summary) = replay(&lines, None);
     assert!(sink.decisions[0].coordination_required);
-    let reasons: Vec<(&str, &str)> = sink.dead_letters.iter().map(|d| (d.source.as_str(), d.reason.as_str())).collect();
+    let reasons: Vec<(&str, &str)> = sink
+        .dead_letters
+        .iter()
+        .map(|d| (d.source.as_str(), d.reason.as_str()))
+        .collect();
     assert_eq!(
         reasons,
         [
-            ("scenario:3", "invalid_transition: `complaint.handled` is not valid while complaint `C10` is `acknowledged` (handling needs an assigned complaint)"),
-            ("scenario:4", "unknown_complaint: `complaint.reported` for complaint `C404`, which was never received"),
-            ("scenario:5", "already_received: complaint `C10` was already received (with another event_id)"),
-            ("scenario:10", "invalid_transition: `complaint.customer_confirmed` is not valid while complaint `C10` is `closed` (confirmation follows the result report, once per cycle)"),
-            ("scenario:12", "complaint_closed: `complaint.progress` after complaint `C10` was archived; nothing may follow"),
-            ("scenario:13", "unparsable: not valid JSON: expected value at line 1 column 1"),
+            (
+                "scenario:3",
+                "invalid_transition: `complaint.handled` is not valid while complaint `C10` is `acknowledged` (handling needs an assigned complaint)"
+            ),
+            (
+                "scenario:4",
+                "unknown_complaint: `complaint.reported` for complaint `C404`, which was never received"
+            ),
+            (
+                "scenario:5",
+                "already_received: complaint `C10` was already received (with another event_id)"
+            ),
+            (
+                "scenario:10",
+                "invalid_transition: `complaint.customer_confirmed` is not valid while complaint `C10` is `closed` (confirmation follows the result report, once per cycle)"
+            ),
+            (
+                "scenario:12",
+                "complaint_closed: `complaint.progress` after complaint `C10` was archived; nothing may follow"
+            ),
+            (
+                "scenario:13",
+                "unparsable: not valid JSON: expected value at line 1 column 1"
+            ),
         ]
     );
     assert!(sink.dead_letters.iter().all(|d| lines.contains(&d.payload)));
@@ -280,8 +435,20 @@ fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
     let lines = vec![
         received("e1", "C11", "02T09:00", OUTAGE, "single"),
         ev("e2", "C11", "02T09:05", "acknowledged", json!({})),
-        ev("e3", "C11", "02T10:00", "assigned", json!({"lead_department": "network_ops", "priority": "urgent"})),
-        ev("e4", "C11", "02T10:30", "handled", json!({"cause": "c", "measures": "m", "result": "r"})),
+        ev(
+            "e3",
+            "C11",
+            "02T10:00",
+            "assigned",
+            json!({"lead_department": "network_ops", "priority": "urgent"}),
+        ),
+        ev(
+            "e4",
+            "C11",
+            "02T10:30",
+            "handled",
+            json!({"cause": "c", "measures": "m", "result": "r"}),
+        ),
     ];
     let (sink, _) = replay(&lines, None);
     assert_eq!(
@@ -295,10 +462,20 @@ fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
             "0 report started at=02T10:30 deadline=02T11:30",
         ]
     );
-    assert!(sink.sla[5..].iter().all(|e| e.lead_department == "network_ops" && e.priority == Priority::Urgent));
+    assert!(
+        sink.sla[5..]
+            .iter()
+            .all(|e| e.lead_department == "network_ops" && e.priority == Priority::Urgent)
+    );
     let row = &sink.complaints[0];
-    assert_eq!(row.assigned_at.unwrap().to_rfc3339(), "2026-03-02T09:05:00+00:00");
-    assert_eq!((row.lead_department.as_str(), row.priority), ("network_ops", Priority::Urgent));
+    assert_eq!(
+        row.assigned_at.unwrap().to_rfc3339(),
+        "2026-03-02T09:05:00+00:00"
+    );
+    assert_eq!(
+        (row.lead_department.as_str(), row.priority),
+        ("network_ops", Priority::Urgent)
+    );
 }
 
 #[test]
@@ -310,7 +487,9 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
     let mut engine = Engine::new();
     let mut out = Outputs::default();
     let line = received("e1", "C12", "02T09:00", OUTAGE, "single");
-    engine.process(&Event::from_json(&line).unwrap(), &rules, &mut out).unwrap();
+    engine
+        .process(&Event::from_json(&line).unwrap(), &rules, &mut out)
+        .unwrap();
     let state = serde_json::to_string(engine.complaint("C12").unwrap()).unwrap();
     let mut restored = Engine::new();
     restored.restore(serde_json::from_str(&state).unwrap());
@@ -318,7 +497,14 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
     let mut fired = Outputs::default();
     restored.advance(t("03T00:00").parse().unwrap(), true, &mut fired);
     let got: Vec<String> = fired.sla.iter().map(|e| e.event_id.clone()).collect();
-    assert_eq!(got, ["C12:0:acknowledge:warning", "C12:0:acknowledge:breached", "C12:0:acknowledge:escalated:breach"]);
+    assert_eq!(
+        got,
+        [
+            "C12:0:acknowledge:warning",
+            "C12:0:acknowledge:breached",
+            "C12:0:acknowledge:escalated:breach"
+        ]
+    );
 }
 
 #[test]
@@ -329,8 +515,11 @@ fn sub_millisecond_deadlines_fire_once() {
     let rules = RuleSet::embedded();
     let mut engine = Engine::new();
     let mut out = Outputs::default();
-    let line = received("e1", "C13", "02T09:00", OUTAGE, "single").replace(":00Z\"", ":00.123456789Z\"");
-    engine.process(&Event::from_json(&line).unwrap(), &rules, &mut out).unwrap();
+    let line =
+        received("e1", "C13", "02T09:00", OUTAGE, "single").replace(":00Z\"", ":00.123456789Z\"");
+    engine
+        .process(&Event::from_json(&line).unwrap(), &rules, &mut out)
+        .unwrap();
     out.clear();
     engine.advance(t("03T00:00").parse().unwrap(), true, &mut out);
     assert_eq!(out.sla.len(), 3, "{:?}", out.sla);

@@ -2,7 +2,7 @@
 //! against both, invalid examples are refused by both, and every output of a
 //! demo replay validates against the output schemas.
 
-use complaintflow::driver::demo::{generate, DemoConfig};
+use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::replay_reader;
 use complaintflow::model::Event;
 use complaintflow::rules::RuleSet;
@@ -16,7 +16,8 @@ fn root() -> PathBuf {
 }
 
 fn load(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn validator(name: &str) -> jsonschema::Validator {
@@ -34,7 +35,9 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
-    v.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+    v.iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
 }
 
 #[test]
@@ -50,7 +53,11 @@ fn every_example_matches_the_schema_and_the_rust_types() {
         types.insert(ev.type_name());
         // What the Rust types write back is valid too.
         let back = serde_json::to_value(&ev).unwrap();
-        assert!(errors(&schema, &back).is_empty(), "{} re-serialized: {back}", path.display());
+        assert!(
+            errors(&schema, &back).is_empty(),
+            "{} re-serialized: {back}",
+            path.display()
+        );
     }
     let schema_types: BTreeSet<String> = load(&root().join("events/event.schema.json"))["$defs"]
         .as_object()
@@ -58,8 +65,15 @@ fn every_example_matches_the_schema_and_the_rust_types() {
         .values()
         .filter_map(|d| d["properties"]["type"]["const"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(types.len(), 11, "every event type has an example: {types:?}");
-    assert_eq!(types.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(), schema_types);
+    assert_eq!(
+        types.len(),
+        11,
+        "every event type has an example: {types:?}"
+    );
+    assert_eq!(
+        types.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+        schema_types
+    );
 }
 
 #[test]
@@ -70,18 +84,37 @@ fn invalid_examples_are_refused_by_both() {
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
-        assert!(!schema.is_valid(&value), "schema accepts {}", path.display());
-        assert!(Event::from_json(&text).is_err(), "Rust accepts {}", path.display());
+        assert!(
+            !schema.is_valid(&value),
+            "schema accepts {}",
+            path.display()
+        );
+        assert!(
+            Event::from_json(&text).is_err(),
+            "Rust accepts {}",
+            path.display()
+        );
     }
 }
 
 #[test]
 fn replay_outputs_match_the_output_schemas() {
     let rules = RuleSet::embedded();
-    let cfg = DemoConfig { complaints: 300, ..DemoConfig::default() };
+    let cfg = DemoConfig {
+        complaints: 300,
+        ..DemoConfig::default()
+    };
     let input = generate(&cfg, &rules).join("\n");
     let mut sink = MemorySink::default();
-    replay_reader(input.as_bytes(), "demo", &rules, Some(cfg.end().to_utc()), &mut sink, |_| {}).unwrap();
+    replay_reader(
+        input.as_bytes(),
+        "demo",
+        &rules,
+        Some(cfg.end().to_utc()),
+        &mut sink,
+        |_| {},
+    )
+    .unwrap();
     fn check<T: serde::Serialize>(schema: &str, rows: &[T]) {
         assert!(!rows.is_empty(), "{schema}: no rows to check");
         let v = validator(schema);

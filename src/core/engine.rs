@@ -76,7 +76,10 @@ impl std::fmt::Display for RejectCode {
 
 impl Rejection {
     pub fn new(code: RejectCode, detail: impl Into<String>) -> Rejection {
-        Rejection { code, detail: detail.into() }
+        Rejection {
+            code,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -92,7 +95,9 @@ pub enum Applied {
 /// Stable 64-bit FNV-1a: event-id hashes are persisted with the state, so
 /// they must not change between builds (std's hasher may).
 fn event_hash(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// All complaint states and their pending timers.
@@ -115,10 +120,18 @@ impl Engine {
     /// Applies one event at its event time. Timers of this complaint due
     /// before the event fire first, so the outcome never depends on when the
     /// clock last advanced.
-    pub fn process(&mut self, ev: &Event, rules: &dyn Rules, out: &mut Outputs) -> Result<Applied, Rejection> {
+    pub fn process(
+        &mut self,
+        ev: &Event,
+        rules: &dyn Rules,
+        out: &mut Outputs,
+    ) -> Result<Applied, Rejection> {
         let at = ev.at();
         let hash = event_hash(&ev.event_id);
-        let before = self.complaints.get(ev.complaint_id.as_str()).map(|c| (c.version, c.status.is_final()));
+        let before = self
+            .complaints
+            .get(ev.complaint_id.as_str())
+            .map(|c| (c.version, c.status.is_final()));
         let result = match self.complaints.get_mut(ev.complaint_id.as_str()) {
             None => {
                 let c = lifecycle::receive(ev, rules, &mut self.names, out)?;
@@ -131,7 +144,10 @@ impl Engine {
                 lifecycle::apply(c, ev, rules, &mut self.names, out).map(|()| Applied::Accepted)
             }
         };
-        let c = self.complaints.get_mut(ev.complaint_id.as_str()).expect("present after receive");
+        let c = self
+            .complaints
+            .get_mut(ev.complaint_id.as_str())
+            .expect("present after receive");
         // A refused event is remembered too: redelivered, it is ignored
         // rather than judged again against a later state (another reason).
         c.seen.push(hash);
@@ -154,7 +170,9 @@ impl Engine {
     /// the end time (inclusive); live mode with the wall clock.
     pub fn advance(&mut self, now: Timestamp, inclusive: bool, out: &mut Outputs) {
         while let Some(due) = self.timers.pop_due(now, inclusive) {
-            let Some(c) = self.complaints.get_mut(&due.complaint) else { continue };
+            let Some(c) = self.complaints.get_mut(&due.complaint) else {
+                continue;
+            };
             if c.timer_gen != due.generation {
                 continue;
             }
@@ -166,7 +184,8 @@ impl Engine {
             Self::reschedule(&mut self.timers, c);
         }
         let complaints = &self.complaints;
-        self.timers.rebuild_if_stale(|id, g| complaints.get(id).is_some_and(|c| c.timer_gen == g));
+        self.timers
+            .rebuild_if_stale(|id, g| complaints.get(id).is_some_and(|c| c.timer_gen == g));
     }
 
     fn reschedule(timers: &mut TimerIndex, c: &mut Complaint) {
@@ -205,7 +224,10 @@ impl Engine {
 
     /// Complaints not archived or withdrawn.
     pub fn open_count(&self) -> usize {
-        self.complaints.values().filter(|c| !c.status.is_final()).count()
+        self.complaints
+            .values()
+            .filter(|c| !c.status.is_final())
+            .count()
     }
 
     /// Live timers (one per complaint with a running clock).
@@ -223,7 +245,11 @@ impl Engine {
                 break;
             }
             let (_, id) = self.closed.pop_front().expect("peeked");
-            if self.complaints.get(&id).is_some_and(|c| c.status.is_final()) {
+            if self
+                .complaints
+                .get(&id)
+                .is_some_and(|c| c.status.is_final())
+            {
                 self.remove(&id);
                 evicted.push(id);
             }

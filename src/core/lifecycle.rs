@@ -11,7 +11,12 @@ use crate::model::output::{StageOutcome, Status};
 use crate::model::{Event, Priority, ProgressKind, SlaKind, Stage, Timestamp};
 
 fn emitter(c: &Complaint) -> SlaEmitter<'_> {
-    SlaEmitter { complaint_id: &c.id, cycle: c.cycle, priority: c.routing.priority, lead_department: &c.routing.lead }
+    SlaEmitter {
+        complaint_id: &c.id,
+        cycle: c.cycle,
+        priority: c.routing.priority,
+        lead_department: &c.routing.lead,
+    }
 }
 
 fn emit(c: &Complaint, kind: SlaKind, at: Timestamp, detail: Option<&str>, out: &mut Outputs) {
@@ -20,7 +25,13 @@ fn emit(c: &Complaint, kind: SlaKind, at: Timestamp, detail: Option<&str>, out: 
     }
 }
 
-fn start_stage(c: &mut Complaint, stage: Stage, at: Timestamp, policy: &SlaPolicy, out: &mut Outputs) {
+fn start_stage(
+    c: &mut Complaint,
+    stage: Stage,
+    at: Timestamp,
+    policy: &SlaPolicy,
+    out: &mut Outputs,
+) {
     let target = c.routing.target(policy, stage);
     c.clock = Some(StageClock::start(stage, at, target, policy.warning_share));
     c.outcomes[stage.index()] = StageOutcome::Open;
@@ -29,9 +40,14 @@ fn start_stage(c: &mut Complaint, stage: Stage, at: Timestamp, policy: &SlaPolic
 
 /// Closes the running stage if it is `stage`: `met` in time, `late` after a breach.
 fn end_stage(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) {
-    let Some(clock) = c.clock.as_ref().filter(|k| k.stage == stage) else { return };
-    let (kind, outcome) =
-        if clock.breached { (SlaKind::Late, StageOutcome::Late) } else { (SlaKind::Met, StageOutcome::Met) };
+    let Some(clock) = c.clock.as_ref().filter(|k| k.stage == stage) else {
+        return;
+    };
+    let (kind, outcome) = if clock.breached {
+        (SlaKind::Late, StageOutcome::Late)
+    } else {
+        (SlaKind::Met, StageOutcome::Met)
+    };
     emit(c, kind, at, None, out);
     c.outcomes[stage.index()] = outcome;
     c.clock = None;
@@ -41,7 +57,8 @@ fn end_stage(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) 
 /// complaint is urgent. Called when urgency appears: the first decision, a
 /// reopen, or an assignment that raises the priority.
 fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
-    if c.routing.priority != Priority::Urgent || c.clock.as_ref().is_none_or(|k| k.escalated_urgent) {
+    if c.routing.priority != Priority::Urgent || c.clock.as_ref().is_none_or(|k| k.escalated_urgent)
+    {
         return;
     }
     emit(c, SlaKind::Escalated, at, Some("urgent"), out);
@@ -54,7 +71,9 @@ fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
 /// (or at it, when `inclusive`).
 pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out: &mut Outputs) {
     loop {
-        let Some(due) = c.clock.as_ref().and_then(|k| k.next_due()) else { return };
+        let Some(due) = c.clock.as_ref().and_then(|k| k.next_due()) else {
+            return;
+        };
         let t = due.at();
         if t > until || (t == until && !inclusive) {
             return;
@@ -82,7 +101,12 @@ pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out
     }
 }
 
-fn decide(c: &Complaint, rules: &dyn Rules, previous: Option<Priority>, comment: Option<&str>) -> RuleDecision {
+fn decide(
+    c: &Complaint,
+    rules: &dyn Rules,
+    previous: Option<Priority>,
+    comment: Option<&str>,
+) -> RuleDecision {
     rules.decide(&DecisionInput {
         complaint_id: &c.id,
         received: &c.received,
@@ -94,11 +118,20 @@ fn decide(c: &Complaint, rules: &dyn Rules, previous: Option<Priority>, comment:
 }
 
 /// A new complaint: first decision, acknowledge clock, urgent escalation.
-pub(super) fn receive(ev: &Event, rules: &dyn Rules, names: &mut Interner, out: &mut Outputs) -> Result<Complaint, Rejection> {
+pub(super) fn receive(
+    ev: &Event,
+    rules: &dyn Rules,
+    names: &mut Interner,
+    out: &mut Outputs,
+) -> Result<Complaint, Rejection> {
     let EventBody::Received(r) = &ev.body else {
         return Err(Rejection::new(
             RejectCode::UnknownComplaint,
-            format!("`{}` for complaint `{}`, which was never received", ev.type_name(), ev.complaint_id),
+            format!(
+                "`{}` for complaint `{}`, which was never received",
+                ev.type_name(),
+                ev.complaint_id
+            ),
         ));
     };
     let at = ev.at();
@@ -112,7 +145,11 @@ pub(super) fn receive(ev: &Event, rules: &dyn Rules, names: &mut Interner, out: 
         received_at: at,
         status: Status::Received,
         cycle: 0,
-        routing: Routing::from_decision(&RuleDecision::fallback("not decided yet"), rules.version(), names),
+        routing: Routing::from_decision(
+            &RuleDecision::fallback("not decided yet"),
+            rules.version(),
+            names,
+        ),
         times: Milestones::default(),
         clock: None,
         outcomes: Default::default(),
@@ -135,31 +172,57 @@ pub(super) fn receive(ev: &Event, rules: &dyn Rules, names: &mut Interner, out: 
 fn invalid(ev: &Event, c: &Complaint, expected: &str) -> Rejection {
     Rejection::new(
         RejectCode::InvalidTransition,
-        format!("`{}` is not valid while complaint `{}` is `{}` ({expected})", ev.type_name(), c.id, c.status.as_str()),
+        format!(
+            "`{}` is not valid while complaint `{}` is `{}` ({expected})",
+            ev.type_name(),
+            c.id,
+            c.status.as_str()
+        ),
     )
 }
 
 /// Applies a non-`received` event to an existing complaint.
-pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mut Interner, out: &mut Outputs) -> Result<(), Rejection> {
+pub(super) fn apply(
+    c: &mut Complaint,
+    ev: &Event,
+    rules: &dyn Rules,
+    names: &mut Interner,
+    out: &mut Outputs,
+) -> Result<(), Rejection> {
     let at = ev.at();
     let policy = rules.policy();
     if c.status.is_final() {
-        let what = if c.status == Status::Archived { "archived" } else { "withdrawn" };
+        let what = if c.status == Status::Archived {
+            "archived"
+        } else {
+            "withdrawn"
+        };
         return Err(Rejection::new(
             RejectCode::ComplaintClosed,
-            format!("`{}` after complaint `{}` was {what}; nothing may follow", ev.type_name(), c.id),
+            format!(
+                "`{}` after complaint `{}` was {what}; nothing may follow",
+                ev.type_name(),
+                c.id
+            ),
         ));
     }
     match &ev.body {
         EventBody::Received(_) => {
             return Err(Rejection::new(
                 RejectCode::AlreadyReceived,
-                format!("complaint `{}` was already received (with another event_id)", c.id),
+                format!(
+                    "complaint `{}` was already received (with another event_id)",
+                    c.id
+                ),
             ));
         }
         EventBody::Acknowledged(_) => {
             if c.status != Status::Received {
-                return Err(invalid(ev, c, "acknowledgement comes once, right after receipt"));
+                return Err(invalid(
+                    ev,
+                    c,
+                    "acknowledgement comes once, right after receipt",
+                ));
             }
             end_stage(c, Stage::Acknowledge, at, out);
             c.times.acknowledged = Some(at);
@@ -196,7 +259,13 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mu
                     escalate_if_urgent(c, at, out);
                 }
             }
-            _ => return Err(invalid(ev, c, "assignment needs an acknowledged complaint not yet handled")),
+            _ => {
+                return Err(invalid(
+                    ev,
+                    c,
+                    "assignment needs an acknowledged complaint not yet handled",
+                ));
+            }
         },
         EventBody::Progress(p) => {
             if c.status != Status::Handling {
@@ -204,7 +273,8 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mu
             }
             let meets = matches!(
                 (c.routing.priority, p.kind),
-                (Priority::Urgent, ProgressKind::Response) | (Priority::Important, ProgressKind::PreliminarySolution)
+                (Priority::Urgent, ProgressKind::Response)
+                    | (Priority::Important, ProgressKind::PreliminarySolution)
             );
             if meets {
                 end_stage(c, Stage::Handle, at, out);
@@ -232,19 +302,29 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mu
             if until <= k.deadline {
                 return Err(Rejection::new(
                     RejectCode::InvalidExtension,
-                    format!("extension until {} does not move the deadline {}", until.to_rfc3339(), k.deadline.to_rfc3339()),
+                    format!(
+                        "extension until {} does not move the deadline {}",
+                        until.to_rfc3339(),
+                        k.deadline.to_rfc3339()
+                    ),
                 ));
             }
             c.clock.as_mut().expect("checked").pending_extension = Some(until);
         }
         EventBody::ExtensionDecided(d) => {
             let Some(k) = c.clock.as_ref() else {
-                return Err(Rejection::new(RejectCode::InvalidExtension, format!("complaint `{}` has no running stage", c.id)));
+                return Err(Rejection::new(
+                    RejectCode::InvalidExtension,
+                    format!("complaint `{}` has no running stage", c.id),
+                ));
             };
             let Some(requested) = k.pending_extension else {
                 return Err(Rejection::new(
                     RejectCode::InvalidExtension,
-                    format!("no extension request of `{}` is pending for complaint `{}`", k.stage, c.id),
+                    format!(
+                        "no extension request of `{}` is pending for complaint `{}`",
+                        k.stage, c.id
+                    ),
                 ));
             };
             if d.approved {
@@ -252,13 +332,22 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mu
                 if k.breached {
                     return Err(Rejection::new(
                         RejectCode::InvalidExtension,
-                        format!("extension approved at {} after `{}` breached at {}", at.to_rfc3339(), k.stage, k.deadline.to_rfc3339()),
+                        format!(
+                            "extension approved at {} after `{}` breached at {}",
+                            at.to_rfc3339(),
+                            k.stage,
+                            k.deadline.to_rfc3339()
+                        ),
                     ));
                 }
                 if until <= k.deadline {
                     return Err(Rejection::new(
                         RejectCode::InvalidExtension,
-                        format!("approved extension until {} does not move the deadline {}", until.to_rfc3339(), k.deadline.to_rfc3339()),
+                        format!(
+                            "approved extension until {} does not move the deadline {}",
+                            until.to_rfc3339(),
+                            k.deadline.to_rfc3339()
+                        ),
                     ));
                 }
                 let k = c.clock.as_mut().expect("checked");
@@ -291,7 +380,11 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mu
         }
         EventBody::CustomerConfirmed(cc) => {
             if c.status != Status::Reported {
-                return Err(invalid(ev, c, "confirmation follows the result report, once per cycle"));
+                return Err(invalid(
+                    ev,
+                    c,
+                    "confirmation follows the result report, once per cycle",
+                ));
             }
             end_stage(c, Stage::Confirm, at, out);
             c.times.confirmed = Some(at);
@@ -327,7 +420,14 @@ pub(super) fn apply(c: &mut Complaint, ev: &Event, rules: &dyn Rules, names: &mu
 }
 
 /// Not satisfied: a new cycle at `handle` with a fresh rules decision.
-fn reopen(c: &mut Complaint, at: Timestamp, comment: Option<&str>, rules: &dyn Rules, names: &mut Interner, out: &mut Outputs) {
+fn reopen(
+    c: &mut Complaint,
+    at: Timestamp,
+    comment: Option<&str>,
+    rules: &dyn Rules,
+    names: &mut Interner,
+    out: &mut Outputs,
+) {
     if let Some(k) = &c.clock {
         // Defensive: nothing should run here, but a superseded stage is cancelled.
         let stage = k.stage;
@@ -364,7 +464,13 @@ fn reroute(c: &mut Complaint, a: &Assigned, names: &mut Interner) {
 /// stage's original start; approved extensions are never taken away.
 fn retarget_handle(c: &mut Complaint, at: Timestamp, policy: &SlaPolicy) {
     let target = c.routing.target(policy, Stage::Handle);
-    let Some(k) = c.clock.as_mut().filter(|k| k.stage == Stage::Handle && !k.breached) else { return };
+    let Some(k) = c
+        .clock
+        .as_mut()
+        .filter(|k| k.stage == Stage::Handle && !k.breached)
+    else {
+        return;
+    };
     let mut deadline = k.started_at + chrono::TimeDelta::seconds(target as i64);
     if k.extensions > 0 {
         deadline = deadline.max(k.deadline);

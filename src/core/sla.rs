@@ -107,7 +107,13 @@ impl StageClock {
     /// Moves the deadline. An extension re-arms the warning for the new
     /// deadline (its id carries the extension count); a re-prioritisation
     /// does not warn twice. A warning time already behind `now` never fires.
-    pub fn move_deadline(&mut self, deadline: Timestamp, now: Timestamp, share: f64, rearm_warning: bool) {
+    pub fn move_deadline(
+        &mut self,
+        deadline: Timestamp,
+        now: Timestamp,
+        share: f64,
+        rearm_warning: bool,
+    ) {
         self.deadline = deadline;
         self.warn_at = warning_time(self.started_at, deadline, share);
         self.warned = (self.warned && !rearm_warning) || self.warn_at <= now;
@@ -124,8 +130,17 @@ pub struct SlaEmitter<'a> {
 
 impl SlaEmitter<'_> {
     /// An event about `clock`; `detail` tells apart repeats of one kind.
-    pub fn event(&self, clock: &StageClock, kind: SlaKind, at: Timestamp, detail: Option<&str>) -> SlaEvent {
-        let mut event_id = format!("{}:{}:{}:{}", self.complaint_id, self.cycle, clock.stage, kind);
+    pub fn event(
+        &self,
+        clock: &StageClock,
+        kind: SlaKind,
+        at: Timestamp,
+        detail: Option<&str>,
+    ) -> SlaEvent {
+        let mut event_id = format!(
+            "{}:{}:{}:{}",
+            self.complaint_id, self.cycle, clock.stage, kind
+        );
         if let Some(d) = detail {
             event_id.push(':');
             event_id.push_str(d);

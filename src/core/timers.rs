@@ -38,7 +38,12 @@ impl TimerIndex {
     /// Adds an entry; the caller has bumped the complaint's generation.
     pub fn push(&mut self, due: Timestamp, complaint: Arc<str>, generation: u32) {
         self.seq += 1;
-        self.heap.push(Reverse(Entry { due, seq: self.seq, generation, complaint }));
+        self.heap.push(Reverse(Entry {
+            due,
+            seq: self.seq,
+            generation,
+            complaint,
+        }));
     }
 
     /// Tells the index how many entries are live, for rebuild decisions.
@@ -63,14 +68,19 @@ impl TimerIndex {
             return None;
         }
         let Reverse(e) = self.heap.pop()?;
-        Some(DueTimer { due: e.due, generation: e.generation, complaint: e.complaint })
+        Some(DueTimer {
+            due: e.due,
+            generation: e.generation,
+            complaint: e.complaint,
+        })
     }
 
     /// Drops stale entries once they outnumber live ones, keeping memory
     /// proportional to open complaints.
     pub fn rebuild_if_stale(&mut self, is_live: impl Fn(&str, u32) -> bool) {
         if self.heap.len() > 1024 && self.heap.len() > 2 * self.live {
-            self.heap.retain(|Reverse(e)| is_live(&e.complaint, e.generation));
+            self.heap
+                .retain(|Reverse(e)| is_live(&e.complaint, e.generation));
         }
     }
 }
@@ -86,9 +96,21 @@ mod tests {
         idx.push(t("2026-01-01T00:10:00Z"), "b".into(), 1);
         idx.push(t("2026-01-01T00:05:00Z"), "a".into(), 1);
         assert_eq!(idx.pop_due(t("2026-01-01T00:05:00Z"), false), None);
-        assert_eq!(idx.pop_due(t("2026-01-01T00:05:00Z"), true).unwrap().complaint.as_ref(), "a");
+        assert_eq!(
+            idx.pop_due(t("2026-01-01T00:05:00Z"), true)
+                .unwrap()
+                .complaint
+                .as_ref(),
+            "a"
+        );
         assert_eq!(idx.pop_due(t("2026-01-01T00:09:00Z"), true), None);
-        assert_eq!(idx.pop_due(t("2026-01-01T01:00:00Z"), true).unwrap().complaint.as_ref(), "b");
+        assert_eq!(
+            idx.pop_due(t("2026-01-01T01:00:00Z"), true)
+                .unwrap()
+                .complaint
+                .as_ref(),
+            "b"
+        );
         assert_eq!(idx.stored(), 0);
     }
 }

@@ -26,7 +26,8 @@ impl Default for DemoConfig {
         DemoConfig {
             complaints: 5_000,
             seed: 42,
-            start: DateTime::parse_from_rfc3339("2026-11-02T00:00:00+08:00").expect("valid literal"),
+            start: DateTime::parse_from_rfc3339("2026-11-02T00:00:00+08:00")
+                .expect("valid literal"),
             days: 7,
         }
     }
@@ -39,9 +40,29 @@ impl DemoConfig {
     }
 }
 
-const CHANNELS: &[(&str, u32)] =
-    &[("web", 25), ("phone", 25), ("app", 15), ("social", 12), ("email", 10), ("visit", 8), ("regulator", 5)];
-const NAMES: &[&str] = &["王芳", "李伟", "张敏", "刘洋", "陈静", "杨磊", "赵丽", "黄强", "Ann Lee", "Tom Baker", "Maria Rossi", "Sam Ortiz"];
+const CHANNELS: &[(&str, u32)] = &[
+    ("web", 25),
+    ("phone", 25),
+    ("app", 15),
+    ("social", 12),
+    ("email", 10),
+    ("visit", 8),
+    ("regulator", 5),
+];
+const NAMES: &[&str] = &[
+    "王芳",
+    "李伟",
+    "张敏",
+    "刘洋",
+    "陈静",
+    "杨磊",
+    "赵丽",
+    "黄强",
+    "Ann Lee",
+    "Tom Baker",
+    "Maria Rossi",
+    "Sam Ortiz",
+];
 const TECHNICAL: &[&str] = &[
     "家里宽带断网了,光猫灯一直闪",
     "晚上网速慢得厉害,看视频一直卡顿",
@@ -53,8 +74,14 @@ const TECHNICAL: &[&str] = &[
     "Router keeps disconnecting every few minutes",
     "High latency and packet loss on my fiber line",
 ];
-const WIDESPREAD: &[&str] = &["整个小区都无法上网,已经三个小时了", "Whole building has no internet since 8am, all users affected"];
-const SECURITY: &[&str] = &["发现贵公司用户中心存在安全漏洞,可以看到别人的账单", "I think my account was hacked, there are logins from abroad"];
+const WIDESPREAD: &[&str] = &[
+    "整个小区都无法上网,已经三个小时了",
+    "Whole building has no internet since 8am, all users affected",
+];
+const SECURITY: &[&str] = &[
+    "发现贵公司用户中心存在安全漏洞,可以看到别人的账单",
+    "I think my account was hacked, there are logins from abroad",
+];
 const BUSINESS: &[&str] = &[
     "本月账单重复扣费,要求退款",
     "套餐到期后被自动续费",
@@ -66,8 +93,16 @@ const BUSINESS: &[&str] = &[
     "My invoice for October is missing",
     "The contract price differs from what was advertised",
 ];
-const MIXED: &[&str] = &["网络故障一周了还照常扣费,要求退费", "Outage for three days but I was still charged the full fee"];
-const OTHER: &[&str] = &["客服电话一直打不通", "上门安装的工作人员态度很差", "Nobody replied to my letter", "The technician arrived two hours late"];
+const MIXED: &[&str] = &[
+    "网络故障一周了还照常扣费,要求退费",
+    "Outage for three days but I was still charged the full fee",
+];
+const OTHER: &[&str] = &[
+    "客服电话一直打不通",
+    "上门安装的工作人员态度很差",
+    "Nobody replied to my letter",
+    "The technician arrived two hours late",
+];
 
 struct Gen<'r> {
     rng: ChaCha8Rng,
@@ -102,7 +137,14 @@ impl Gen<'_> {
     }
 
     /// Emits an event unless it falls after the window; returns whether it did.
-    fn emit(&mut self, cid: &str, n: &mut u32, at: DateTime<FixedOffset>, actor: &str, body: EventBody) -> bool {
+    fn emit(
+        &mut self,
+        cid: &str,
+        n: &mut u32,
+        at: DateTime<FixedOffset>,
+        actor: &str,
+        body: EventBody,
+    ) -> bool {
         if at > self.end {
             return false;
         }
@@ -126,7 +168,15 @@ impl Gen<'_> {
     fn received(&mut self, i: usize) -> Received {
         let total: u32 = CHANNELS.iter().map(|c| c.1).sum();
         let mut roll = self.rng.random_range(0..total);
-        let channel = CHANNELS.iter().find(|c| roll < c.1 || { roll -= c.1; false }).map_or("web", |c| c.0);
+        let channel = CHANNELS
+            .iter()
+            .find(|c| {
+                roll < c.1 || {
+                    roll -= c.1;
+                    false
+                }
+            })
+            .map_or("web", |c| c.0);
         let (description, impact) = match self.rng.random_range(0..100) {
             0..=39 => (self.pick(TECHNICAL), Some(Impact::Single)),
             40..=43 => (self.pick(WIDESPREAD), Some(Impact::Widespread)),
@@ -135,7 +185,11 @@ impl Gen<'_> {
             80..=87 => (self.pick(MIXED), Some(Impact::Multiple)),
             _ => (self.pick(OTHER), None),
         };
-        let previous: u32 = if self.chance(0.08) { self.rng.random_range(2..6) } else { self.rng.random_range(0..2) };
+        let previous: u32 = if self.chance(0.08) {
+            self.rng.random_range(2..6)
+        } else {
+            self.rng.random_range(0..2)
+        };
         let region = self.pick(&["north", "south", "east", "west"]);
         let attributes = serde_json::value::RawValue::from_string(format!(
             r#"{{"region":"{region}","previous_complaints_90d":{previous}}}"#
@@ -146,7 +200,10 @@ impl Gen<'_> {
             customer: Customer {
                 id: format!("K{:06}", self.rng.random_range(0..(i as u32 * 4 + 100))),
                 name: self.pick(NAMES).to_string(),
-                phone: Some(format!("1{:010}", self.rng.random_range(3_000_000_000u64..9_999_999_999))),
+                phone: Some(format!(
+                    "1{:010}",
+                    self.rng.random_range(3_000_000_000u64..9_999_999_999)
+                )),
                 email: None,
             },
             description: description.to_string(),
@@ -171,21 +228,55 @@ impl Gen<'_> {
         });
         let mut n = 0u32;
         let lead = d.lead_department.clone();
-        self.emit(&cid, &mut n, t0, &format!("adapter-{}", received.channel), EventBody::Received(received));
-        let withdraw_point = if self.chance(0.03) { self.rng.random_range(0..3) } else { 9 };
+        self.emit(
+            &cid,
+            &mut n,
+            t0,
+            &format!("adapter-{}", received.channel),
+            EventBody::Received(received),
+        );
+        let withdraw_point = if self.chance(0.03) {
+            self.rng.random_range(0..3)
+        } else {
+            9
+        };
         let late_ack = self.chance(0.08);
-        let ack = t0 + if late_ack { self.between(11, 40) } else { self.between(1, 9) };
+        let ack = t0
+            + if late_ack {
+                self.between(11, 40)
+            } else {
+                self.between(1, 9)
+            };
         if withdraw_point == 0 {
             let at = t0 + self.between(0, 5);
-            self.emit(&cid, &mut n, at, "customer", EventBody::Withdrawn(Withdrawn { reason: Some("resolved itself".into()) }));
+            self.emit(
+                &cid,
+                &mut n,
+                at,
+                "customer",
+                EventBody::Withdrawn(Withdrawn {
+                    reason: Some("resolved itself".into()),
+                }),
+            );
             return;
         }
-        if !self.emit(&cid, &mut n, ack, "cs-agent", EventBody::Acknowledged(NoFields {})) {
+        if !self.emit(
+            &cid,
+            &mut n,
+            ack,
+            "cs-agent",
+            EventBody::Acknowledged(NoFields {}),
+        ) {
             return;
         }
         let mut t = ack;
         if d.coordination_required {
-            t = ack + if self.chance(0.1) { self.between(31, 70) } else { self.between(5, 25) };
+            t = ack
+                + if self.chance(0.1) {
+                    self.between(31, 70)
+                } else {
+                    self.between(5, 25)
+                };
             let body = EventBody::Assigned(Assigned {
                 lead_department: lead.clone(),
                 assist_departments: d.assist_departments.clone(),
@@ -197,18 +288,47 @@ impl Gen<'_> {
         }
         let mut priority = d.priority;
         for cycle in 0..3 {
-            let Some(done) = self.handle_cycle(&cid, &mut n, t, priority, &lead, withdraw_point == 1) else { return };
-            let reported = done + if self.chance(0.06) { self.between(61, 100) } else { self.between(10, 50) };
-            if !self.emit(&cid, &mut n, reported, &lead, EventBody::Reported(NoFields {})) {
+            let Some(done) =
+                self.handle_cycle(&cid, &mut n, t, priority, &lead, withdraw_point == 1)
+            else {
+                return;
+            };
+            let reported = done
+                + if self.chance(0.06) {
+                    self.between(61, 100)
+                } else {
+                    self.between(10, 50)
+                };
+            if !self.emit(
+                &cid,
+                &mut n,
+                reported,
+                &lead,
+                EventBody::Reported(NoFields {}),
+            ) {
                 return;
             }
             if withdraw_point == 2 && cycle == 0 {
-                self.emit(&cid, &mut n, reported + mins(3), "customer", EventBody::Withdrawn(Withdrawn::default()));
+                self.emit(
+                    &cid,
+                    &mut n,
+                    reported + mins(3),
+                    "customer",
+                    EventBody::Withdrawn(Withdrawn::default()),
+                );
                 return;
             }
-            let confirmed = reported + if self.chance(0.06) { self.between(31, 60) } else { self.between(5, 25) };
+            let confirmed = reported
+                + if self.chance(0.06) {
+                    self.between(31, 60)
+                } else {
+                    self.between(5, 25)
+                };
             let satisfied = cycle == 2 || self.chance(if cycle == 0 { 0.85 } else { 0.9 });
-            let comment = (!satisfied).then(|| self.pick(&["问题没有解决", "still not fixed", "仍然很慢"]).to_string());
+            let comment = (!satisfied).then(|| {
+                self.pick(&["问题没有解决", "still not fixed", "仍然很慢"])
+                    .to_string()
+            });
             let body = EventBody::CustomerConfirmed(CustomerConfirmed { satisfied, comment });
             if !self.emit(&cid, &mut n, confirmed, "cs-agent", body) {
                 return;
@@ -216,19 +336,37 @@ impl Gen<'_> {
             if satisfied {
                 if self.chance(0.9) {
                     let at = confirmed + self.between(60, 24 * 60);
-                    self.emit(&cid, &mut n, at, "cs-agent", EventBody::Archived(NoFields {}));
+                    self.emit(
+                        &cid,
+                        &mut n,
+                        at,
+                        "cs-agent",
+                        EventBody::Archived(NoFields {}),
+                    );
                 }
                 return;
             }
             // Reopened: the rules see the reopen and usually raise the priority.
-            priority = if priority == Priority::Urgent { Priority::Urgent } else { Priority::Important };
+            priority = if priority == Priority::Urgent {
+                Priority::Urgent
+            } else {
+                Priority::Important
+            };
             t = confirmed;
         }
     }
 
     /// One handling cycle from `start`; returns when handling finished, or
     /// `None` when the complaint stops here (withdrawn or past the window).
-    fn handle_cycle(&mut self, cid: &str, n: &mut u32, start: DateTime<FixedOffset>, priority: Priority, lead: &str, withdraw: bool) -> Option<DateTime<FixedOffset>> {
+    fn handle_cycle(
+        &mut self,
+        cid: &str,
+        n: &mut u32,
+        start: DateTime<FixedOffset>,
+        priority: Priority,
+        lead: &str,
+        withdraw: bool,
+    ) -> Option<DateTime<FixedOffset>> {
         let target = match priority {
             Priority::General => 24 * 60,
             Priority::Important => 12 * 60,
@@ -241,10 +379,21 @@ impl Gen<'_> {
             let asked = start + self.between(target / 2, target * 3 / 4);
             let until = deadline + mins(12 * 60);
             let reason = "waiting for a spare part".to_string();
-            steps.push((asked, lead, EventBody::ExtensionRequested(ExtensionRequested { until: until.into(), reason })));
+            steps.push((
+                asked,
+                lead,
+                EventBody::ExtensionRequested(ExtensionRequested { until, reason }),
+            ));
             let approved = self.chance(0.8);
             let decided = asked + self.between(10, 60);
-            steps.push((decided, "handling-group", EventBody::ExtensionDecided(ExtensionDecided { approved, until: None })));
+            steps.push((
+                decided,
+                "handling-group",
+                EventBody::ExtensionDecided(ExtensionDecided {
+                    approved,
+                    until: None,
+                }),
+            ));
             if approved {
                 deadline = until;
             }
@@ -252,35 +401,71 @@ impl Gen<'_> {
         } else if priority == Priority::General && self.chance(0.01) {
             // Asked too late: the regulation requires asking before the deadline.
             let asked = deadline + self.between(5, 60);
-            let body = EventBody::ExtensionRequested(ExtensionRequested { until: asked + mins(600), reason: "forgot to ask".into() });
+            let body = EventBody::ExtensionRequested(ExtensionRequested {
+                until: asked + mins(600),
+                reason: "forgot to ask".into(),
+            });
             steps.push((asked, lead, body));
             not_before = asked;
         }
         let span = (deadline - start).num_minutes();
         let late = self.chance(0.07);
-        let mut handled = if late { deadline + self.between(5, span / 2 + 10) } else { start + self.between(span / 12, span * 11 / 12) };
+        let mut handled = if late {
+            deadline + self.between(5, span / 2 + 10)
+        } else {
+            start + self.between(span / 12, span * 11 / 12)
+        };
         if handled <= not_before {
             handled = not_before + self.between(5, 60);
         }
         let until_handled = (handled - start).num_minutes().max(2);
         for _ in 0..self.rng.random_range(0..3) {
             let at = start + self.between(1, until_handled);
-            steps.push((at, lead, EventBody::Progress(Progress { note: "investigating".into(), kind: ProgressKind::Update })));
+            steps.push((
+                at,
+                lead,
+                EventBody::Progress(Progress {
+                    note: "investigating".into(),
+                    kind: ProgressKind::Update,
+                }),
+            ));
         }
         let first_answer = match priority {
             Priority::Urgent => Some((ProgressKind::Response, target / 6, target * 5 / 6)),
-            Priority::Important => Some((ProgressKind::PreliminarySolution, target / 12, target * 5 / 6)),
+            Priority::Important => Some((
+                ProgressKind::PreliminarySolution,
+                target / 12,
+                target * 5 / 6,
+            )),
             Priority::General => None,
         };
         if let Some((kind, lo, hi)) = first_answer {
-            let at = start + if self.chance(0.06) { self.between(target + 1, target * 3 / 2) } else { self.between(lo, hi) };
+            let at = start
+                + if self.chance(0.06) {
+                    self.between(target + 1, target * 3 / 2)
+                } else {
+                    self.between(lo, hi)
+                };
             if at < handled {
-                steps.push((at, lead, EventBody::Progress(Progress { note: "first answer to the customer".into(), kind })));
+                steps.push((
+                    at,
+                    lead,
+                    EventBody::Progress(Progress {
+                        note: "first answer to the customer".into(),
+                        kind,
+                    }),
+                ));
             }
         }
         let finish = if withdraw {
             let at = start + self.between(1, until_handled);
-            (at, "customer", EventBody::Withdrawn(Withdrawn { reason: Some("no longer needed".into()) }))
+            (
+                at,
+                "customer",
+                EventBody::Withdrawn(Withdrawn {
+                    reason: Some("no longer needed".into()),
+                }),
+            )
         } else {
             let body = EventBody::Handled(Handled {
                 cause: "identified".into(),
@@ -310,9 +495,15 @@ impl Gen<'_> {
             let ts = at.to_rfc3339();
             let line = match k % 4 {
                 0 => "}{ this is not json".to_string(),
-                1 => format!(r#"{{"event_id":"bad-{k}","type":"complaint.received","complaint_id":"CF-X{k}","occurred_at":"{ts}","channel":"web""#),
-                2 => format!(r#"{{"event_id":"bad-{k}","type":"complaint.escalate_now","complaint_id":"CF-000001","occurred_at":"{ts}"}}"#),
-                _ => format!(r#"{{"event_id":"bad-{k}","type":"complaint.reported","complaint_id":"CF-UNKNOWN-{k}","occurred_at":"{ts}"}}"#),
+                1 => format!(
+                    r#"{{"event_id":"bad-{k}","type":"complaint.received","complaint_id":"CF-X{k}","occurred_at":"{ts}","channel":"web""#
+                ),
+                2 => format!(
+                    r#"{{"event_id":"bad-{k}","type":"complaint.escalate_now","complaint_id":"CF-000001","occurred_at":"{ts}"}}"#
+                ),
+                _ => format!(
+                    r#"{{"event_id":"bad-{k}","type":"complaint.reported","complaint_id":"CF-UNKNOWN-{k}","occurred_at":"{ts}"}}"#
+                ),
             };
             self.push_line(at, line);
         }
@@ -321,7 +512,13 @@ impl Gen<'_> {
 
 /// Generates the stream as JSONL lines in time order.
 pub fn generate(cfg: &DemoConfig, rules: &dyn Rules) -> Vec<String> {
-    let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(cfg.seed), rules, end: cfg.end(), lines: Vec::new(), seq: 0 };
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+        rules,
+        end: cfg.end(),
+        lines: Vec::new(),
+        seq: 0,
+    };
     for i in 0..cfg.complaints {
         g.complaint(i, cfg);
     }

@@ -12,15 +12,15 @@ use crate::core::{Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, R
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError, OutRecord};
-use crate::source::kafka::{commit_stored, group_consumer, restore_partition, GroupContext};
+use crate::source::kafka::{GroupContext, commit_stored, group_consumer, restore_partition};
+use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
-use rdkafka::Message;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -71,8 +71,16 @@ impl Live {
     /// Restores newly assigned partitions from the changelog and drops revoked ones.
     async fn apply_rebalance(&mut self, health: &Health) -> Result<(), LiveError> {
         let (assigned, revoked) = {
-            let mut a = self.consumer.context().changes.lock().expect("not poisoned");
-            (std::mem::take(&mut a.assigned), std::mem::take(&mut a.revoked))
+            let mut a = self
+                .consumer
+                .context()
+                .changes
+                .lock()
+                .expect("not poisoned");
+            (
+                std::mem::take(&mut a.assigned),
+                std::mem::take(&mut a.revoked),
+            )
         };
         for p in revoked {
             self.parts.remove(&p);
@@ -84,17 +92,34 @@ impl Live {
         for &p in &assigned {
             let k = self.cfg.kafka.clone();
             let started = Instant::now();
-            let states = tokio::task::spawn_blocking(move || restore_partition(&k, p, Duration::from_secs(120)))
-                .await
-                .expect("restore task does not panic")
-                .map_err(|source| LiveError::Restore { partition: p, source })?;
+            let states = tokio::task::spawn_blocking(move || {
+                restore_partition(&k, p, Duration::from_secs(120))
+            })
+            .await
+            .expect("restore task does not panic")
+            .map_err(|source| LiveError::Restore {
+                partition: p,
+                source,
+            })?;
             let mut engine = Engine::new();
             let n = states.len();
             for (_, c) in states {
                 engine.restore(c);
             }
-            tracing::info!(partition = p, complaints = n, took_ms = started.elapsed().as_millis() as u64, "partition state restored");
-            self.parts.insert(p, Partition { engine, clock: EventTimeClock::default(), last_input: Instant::now() });
+            tracing::info!(
+                partition = p,
+                complaints = n,
+                took_ms = started.elapsed().as_millis() as u64,
+                "partition state restored"
+            );
+            self.parts.insert(
+                p,
+                Partition {
+                    engine,
+                    clock: EventTimeClock::default(),
+                    last_input: Instant::now(),
+                },
+            );
         }
         // Restoring takes a while; the backlog of every assigned partition
         // is only read after all of them, so none counts as caught up yet.
@@ -111,15 +136,29 @@ impl Live {
     fn collect(&mut self, partition: i32) {
         let k = &self.cfg.kafka;
         for d in self.out.decisions.drain(..) {
-            metrics::counter!("complaintflow_decisions_total", "category" => d.category.as_str()).increment(1);
+            metrics::counter!("complaintflow_decisions_total", "category" => d.category.as_str())
+                .increment(1);
             metrics::counter!("complaintflow_outputs_total", "kind" => "decision").increment(1);
-            self.records.push(OutRecord { topic: k.decisions_topic.clone(), key: d.complaint_id.clone(), payload: Some(json(&d)), partition: None });
+            self.records.push(OutRecord {
+                topic: k.decisions_topic.clone(),
+                key: d.complaint_id.clone(),
+                payload: Some(json(&d)),
+                partition: None,
+            });
         }
         for e in self.out.sla.drain(..) {
-            metrics::counter!("complaintflow_outputs_total", "kind" => e.kind.as_str()).increment(1);
-            self.records.push(OutRecord { topic: k.sla_topic.clone(), key: e.complaint_id.clone(), payload: Some(json(&e)), partition: None });
+            metrics::counter!("complaintflow_outputs_total", "kind" => e.kind.as_str())
+                .increment(1);
+            self.records.push(OutRecord {
+                topic: k.sla_topic.clone(),
+                key: e.complaint_id.clone(),
+                payload: Some(json(&e)),
+                partition: None,
+            });
         }
-        let Some(part) = self.parts.get_mut(&partition) else { return };
+        let Some(part) = self.parts.get_mut(&partition) else {
+            return;
+        };
         // State is written once per complaint per batch, at flush.
         let pending = self.pending_state.entry(partition).or_default();
         pending.extend(self.out.changed.drain(..));
@@ -135,25 +174,44 @@ impl Live {
     /// tombstone for those no longer held.
     fn state_records(&mut self) {
         for (partition, ids) in self.pending_state.drain() {
-            let Some(part) = self.parts.get(&partition) else { continue };
+            let Some(part) = self.parts.get(&partition) else {
+                continue;
+            };
             for id in ids {
                 let payload = part.engine.complaint(&id).map(json);
-                self.records.push(OutRecord { topic: self.cfg.kafka.state_topic.clone(), key: id.to_string(), payload, partition: Some(partition) });
+                self.records.push(OutRecord {
+                    topic: self.cfg.kafka.state_topic.clone(),
+                    key: id.to_string(),
+                    payload,
+                    partition: Some(partition),
+                });
             }
         }
     }
 
     fn dead_letter(&mut self, msg: &OwnedMessage, reason: &Rejection, at: Timestamp) {
-        metrics::counter!("complaintflow_dead_letters_total", "reason" => reason.code.as_str()).increment(1);
-        let payload = msg.payload().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+        metrics::counter!("complaintflow_dead_letters_total", "reason" => reason.code.as_str())
+            .increment(1);
+        let payload = msg
+            .payload()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default();
         let dl = DeadLetter {
             payload,
             reason: reason.to_string(),
             source: format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()),
             at,
         };
-        let key = msg.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
-        self.records.push(OutRecord { topic: self.cfg.kafka.dlq_topic.clone(), key, payload: Some(json(&dl)), partition: None });
+        let key = msg
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default();
+        self.records.push(OutRecord {
+            topic: self.cfg.kafka.dlq_topic.clone(),
+            key,
+            payload: Some(json(&dl)),
+            partition: None,
+        });
     }
 
     fn process(&mut self, msg: &OwnedMessage, rules: &dyn Rules) {
@@ -161,9 +219,14 @@ impl Live {
         let parsed = match msg.payload().map(std::str::from_utf8) {
             None => Err(Rejection::new(RejectCode::Unparsable, "empty message")),
             Some(Err(_)) => Err(Rejection::new(RejectCode::Unparsable, "not UTF-8 text")),
-            Some(Ok(text)) => Event::from_json(text).map_err(|e| Rejection::new(RejectCode::Unparsable, e.to_string())),
+            Some(Ok(text)) => Event::from_json(text)
+                .map_err(|e| Rejection::new(RejectCode::Unparsable, e.to_string())),
         };
-        let part = self.parts.entry(p).or_insert_with(|| Partition { engine: Engine::new(), clock: EventTimeClock::default(), last_input: Instant::now() });
+        let part = self.parts.entry(p).or_insert_with(|| Partition {
+            engine: Engine::new(),
+            clock: EventTimeClock::default(),
+            last_input: Instant::now(),
+        });
         part.last_input = Instant::now();
         let ev = match parsed {
             Ok(ev) => ev,
@@ -176,8 +239,13 @@ impl Live {
         let now = part.clock.now().expect("just observed");
         part.engine.advance(now, false, &mut self.out);
         match part.engine.process(&ev, rules, &mut self.out) {
-            Ok(Applied::Accepted) => metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name()).increment(1),
-            Ok(Applied::Duplicate) => metrics::counter!("complaintflow_duplicates_total").increment(1),
+            Ok(Applied::Accepted) => {
+                metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
+                    .increment(1)
+            }
+            Ok(Applied::Duplicate) => {
+                metrics::counter!("complaintflow_duplicates_total").increment(1)
+            }
             Err(r) => self.dead_letter(msg, &r, now),
         }
         self.collect(p);
@@ -188,11 +256,16 @@ impl Live {
         self.state_records();
         let started = Instant::now();
         kafka::send_all(&self.producer, &self.records).await?;
-        tracing::debug!(records = self.records.len(), took_ms = started.elapsed().as_millis() as u64, "outputs delivered");
+        tracing::debug!(
+            records = self.records.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "outputs delivered"
+        );
         self.records.clear();
         for (p, next) in offsets {
             if self.parts.contains_key(p) {
-                self.consumer.store_offset(&self.cfg.kafka.input_topic, *p, *next)?;
+                self.consumer
+                    .store_offset(&self.cfg.kafka.input_topic, *p, *next)?;
             }
         }
         tracing::debug!(?offsets, "offsets stored");
@@ -215,10 +288,17 @@ impl Live {
     /// the high watermark lags behind, so this reads low there.)
     fn record_lag(&self) {
         let topic = &self.cfg.kafka.input_topic;
-        let Ok(positions) = self.consumer.position() else { return };
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
         for e in positions.elements_for_topic(topic) {
-            let rdkafka::Offset::Offset(pos) = e.offset() else { continue };
-            if let Ok((_, high)) = self.consumer.fetch_watermarks(topic, e.partition(), Duration::from_secs(1)) {
+            let rdkafka::Offset::Offset(pos) = e.offset() else {
+                continue;
+            };
+            if let Ok((_, high)) =
+                self.consumer
+                    .fetch_watermarks(topic, e.partition(), Duration::from_secs(1))
+            {
                 metrics::gauge!("complaintflow_consumer_lag", "partition" => e.partition().to_string()).set((high - pos).max(0) as f64);
             }
         }
@@ -228,11 +308,21 @@ impl Live {
     async fn tick(&mut self) -> Result<(), LiveError> {
         let now = chrono::Utc::now();
         let idle = Duration::from_millis(self.cfg.run.caught_up_after_ms);
-        let ready: Vec<i32> = self.parts.iter().filter(|(_, p)| p.last_input.elapsed() >= idle).map(|(k, _)| *k).collect();
+        let ready: Vec<i32> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| p.last_input.elapsed() >= idle)
+            .map(|(k, _)| *k)
+            .collect();
         tracing::trace!(?ready, "tick");
         for p in ready {
             if let Some(part) = self.parts.get_mut(&p) {
-                tracing::trace!(partition = p, timers = part.engine.pending_timers(), complaints = part.engine.len(), "advance");
+                tracing::trace!(
+                    partition = p,
+                    timers = part.engine.pending_timers(),
+                    complaints = part.engine.len(),
+                    "advance"
+                );
                 part.engine.advance(now, true, &mut self.out);
             }
             self.collect(p);
@@ -255,14 +345,29 @@ impl Live {
 }
 
 /// Runs until `cancel`; commits stored offsets on the way out.
-pub async fn run(cfg: Config, rules: SharedRules, health: Arc<Health>, cancel: CancellationToken) -> Result<(), LiveError> {
+pub async fn run(
+    cfg: Config,
+    rules: SharedRules,
+    health: Arc<Health>,
+    cancel: CancellationToken,
+) -> Result<(), LiveError> {
     kafka::ensure_topics(&cfg.kafka).await?;
     let consumer = group_consumer(&cfg.kafka)?;
     let producer = kafka::producer(&cfg.kafka)?;
     let tick = Duration::from_millis(cfg.run.tick_ms);
     let batch_wait = Duration::from_millis(cfg.run.batch_wait_ms);
     let batch_max = cfg.run.batch_max;
-    let mut live = Live { cfg, rules, consumer, producer, parts: HashMap::new(), out: Outputs::default(), records: Vec::new(), pending_state: HashMap::new(), last_lag: Instant::now() };
+    let mut live = Live {
+        cfg,
+        rules,
+        consumer,
+        producer,
+        parts: HashMap::new(),
+        out: Outputs::default(),
+        records: Vec::new(),
+        pending_state: HashMap::new(),
+        last_lag: Instant::now(),
+    };
     health.ready.store(true, Ordering::Relaxed);
     let mut last_tick = Instant::now();
     let result = loop {
@@ -309,7 +414,9 @@ pub async fn run(cfg: Config, rules: SharedRules, health: Arc<Health>, cancel: C
     kafka::flush(&live.producer, Duration::from_secs(5));
     match commit_stored(&live.consumer) {
         Ok(()) => tracing::info!("offsets committed at shutdown"),
-        Err(e) => tracing::warn!(error = %e, "commit at shutdown failed; inputs since the last commit will be redelivered"),
+        Err(e) => {
+            tracing::warn!(error = %e, "commit at shutdown failed; inputs since the last commit will be redelivered")
+        }
     }
     result
 }

@@ -14,7 +14,10 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("cannot read {path}: {source}")]
-    Input { path: String, source: std::io::Error },
+    Input {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Sink(#[from] SinkError),
 }
@@ -30,7 +33,13 @@ pub struct Replay<'r> {
 
 impl<'r> Replay<'r> {
     pub fn new(rules: &'r dyn Rules) -> Replay<'r> {
-        Replay { engine: Engine::new(), clock: EventTimeClock::default(), rules, out: Outputs::default(), summary: Summary::default() }
+        Replay {
+            engine: Engine::new(),
+            clock: EventTimeClock::default(),
+            rules,
+            out: Outputs::default(),
+            summary: Summary::default(),
+        }
     }
 
     fn now(&self) -> Timestamp {
@@ -50,14 +59,30 @@ impl<'r> Replay<'r> {
         Ok(())
     }
 
-    fn dead_letter(&mut self, payload: String, rejection: &Rejection, source: String, sink: &mut dyn OutputSink) -> Result<(), SinkError> {
+    fn dead_letter(
+        &mut self,
+        payload: String,
+        rejection: &Rejection,
+        source: String,
+        sink: &mut dyn OutputSink,
+    ) -> Result<(), SinkError> {
         self.summary.record_dead_letter(rejection.code);
         let at = self.now();
-        sink.dead_letter(&DeadLetter { payload, reason: rejection.to_string(), source, at })
+        sink.dead_letter(&DeadLetter {
+            payload,
+            reason: rejection.to_string(),
+            source,
+            at,
+        })
     }
 
     /// Feeds one payload; `source` names it for a dead letter.
-    pub fn feed(&mut self, payload: &str, source: impl FnOnce() -> String, sink: &mut dyn OutputSink) -> Result<(), SinkError> {
+    pub fn feed(
+        &mut self,
+        payload: &str,
+        source: impl FnOnce() -> String,
+        sink: &mut dyn OutputSink,
+    ) -> Result<(), SinkError> {
         self.summary.lines += 1;
         let ev = match Event::from_json(payload) {
             Ok(ev) => ev,
@@ -88,15 +113,29 @@ impl<'r> Replay<'r> {
     }
 
     /// Feeds a line that is not UTF-8.
-    pub fn feed_invalid_bytes(&mut self, bytes: &[u8], source: String, sink: &mut dyn OutputSink) -> Result<(), SinkError> {
+    pub fn feed_invalid_bytes(
+        &mut self,
+        bytes: &[u8],
+        source: String,
+        sink: &mut dyn OutputSink,
+    ) -> Result<(), SinkError> {
         self.summary.lines += 1;
         let r = Rejection::new(RejectCode::Unparsable, "not UTF-8 text");
-        self.dead_letter(String::from_utf8_lossy(bytes).into_owned(), &r, source, sink)
+        self.dead_letter(
+            String::from_utf8_lossy(bytes).into_owned(),
+            &r,
+            source,
+            sink,
+        )
     }
 
     /// Moves the clock to `until` (default: the latest event time), fires the
     /// timers due by then, writes one row per complaint and the summary.
-    pub fn finish(mut self, until: Option<Timestamp>, sink: &mut dyn OutputSink) -> Result<Summary, SinkError> {
+    pub fn finish(
+        mut self,
+        until: Option<Timestamp>,
+        sink: &mut dyn OutputSink,
+    ) -> Result<Summary, SinkError> {
         if let Some(t) = until {
             self.clock.observe(t);
         }
@@ -134,11 +173,16 @@ pub fn replay_reader(
 ) -> Result<Summary, ReplayError> {
     let mut replay = Replay::new(rules);
     for line in JsonlLines::new(reader) {
-        let line = line.map_err(|source| ReplayError::Input { path: name.to_string(), source })?;
+        let line = line.map_err(|source| ReplayError::Input {
+            path: name.to_string(),
+            source,
+        })?;
         on_progress(line.bytes);
         match &line.text {
             Ok(text) => replay.feed(text, || format!("{name}:{}", line.number), sink)?,
-            Err(bytes) => replay.feed_invalid_bytes(bytes, format!("{name}:{}", line.number), sink)?,
+            Err(bytes) => {
+                replay.feed_invalid_bytes(bytes, format!("{name}:{}", line.number), sink)?
+            }
         }
     }
     Ok(replay.finish(until, sink)?)
@@ -146,17 +190,27 @@ pub fn replay_reader(
 
 /// Replays `input` into the JSONL outputs in `out_dir`, with a progress bar
 /// on a terminal for inputs over a few megabytes.
-pub fn replay_file(input: &Path, out_dir: &Path, rules: &dyn Rules, until: Option<Timestamp>) -> Result<Summary, ReplayError> {
+pub fn replay_file(
+    input: &Path,
+    out_dir: &Path,
+    rules: &dyn Rules,
+    until: Option<Timestamp>,
+) -> Result<Summary, ReplayError> {
     let name = input.display().to_string();
-    let file = std::fs::File::open(input).map_err(|source| ReplayError::Input { path: name.clone(), source })?;
+    let file = std::fs::File::open(input).map_err(|source| ReplayError::Input {
+        path: name.clone(),
+        source,
+    })?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut sink = crate::sink::file::JsonlSink::create(out_dir)?;
     let bar = if size > 4 << 20 {
         let bar = indicatif::ProgressBar::new(size);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("static template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         bar
     } else {

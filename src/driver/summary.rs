@@ -112,10 +112,19 @@ impl Summary {
 }
 
 fn pct(n: u64, d: u64) -> String {
-    if d == 0 { "-".into() } else { format!("{:.1}%", n as f64 * 100.0 / d as f64) }
+    if d == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", n as f64 * 100.0 / d as f64)
+    }
 }
 
-fn table(f: &mut fmt::Formatter<'_>, title: &str, m: &BTreeMap<String, u64>, total: u64) -> fmt::Result {
+fn table(
+    f: &mut fmt::Formatter<'_>,
+    title: &str,
+    m: &BTreeMap<String, u64>,
+    total: u64,
+) -> fmt::Result {
     writeln!(f, "\n{title}")?;
     let mut rows: Vec<_> = m.iter().collect();
     rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -136,27 +145,83 @@ impl fmt::Display for Summary {
         writeln!(f, "  events accepted        {:>8}", self.accepted)?;
         writeln!(f, "  duplicates ignored     {:>8}", self.duplicates)?;
         writeln!(f, "  dead letters           {:>8}", dead)?;
-        writeln!(f, "  complaints             {:>8}   open {}", self.complaints, self.open())?;
-        writeln!(f, "  rule decisions         {:>8}   fallback {}", self.decisions, self.fallback_decisions)?;
-        table(f, "volume by channel (渠道)", &self.by_channel, self.complaints)?;
-        table(f, "volume by category (分类)", &self.by_category, self.complaints)?;
-        table(f, "volume by priority (优先级)", &self.by_priority, self.complaints)?;
-        table(f, "volume by lead department (牵头部门)", &self.by_lead, self.complaints)?;
+        writeln!(
+            f,
+            "  complaints             {:>8}   open {}",
+            self.complaints,
+            self.open()
+        )?;
+        writeln!(
+            f,
+            "  rule decisions         {:>8}   fallback {}",
+            self.decisions, self.fallback_decisions
+        )?;
+        table(
+            f,
+            "volume by channel (渠道)",
+            &self.by_channel,
+            self.complaints,
+        )?;
+        table(
+            f,
+            "volume by category (分类)",
+            &self.by_category,
+            self.complaints,
+        )?;
+        table(
+            f,
+            "volume by priority (优先级)",
+            &self.by_priority,
+            self.complaints,
+        )?;
+        table(
+            f,
+            "volume by lead department (牵头部门)",
+            &self.by_lead,
+            self.complaints,
+        )?;
         table(f, "status", &self.by_status, self.complaints)?;
-        writeln!(f, "\nSLA by stage           started      met     late breached  compliance  warn  ext  escal  cancel")?;
+        writeln!(
+            f,
+            "\nSLA by stage           started      met     late breached  compliance  warn  ext  escal  cancel"
+        )?;
         for stage in Stage::ALL {
             let s = self.stages.get(stage).cloned().unwrap_or_default();
             let c = s.compliance().map_or("-".into(), |c| format!("{c:.1}%"));
             writeln!(
                 f,
                 "  {:<20} {:>8} {:>8} {:>8} {:>8} {:>11} {:>5} {:>4} {:>6} {:>7}",
-                stage.as_str(), s.started, s.met, s.late, s.breached, c, s.warning, s.extended, s.escalated, s.cancelled
+                stage.as_str(),
+                s.started,
+                s.met,
+                s.late,
+                s.breached,
+                c,
+                s.warning,
+                s.extended,
+                s.escalated,
+                s.cancelled
             )?;
         }
-        writeln!(f, "  breaches {}, escalations {}", self.breaches(), self.escalations())?;
+        writeln!(
+            f,
+            "  breaches {}, escalations {}",
+            self.breaches(),
+            self.escalations()
+        )?;
         writeln!(f, "\nsatisfaction and reopening")?;
-        writeln!(f, "  confirmations          {:>8}   satisfied {}", self.confirmations, pct(self.satisfied, self.confirmations))?;
-        writeln!(f, "  complaints reopened    {:>8}   reopen rate {}", self.reopened, pct(self.reopened, self.complaints))?;
+        writeln!(
+            f,
+            "  confirmations          {:>8}   satisfied {}",
+            self.confirmations,
+            pct(self.satisfied, self.confirmations)
+        )?;
+        writeln!(
+            f,
+            "  complaints reopened    {:>8}   reopen rate {}",
+            self.reopened,
+            pct(self.reopened, self.complaints)
+        )?;
         if dead > 0 {
             writeln!(f, "\ndead letters by reason")?;
             for (k, v) in &self.dead_letters {

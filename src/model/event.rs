@@ -78,7 +78,8 @@ impl PartialEq for Received {
             && self.description == other.description
             && self.happened_at == other.happened_at
             && self.impact == other.impact
-            && self.attributes.as_ref().map(|a| a.get()) == other.attributes.as_ref().map(|a| a.get())
+            && self.attributes.as_ref().map(|a| a.get())
+                == other.attributes.as_ref().map(|a| a.get())
     }
 }
 
@@ -176,14 +177,21 @@ struct Header {
 }
 
 fn body<'a, T: Deserialize<'a>>(text: &'a str, kind: &str) -> Result<T, ParseError> {
-    serde_json::from_str(text).map_err(|e| ParseError::Body { kind: kind.to_string(), detail: e.to_string() })
+    serde_json::from_str(text).map_err(|e| ParseError::Body {
+        kind: kind.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 impl Event {
     /// Parses one JSON payload into a typed event.
     pub fn from_json(text: &str) -> Result<Event, ParseError> {
         let header: Header = serde_json::from_str(text).map_err(|e| {
-            if e.is_data() { ParseError::Header(e.to_string()) } else { ParseError::Json(e.to_string()) }
+            if e.is_data() {
+                ParseError::Header(e.to_string())
+            } else {
+                ParseError::Json(e.to_string())
+            }
         })?;
         if header.event_id.is_empty() {
             return Err(ParseError::Empty("event_id"));
@@ -197,7 +205,10 @@ impl Event {
                 let r: Received = body(text, kind)?;
                 if let Some(a) = &r.attributes {
                     if !a.get().trim_start().starts_with('{') {
-                        return Err(ParseError::Body { kind: kind.into(), detail: "`attributes` must be an object".into() });
+                        return Err(ParseError::Body {
+                            kind: kind.into(),
+                            detail: "`attributes` must be an object".into(),
+                        });
                     }
                 }
                 EventBody::Received(r)
@@ -277,11 +288,23 @@ mod tests {
     fn rejects_with_precise_reasons() {
         let missing = r#"{"event_id":"e1","type":"complaint.handled","complaint_id":"C1","occurred_at":"2026-01-05T09:00:00Z","cause":"x"}"#;
         let err = Event::from_json(missing).unwrap_err().to_string();
-        assert!(err.contains("complaint.handled") && err.contains("measures"), "{err}");
+        assert!(
+            err.contains("complaint.handled") && err.contains("measures"),
+            "{err}"
+        );
         let unknown = r#"{"event_id":"e1","type":"complaint.eaten","complaint_id":"C1","occurred_at":"2026-01-05T09:00:00Z"}"#;
-        assert_eq!(Event::from_json(unknown).unwrap_err(), ParseError::UnknownType("complaint.eaten".into()));
-        assert!(matches!(Event::from_json("{not json"), Err(ParseError::Json(_))));
+        assert_eq!(
+            Event::from_json(unknown).unwrap_err(),
+            ParseError::UnknownType("complaint.eaten".into())
+        );
+        assert!(matches!(
+            Event::from_json("{not json"),
+            Err(ParseError::Json(_))
+        ));
         let no_offset = r#"{"event_id":"e1","type":"complaint.reported","complaint_id":"C1","occurred_at":"2026-01-05T09:00:00"}"#;
-        assert!(matches!(Event::from_json(no_offset), Err(ParseError::Header(_))));
+        assert!(matches!(
+            Event::from_json(no_offset),
+            Err(ParseError::Header(_))
+        ));
     }
 }

@@ -9,9 +9,18 @@ pub const FILES: &[(&str, &str)] = &[
     ("priority.rhai", include_str!("../../rules/priority.rhai")),
     ("route.rhai", include_str!("../../rules/route.rhai")),
     ("sla.toml", SLA_TOML),
-    ("tests/business.json", include_str!("../../rules/tests/business.json")),
-    ("tests/other.json", include_str!("../../rules/tests/other.json")),
-    ("tests/technical.json", include_str!("../../rules/tests/technical.json")),
+    (
+        "tests/business.json",
+        include_str!("../../rules/tests/business.json"),
+    ),
+    (
+        "tests/other.json",
+        include_str!("../../rules/tests/other.json"),
+    ),
+    (
+        "tests/technical.json",
+        include_str!("../../rules/tests/technical.json"),
+    ),
 ];
 
 /// The shipped SLA policy.

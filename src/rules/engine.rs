@@ -4,7 +4,7 @@ use super::keywords::Keywords;
 use super::subject::{self, Subject};
 use crate::core::decision::{DecisionInput, RuleDecision};
 use crate::model::{Category, Priority, Stage};
-use rhai::{Array, CallFnOptions, Dynamic, Engine, ImmutableString, Map, Scope, AST};
+use rhai::{AST, Array, CallFnOptions, Dynamic, Engine, ImmutableString, Map, Scope};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -51,7 +51,10 @@ pub fn sandbox() -> &'static Engine {
 
 /// `contains_any(text, words)`: whether `text` holds any of `words`.
 fn contains_any(text: &str, words: Array) -> bool {
-    words.iter().any(|w| w.read_lock::<ImmutableString>().is_some_and(|w| text.contains(w.as_str())))
+    words.iter().any(|w| {
+        w.read_lock::<ImmutableString>()
+            .is_some_and(|w| text.contains(w.as_str()))
+    })
 }
 
 /// `first_match(text, words)`: the first of `words` found in `text`, or "".
@@ -64,11 +67,21 @@ fn first_match(text: &str, words: Array) -> ImmutableString {
 }
 
 /// Runs `decide(c)` of `ast`; any error or limit hit is returned as text.
-pub fn run_decide(ast: &AST, keywords: &Keywords, input: &DecisionInput<'_>) -> Result<RuleDecision, String> {
+pub fn run_decide(
+    ast: &AST,
+    keywords: &Keywords,
+    input: &DecisionInput<'_>,
+) -> Result<RuleDecision, String> {
     let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
     let mut scope = Scope::new();
     let out: Dynamic = sandbox()
-        .call_fn_with_options(options, &mut scope, ast, ENTRY, (Subject::new(input, keywords),))
+        .call_fn_with_options(
+            options,
+            &mut scope,
+            ast,
+            ENTRY,
+            (Subject::new(input, keywords),),
+        )
         .map_err(|e| e.to_string())?;
     let map = out.try_cast::<Map>().ok_or("`decide` must return a map")?;
     decision_from_map(map)
@@ -78,28 +91,41 @@ fn text(map: &Map, key: &str) -> Result<Option<String>, String> {
     match map.get(key) {
         None => Ok(None),
         Some(v) if v.is_unit() => Ok(None),
-        Some(v) => v.clone().into_string().map(Some).map_err(|t| format!("`{key}` must be a string, not {t}")),
+        Some(v) => v
+            .clone()
+            .into_string()
+            .map(Some)
+            .map_err(|t| format!("`{key}` must be a string, not {t}")),
     }
 }
 
 fn required(map: &Map, key: &str) -> Result<String, String> {
-    text(map, key)?.filter(|s| !s.is_empty()).ok_or_else(|| format!("`decide` must return a non-empty `{key}`"))
+    text(map, key)?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| format!("`decide` must return a non-empty `{key}`"))
 }
 
 fn decision_from_map(map: Map) -> Result<RuleDecision, String> {
     let category = required(&map, "category")?;
-    let category = Category::parse(&category).ok_or_else(|| format!("unknown category `{category}`"))?;
+    let category =
+        Category::parse(&category).ok_or_else(|| format!("unknown category `{category}`"))?;
     let priority = required(&map, "priority")?;
-    let priority = Priority::parse(&priority).ok_or_else(|| format!("unknown priority `{priority}`"))?;
+    let priority =
+        Priority::parse(&priority).ok_or_else(|| format!("unknown priority `{priority}`"))?;
     let lead_department = required(&map, "lead_department")?;
     let assist_departments = match map.get("assist_departments") {
         None => Vec::new(),
         Some(v) if v.is_unit() => Vec::new(),
         Some(v) => {
-            let arr = v.clone().try_cast::<Array>().ok_or("`assist_departments` must be an array")?;
+            let arr = v
+                .clone()
+                .try_cast::<Array>()
+                .ok_or("`assist_departments` must be an array")?;
             let mut out = Vec::with_capacity(arr.len());
             for d in arr {
-                let d = d.into_string().map_err(|t| format!("assist department must be a string, not {t}"))?;
+                let d = d
+                    .into_string()
+                    .map_err(|t| format!("assist department must be a string, not {t}"))?;
                 if d != lead_department && !d.is_empty() && !out.contains(&d) {
                     out.push(d);
                 }
@@ -110,14 +136,20 @@ fn decision_from_map(map: Map) -> Result<RuleDecision, String> {
     let coordination_required = match map.get("coordination_required") {
         None => !assist_departments.is_empty(),
         Some(v) if v.is_unit() => !assist_departments.is_empty(),
-        Some(v) => v.as_bool().map_err(|t| format!("`coordination_required` must be a bool, not {t}"))?,
+        Some(v) => v
+            .as_bool()
+            .map_err(|t| format!("`coordination_required` must be a bool, not {t}"))?,
     };
     let reason = text(&map, "reason")?.unwrap_or_default();
     let mut sla_overrides = BTreeMap::new();
     if let Some(v) = map.get("sla").filter(|v| !v.is_unit()) {
-        let sla = v.clone().try_cast::<Map>().ok_or("`sla` must be a map of stage to duration")?;
+        let sla = v
+            .clone()
+            .try_cast::<Map>()
+            .ok_or("`sla` must be a map of stage to duration")?;
         for (stage, d) in sla {
-            let stage = Stage::parse(&stage).ok_or_else(|| format!("unknown SLA stage `{stage}`"))?;
+            let stage =
+                Stage::parse(&stage).ok_or_else(|| format!("unknown SLA stage `{stage}`"))?;
             sla_overrides.insert(stage, duration_secs(d)?);
         }
     }
@@ -135,10 +167,17 @@ fn decision_from_map(map: Map) -> Result<RuleDecision, String> {
 /// A duration from a rule: seconds as an integer, or text such as "2h 30m".
 fn duration_secs(d: Dynamic) -> Result<u64, String> {
     if let Ok(n) = d.as_int() {
-        return u64::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| format!("SLA target {n} must be positive"));
+        return u64::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("SLA target {n} must be positive"));
     }
-    let s = d.into_string().map_err(|t| format!("SLA target must be seconds or text like \"2h\", not {t}"))?;
-    let secs = humantime::parse_duration(&s).map_err(|e| format!("SLA target `{s}`: {e}"))?.as_secs();
+    let s = d
+        .into_string()
+        .map_err(|t| format!("SLA target must be seconds or text like \"2h\", not {t}"))?;
+    let secs = humantime::parse_duration(&s)
+        .map_err(|e| format!("SLA target `{s}`: {e}"))?
+        .as_secs();
     if secs == 0 {
         return Err(format!("SLA target `{s}` must be at least one second"));
     }

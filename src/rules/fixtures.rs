@@ -62,7 +62,10 @@ impl std::fmt::Display for Failure {
 /// Parses one fixture file (a JSON array of cases).
 pub fn parse(file: &str, text: &str) -> Result<Vec<FixtureCase>, RulesError> {
     let mut cases: Vec<FixtureCase> =
-        serde_json::from_str(text).map_err(|e| RulesError::Fixture { file: file.to_string(), message: e.to_string() })?;
+        serde_json::from_str(text).map_err(|e| RulesError::Fixture {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
     for c in &mut cases {
         c.file = file.to_string();
     }
@@ -93,16 +96,36 @@ pub fn run(rules: &RuleSet) -> Vec<Failure> {
             previous_priority: case.previous_priority,
             comment: case.comment.as_deref(),
         };
-        let mut failure = Failure { file: case.file.clone(), name: case.name.clone(), diffs: Vec::new(), error: None };
+        let mut failure = Failure {
+            file: case.file.clone(),
+            name: case.name.clone(),
+            diffs: Vec::new(),
+            error: None,
+        };
         match rules.try_decide(&input) {
             Err(e) => failure.error = Some(e),
             Ok(d) => {
                 let e = &case.expect;
                 check(&mut failure.diffs, "category", &e.category, &d.category);
                 check(&mut failure.diffs, "priority", &e.priority, &d.priority);
-                check(&mut failure.diffs, "lead_department", &e.lead_department, &d.lead_department);
-                check(&mut failure.diffs, "assist_departments", &e.assist_departments, &d.assist_departments);
-                check(&mut failure.diffs, "coordination_required", &e.coordination_required, &d.coordination_required);
+                check(
+                    &mut failure.diffs,
+                    "lead_department",
+                    &e.lead_department,
+                    &d.lead_department,
+                );
+                check(
+                    &mut failure.diffs,
+                    "assist_departments",
+                    &e.assist_departments,
+                    &d.assist_departments,
+                );
+                check(
+                    &mut failure.diffs,
+                    "coordination_required",
+                    &e.coordination_required,
+                    &d.coordination_required,
+                );
             }
         }
         if failure.error.is_some() || !failure.diffs.is_empty() {
@@ -120,6 +143,12 @@ pub fn load_tested(dir: &std::path::Path) -> Result<RuleSet, (RulesError, Vec<Fa
         Ok(rules)
     } else {
         let total = rules.fixtures().len();
-        Err((RulesError::FixturesFailed { failed: failures.len(), total }, failures))
+        Err((
+            RulesError::FixturesFailed {
+                failed: failures.len(),
+                total,
+            },
+            failures,
+        ))
     }
 }

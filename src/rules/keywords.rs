@@ -23,13 +23,19 @@ pub struct Keywords {
 impl Keywords {
     /// Parses the TOML text: `list = ["word", ...]` per list.
     pub fn parse(text: &str) -> Result<Keywords, String> {
-        let lists: BTreeMap<String, Vec<String>> = toml::from_str(text).map_err(|e| e.to_string())?;
+        let lists: BTreeMap<String, Vec<String>> =
+            toml::from_str(text).map_err(|e| e.to_string())?;
         let mut names = Vec::new();
         let mut list_of = Vec::new();
         let mut words = Vec::new();
         for (i, (name, list)) in lists.into_iter().enumerate() {
-            if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-                return Err(format!("list name `{name}`: use lower-case letters, digits and _"));
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(format!(
+                    "list name `{name}`: use lower-case letters, digits and _"
+                ));
             }
             for w in list {
                 let w = w.trim().to_lowercase();
@@ -41,8 +47,15 @@ impl Keywords {
             }
             names.push(name.into());
         }
-        let matcher = AhoCorasick::new(words.iter().map(|w| w.as_str())).map_err(|e| e.to_string())?;
-        Ok(Keywords { names, list_of, words, none: ImmutableString::new(), matcher })
+        let matcher =
+            AhoCorasick::new(words.iter().map(|w| w.as_str())).map_err(|e| e.to_string())?;
+        Ok(Keywords {
+            names,
+            list_of,
+            words,
+            none: ImmutableString::new(),
+            matcher,
+        })
     }
 
     /// No lists (a ruleset without `keywords.toml`).
@@ -65,8 +78,14 @@ impl Keywords {
                 *slot = Some((m.start(), id));
             }
         }
-        let word = |f: Option<(usize, usize)>| f.map_or_else(|| self.none.clone(), |(_, id)| self.words[id].clone());
-        self.names.iter().zip(found).map(|(n, f)| (n.clone(), word(f))).collect()
+        let word = |f: Option<(usize, usize)>| {
+            f.map_or_else(|| self.none.clone(), |(_, id)| self.words[id].clone())
+        };
+        self.names
+            .iter()
+            .zip(found)
+            .map(|(n, f)| (n.clone(), word(f)))
+            .collect()
     }
 }
 
@@ -76,7 +95,9 @@ mod tests {
 
     #[test]
     fn finds_the_earliest_word_of_each_list() {
-        let k = Keywords::parse("tech = [\"断网\", \"Slow\"]\nbiz = [\"扣费\"]\nnone = [\"zzz\"]\n").unwrap();
+        let k =
+            Keywords::parse("tech = [\"断网\", \"Slow\"]\nbiz = [\"扣费\"]\nnone = [\"zzz\"]\n")
+                .unwrap();
         let m = k.first_matches("very slow, 断网 and 扣费");
         let m: Vec<(&str, &str)> = m.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(m, [("biz", "扣费"), ("none", ""), ("tech", "slow")]);

@@ -32,7 +32,8 @@ struct PerPriority {
 }
 
 fn seconds(stage: Stage, priority: Priority, text: &str) -> Result<u64, String> {
-    let d = humantime::parse_duration(text).map_err(|e| format!("`{stage}.{priority}` = \"{text}\": {e}"))?;
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("`{stage}.{priority}` = \"{text}\": {e}"))?;
     if d.as_secs() == 0 {
         return Err(format!("`{stage}.{priority}` must be at least one second"));
     }
@@ -43,20 +44,34 @@ fn seconds(stage: Stage, priority: Priority, text: &str) -> Result<u64, String> 
 pub fn parse(text: &str) -> Result<SlaPolicy, String> {
     let file: PolicyFile = toml::from_str(text).map_err(|e| e.to_string())?;
     if !(file.warning_share > 0.0 && file.warning_share < 1.0) {
-        return Err(format!("`warning_share` must be between 0 and 1 (exclusive), not {}", file.warning_share));
+        return Err(format!(
+            "`warning_share` must be between 0 and 1 (exclusive), not {}",
+            file.warning_share
+        ));
     }
     let mut targets = [[0u64; 3]; 5];
-    let stages = [file.acknowledge, file.assign, file.handle, file.report, file.confirm];
+    let stages = [
+        file.acknowledge,
+        file.assign,
+        file.handle,
+        file.report,
+        file.confirm,
+    ];
     for (stage, t) in Stage::ALL.iter().zip(stages) {
         let texts = match &t {
             Targets::All(s) => [s.as_str(); 3],
-            Targets::PerPriority(p) => [p.general.as_str(), p.important.as_str(), p.urgent.as_str()],
+            Targets::PerPriority(p) => {
+                [p.general.as_str(), p.important.as_str(), p.urgent.as_str()]
+            }
         };
         for (priority, text) in Priority::ALL.iter().zip(texts) {
             targets[stage.index()][priority.index()] = seconds(*stage, *priority, text)?;
         }
     }
-    Ok(SlaPolicy { targets, warning_share: file.warning_share })
+    Ok(SlaPolicy {
+        targets,
+        warning_share: file.warning_share,
+    })
 }
 
 #[cfg(test)]
@@ -72,8 +87,16 @@ mod tests {
     #[test]
     fn refuses_bad_policies() {
         let good = crate::rules::embedded::SLA_TOML;
-        assert!(parse(&good.replace("warning_share = 0.8", "warning_share = 1.5")).unwrap_err().contains("warning_share"));
-        assert!(parse(&good.replace("\"24h\"", "\"soon\"")).unwrap_err().contains("handle.general"));
+        assert!(
+            parse(&good.replace("warning_share = 0.8", "warning_share = 1.5"))
+                .unwrap_err()
+                .contains("warning_share")
+        );
+        assert!(
+            parse(&good.replace("\"24h\"", "\"soon\""))
+                .unwrap_err()
+                .contains("handle.general")
+        );
         assert!(parse(&format!("{good}\nsurprise = 1\n")).is_err());
     }
 }

@@ -5,7 +5,7 @@ use super::fixtures::load_tested;
 use super::ruleset::{RuleSet, RulesError};
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode};
-use notify_debouncer_full::{new_debouncer, DebounceEventResult};
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +34,10 @@ pub fn reload_once(dir: &Path, current: &ArcSwap<RuleSet>) -> Result<ReloadOutco
             if old.version() == candidate.version() {
                 return Ok(ReloadOutcome::Unchanged);
             }
-            let outcome = ReloadOutcome::Swapped { from: old.version().to_string(), to: candidate.version().to_string() };
+            let outcome = ReloadOutcome::Swapped {
+                from: old.version().to_string(),
+                to: candidate.version().to_string(),
+            };
             tracing::info!(
                 ruleset_version = candidate.version(),
                 previous = old.version(),
@@ -47,7 +50,8 @@ pub fn reload_once(dir: &Path, current: &ArcSwap<RuleSet>) -> Result<ReloadOutco
             Ok(outcome)
         }
         Err((error, failures)) => {
-            metrics::counter!("complaintflow_rules_reloads_total", "result" => "failed").increment(1);
+            metrics::counter!("complaintflow_rules_reloads_total", "result" => "failed")
+                .increment(1);
             let detail: String = failures.iter().map(|f| f.to_string()).collect();
             tracing::warn!(
                 dir = %dir.display(),
@@ -71,20 +75,34 @@ pub struct WatchError {
 
 /// Watches `dir` until `cancel` and reloads on every settled change.
 /// Directory watching follows editors' save-by-rename.
-pub async fn watch(dir: PathBuf, current: SharedRules, cancel: CancellationToken) -> Result<(), WatchError> {
+pub async fn watch(
+    dir: PathBuf,
+    current: SharedRules,
+    cancel: CancellationToken,
+) -> Result<(), WatchError> {
     // One pending signal is enough: a reload reads the whole directory.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| {
         let relevant = match res {
-            Ok(events) => events.iter().any(|e| !matches!(e.kind, EventKind::Access(_))),
+            Ok(events) => events
+                .iter()
+                .any(|e| !matches!(e.kind, EventKind::Access(_))),
             Err(_) => true,
         };
         if relevant {
             let _ = tx.try_send(());
         }
     })
-    .map_err(|source| WatchError { dir: dir.clone(), source })?;
-    debouncer.watch(&dir, RecursiveMode::Recursive).map_err(|source| WatchError { dir: dir.clone(), source })?;
+    .map_err(|source| WatchError {
+        dir: dir.clone(),
+        source,
+    })?;
+    debouncer
+        .watch(&dir, RecursiveMode::Recursive)
+        .map_err(|source| WatchError {
+            dir: dir.clone(),
+            source,
+        })?;
     tracing::info!(dir = %dir.display(), "watching rules for changes");
     loop {
         tokio::select! {

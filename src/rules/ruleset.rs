@@ -5,8 +5,8 @@ use super::engine::{self, ENTRY};
 use super::fixtures::{self, FixtureCase};
 use super::keywords::Keywords;
 use super::policy;
-use crate::core::decision::{DecisionInput, RuleDecision, Rules};
 use crate::core::SlaPolicy;
+use crate::core::decision::{DecisionInput, RuleDecision, Rules};
 use crate::model::Timestamp;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no rule scripts (*.rhai) in {0}")]
     NoScripts(String),
     #[error("{file}: {message}")]
@@ -47,12 +50,18 @@ pub struct RuleSet {
 
 impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleSet").field("version", &self.version).field("origin", &self.origin).finish()
+        f.debug_struct("RuleSet")
+            .field("version", &self.version)
+            .field("origin", &self.origin)
+            .finish()
     }
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, RulesError> {
-    let io = |source| RulesError::Io { path: dir.to_path_buf(), source };
+    let io = |source| RulesError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         paths.push(entry.map_err(io)?.path());
@@ -64,10 +73,19 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, RulesError> {
 impl RuleSet {
     /// Loads `dir`: `*.rhai`, `sla.toml`, `keywords.toml`, `tests/*.json`.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
-        let read = |p: &Path| std::fs::read_to_string(p).map_err(|source| RulesError::Io { path: p.to_path_buf(), source });
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| RulesError::Io {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
         let mut files = Vec::new();
         for p in read_dir_sorted(dir)? {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
             if name.ends_with(".rhai") || name == "sla.toml" || name == "keywords.toml" {
                 files.push((name, read(&p)?));
             }
@@ -75,7 +93,11 @@ impl RuleSet {
         let tests = dir.join("tests");
         if tests.is_dir() {
             for p in read_dir_sorted(&tests)? {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let name = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
                 if name.ends_with(".json") {
                     files.push((format!("tests/{name}"), read(&p)?));
                 }
@@ -86,8 +108,10 @@ impl RuleSet {
 
     /// The ruleset shipped inside the binary.
     pub fn embedded() -> RuleSet {
-        let files: Vec<(String, String)> =
-            super::embedded::FILES.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect();
+        let files: Vec<(String, String)> = super::embedded::FILES
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect();
         Self::from_files("embedded", &files).expect("the shipped rules are valid (tested)")
     }
 
@@ -109,9 +133,13 @@ impl RuleSet {
             hasher.update(text.as_bytes());
             hasher.update([0]);
             if path.ends_with(".rhai") {
-                let compiled = engine::sandbox()
-                    .compile(text)
-                    .map_err(|e| RulesError::Compile { file: path.clone(), message: e.to_string() })?;
+                let compiled =
+                    engine::sandbox()
+                        .compile(text)
+                        .map_err(|e| RulesError::Compile {
+                            file: path.clone(),
+                            message: e.to_string(),
+                        })?;
                 ast = Some(match ast {
                     None => compiled,
                     Some(a) => a.merge(&compiled),
@@ -123,7 +151,10 @@ impl RuleSet {
             }
         }
         let ast = ast.ok_or_else(|| RulesError::NoScripts(origin.to_string()))?;
-        if !ast.iter_functions().any(|f| f.name == ENTRY && f.params.len() == 1) {
+        if !ast
+            .iter_functions()
+            .any(|f| f.name == ENTRY && f.params.len() == 1)
+        {
             return Err(RulesError::MissingEntry);
         }
         let policy = match policy_text {
@@ -132,7 +163,15 @@ impl RuleSet {
         };
         let digest = hasher.finalize();
         let version: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        Ok(RuleSet { ast, policy, keywords, version, fixtures, origin: origin.to_string(), loaded_at: chrono::Utc::now() })
+        Ok(RuleSet {
+            ast,
+            policy,
+            keywords,
+            version,
+            fixtures,
+            origin: origin.to_string(),
+            loaded_at: chrono::Utc::now(),
+        })
     }
 
     /// The fixture cases that came with the rules.
@@ -175,11 +214,21 @@ mod tests {
     fn decide_with(script: &str) -> Result<RuleDecision, String> {
         let files = vec![
             ("decide.rhai".to_string(), script.to_string()),
-            ("keywords.toml".to_string(), "tech = [\"断网\"]\n".to_string()),
+            (
+                "keywords.toml".to_string(),
+                "tech = [\"断网\"]\n".to_string(),
+            ),
         ];
         let rules = RuleSet::from_files("test", &files).unwrap();
         let received: Received = serde_json::from_str(r#"{"channel":"Web","customer":{"id":"K","name":"N"},"description":"家里断网","attributes":{"vip":true}}"#).unwrap();
-        let input = DecisionInput { complaint_id: "C1", received: &received, received_at: chrono::Utc::now(), cycle: 2, previous_priority: None, comment: None };
+        let input = DecisionInput {
+            complaint_id: "C1",
+            received: &received,
+            received_at: chrono::Utc::now(),
+            cycle: 2,
+            previous_priority: None,
+            comment: None,
+        };
         rules.try_decide(&input)
     }
 
@@ -193,8 +242,14 @@ mod tests {
         .unwrap();
         assert_eq!(d.lead_department, "web");
         assert_eq!(d.reason, "断网|2|true|K|家里断网");
-        assert_eq!(d.sla_overrides.get(&crate::model::Stage::Handle), Some(&7200));
-        assert_eq!(d.sla_overrides.get(&crate::model::Stage::Report), Some(&600));
+        assert_eq!(
+            d.sla_overrides.get(&crate::model::Stage::Handle),
+            Some(&7200)
+        );
+        assert_eq!(
+            d.sla_overrides.get(&crate::model::Stage::Report),
+            Some(&600)
+        );
     }
 
     #[test]
@@ -203,7 +258,10 @@ mod tests {
         assert!(e.contains("no field `chanel`"), "{e}");
         let e = decide_with(r#"fn decide(c) { c.keywords.technical }"#).unwrap_err();
         assert!(e.contains("no keyword list `technical`"), "{e}");
-        let e = decide_with(r#"fn decide(c) { #{ category: "weird", priority: "general", lead_department: "x" } }"#).unwrap_err();
+        let e = decide_with(
+            r#"fn decide(c) { #{ category: "weird", priority: "general", lead_department: "x" } }"#,
+        )
+        .unwrap_err();
         assert!(e.contains("unknown category `weird`"), "{e}");
     }
 
@@ -215,15 +273,21 @@ mod tests {
             r#"fn decide(c) { eval("1") }"#,
         ] {
             let r = RuleSet::from_files("t", &[("decide.rhai".into(), script.into())]);
-            assert!(matches!(r, Err(RulesError::Compile { .. })), "{script} compiled");
+            assert!(
+                matches!(r, Err(RulesError::Compile { .. })),
+                "{script} compiled"
+            );
         }
     }
 
     #[test]
     fn version_is_a_content_hash() {
-        let a = RuleSet::from_files("a", &[("decide.rhai".into(), "fn decide(c) { 1 }".into())]).unwrap();
-        let b = RuleSet::from_files("b", &[("decide.rhai".into(), "fn decide(c) { 1 }".into())]).unwrap();
-        let c = RuleSet::from_files("c", &[("decide.rhai".into(), "fn decide(c) { 2 }".into())]).unwrap();
+        let a = RuleSet::from_files("a", &[("decide.rhai".into(), "fn decide(c) { 1 }".into())])
+            .unwrap();
+        let b = RuleSet::from_files("b", &[("decide.rhai".into(), "fn decide(c) { 1 }".into())])
+            .unwrap();
+        let c = RuleSet::from_files("c", &[("decide.rhai".into(), "fn decide(c) { 2 }".into())])
+            .unwrap();
         assert_eq!(a.version(), b.version());
         assert_ne!(a.version(), c.version());
         assert_eq!(a.version().len(), 16);

@@ -63,17 +63,37 @@ fn to_dynamic(v: serde_json::Value) -> Dynamic {
     match v {
         Value::Null => Dynamic::UNIT,
         Value::Bool(b) => b.into(),
-        Value::Number(n) => n.as_i64().map(Dynamic::from).or_else(|| n.as_f64().map(Dynamic::from)).unwrap_or(Dynamic::UNIT),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Dynamic::from)
+            .or_else(|| n.as_f64().map(Dynamic::from))
+            .unwrap_or(Dynamic::UNIT),
         Value::String(s) => s.into(),
         Value::Array(a) => Dynamic::from_array(a.into_iter().map(to_dynamic).collect()),
-        Value::Object(o) => Dynamic::from_map(o.into_iter().map(|(k, v)| (k.into(), to_dynamic(v))).collect()),
+        Value::Object(o) => Dynamic::from_map(
+            o.into_iter()
+                .map(|(k, v)| (k.into(), to_dynamic(v)))
+                .collect(),
+        ),
     }
 }
 
 /// Fields of `c`, for rules/README.md and error messages.
 pub const FIELDS: &[&str] = &[
-    "id", "channel", "description", "text", "impact", "customer", "attributes", "keywords", "cycle",
-    "reopen_count", "previous_priority", "comment", "received_at", "happened_at",
+    "id",
+    "channel",
+    "description",
+    "text",
+    "impact",
+    "customer",
+    "attributes",
+    "keywords",
+    "cycle",
+    "reopen_count",
+    "previous_priority",
+    "comment",
+    "received_at",
+    "happened_at",
 ];
 
 fn customer(c: &mut Subject) -> Map {
@@ -85,7 +105,10 @@ fn customer(c: &mut Subject) -> Map {
 
 fn attributes(c: &mut Subject) -> Dynamic {
     if c.attributes.is_none() {
-        let parsed = c.attributes_json.as_deref().and_then(|j| serde_json::from_str(j).ok());
+        let parsed = c
+            .attributes_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok());
         c.attributes = Some(parsed.map_or_else(|| Dynamic::from_map(Map::new()), to_dynamic));
     }
     c.attributes.clone().unwrap_or_default()
@@ -93,14 +116,25 @@ fn attributes(c: &mut Subject) -> Dynamic {
 
 /// Any other field name: an error that lists the real ones.
 fn unknown_field(_c: &mut Subject, field: &str) -> Result<Dynamic, Box<EvalAltResult>> {
-    Err(format!("a complaint has no field `{field}` (fields: {})", FIELDS.join(", ")).into())
+    Err(format!(
+        "a complaint has no field `{field}` (fields: {})",
+        FIELDS.join(", ")
+    )
+    .into())
 }
 
 fn hits_get(k: &mut KeywordHits, list: &str) -> Result<ImmutableString, Box<EvalAltResult>> {
-    k.0.iter().find(|(name, _)| name.as_str() == list).map(|(_, word)| word.clone()).ok_or_else(|| {
-        let names: Vec<&str> = k.0.iter().map(|(n, _)| n.as_str()).collect();
-        format!("no keyword list `{list}` in keywords.toml (lists: {})", names.join(", ")).into()
-    })
+    k.0.iter()
+        .find(|(name, _)| name.as_str() == list)
+        .map(|(_, word)| word.clone())
+        .ok_or_else(|| {
+            let names: Vec<&str> = k.0.iter().map(|(n, _)| n.as_str()).collect();
+            format!(
+                "no keyword list `{list}` in keywords.toml (lists: {})",
+                names.join(", ")
+            )
+            .into()
+        })
 }
 
 /// Registers `Complaint` and `KeywordHits` with the engine. Property access
@@ -122,7 +156,9 @@ pub fn register(engine: &mut rhai::Engine) {
         .register_get("previous_priority", |c: &mut Subject| c.previous_priority)
         .register_get("comment", |c: &mut Subject| c.comment.clone())
         .register_get("received_at", |c: &mut Subject| c.received_at.to_rfc3339())
-        .register_get("happened_at", |c: &mut Subject| c.happened_at.map(|t| t.to_rfc3339()).unwrap_or_default())
+        .register_get("happened_at", |c: &mut Subject| {
+            c.happened_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+        })
         .register_indexer_get(unknown_field)
         .register_type_with_name::<KeywordHits>("KeywordHits")
         .register_indexer_get(hits_get);

@@ -15,18 +15,30 @@ struct JsonlFile {
 
 impl JsonlFile {
     fn create(path: PathBuf) -> Result<JsonlFile, SinkError> {
-        let file = File::create(&path).map_err(|source| SinkError::Io { path: path.display().to_string(), source })?;
-        Ok(JsonlFile { path, out: BufWriter::with_capacity(1 << 16, file) })
+        let file = File::create(&path).map_err(|source| SinkError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(JsonlFile {
+            path,
+            out: BufWriter::with_capacity(1 << 16, file),
+        })
     }
 
     fn write<T: Serialize>(&mut self, row: &T) -> Result<(), SinkError> {
-        let err = |e: std::io::Error| SinkError::Io { path: self.path.display().to_string(), source: e };
+        let err = |e: std::io::Error| SinkError::Io {
+            path: self.path.display().to_string(),
+            source: e,
+        };
         serde_json::to_writer(&mut self.out, row).map_err(|e| err(e.into()))?;
         self.out.write_all(b"\n").map_err(err)
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|source| SinkError::Io { path: self.path.display().to_string(), source })
+        self.out.flush().map_err(|source| SinkError::Io {
+            path: self.path.display().to_string(),
+            source,
+        })
     }
 }
 
@@ -41,7 +53,10 @@ pub struct JsonlSink {
 impl JsonlSink {
     /// Creates (truncates) the four files in `dir`, creating `dir` if needed.
     pub fn create(dir: &Path) -> Result<JsonlSink, SinkError> {
-        std::fs::create_dir_all(dir).map_err(|source| SinkError::Io { path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| SinkError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
         Ok(JsonlSink {
             decisions: JsonlFile::create(dir.join("decisions.jsonl"))?,
             sla: JsonlFile::create(dir.join("sla_events.jsonl"))?,

@@ -68,7 +68,10 @@ pub struct OutRecord {
 }
 
 /// Sends all records and waits until the broker acknowledged every one.
-pub async fn send_all(producer: &FutureProducer, records: &[OutRecord]) -> Result<(), KafkaSinkError> {
+pub async fn send_all(
+    producer: &FutureProducer,
+    records: &[OutRecord],
+) -> Result<(), KafkaSinkError> {
     let sends = records.iter().map(|r| {
         let mut rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(&r.topic).key(&r.key);
         if let Some(p) = &r.payload {
@@ -89,10 +92,26 @@ pub async fn send_all(producer: &FutureProducer, records: &[OutRecord]) -> Resul
 /// The state topic is compacted and has as many partitions as the input.
 pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
     let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
-    let metadata = admin.inner().fetch_metadata(None, Duration::from_secs(10))?;
-    let existing: Vec<String> = metadata.topics().iter().filter(|t| !t.partitions().is_empty()).map(|t| t.name().to_string()).collect();
-    let wanted = [&k.input_topic, &k.decisions_topic, &k.sla_topic, &k.dlq_topic, &k.state_topic];
-    let missing: Vec<&String> = wanted.into_iter().filter(|t| !existing.contains(t)).collect();
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))?;
+    let existing: Vec<String> = metadata
+        .topics()
+        .iter()
+        .filter(|t| !t.partitions().is_empty())
+        .map(|t| t.name().to_string())
+        .collect();
+    let wanted = [
+        &k.input_topic,
+        &k.decisions_topic,
+        &k.sla_topic,
+        &k.dlq_topic,
+        &k.state_topic,
+    ];
+    let missing: Vec<&String> = wanted
+        .into_iter()
+        .filter(|t| !existing.contains(t))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -104,15 +123,29 @@ pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
         .iter()
         .map(|t| {
             let topic = NewTopic::new(t, k.partitions, TopicReplication::Fixed(k.replication));
-            if *t == &k.state_topic { topic.set("cleanup.policy", "compact") } else { topic }
+            if *t == &k.state_topic {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
         })
         .collect();
-    let results = admin.create_topics(new.iter(), &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))).await?;
+    let results = admin
+        .create_topics(
+            new.iter(),
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await?;
     for r in results {
         match r {
             Ok(topic) => tracing::info!(topic, partitions = k.partitions, "created topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(KafkaSinkError::CreateTopic { topic, code: code.to_string() }),
+            Err((topic, code)) => {
+                return Err(KafkaSinkError::CreateTopic {
+                    topic,
+                    code: code.to_string(),
+                });
+            }
         }
     }
     Ok(())

@@ -10,7 +10,10 @@ use crate::model::{ComplaintRow, DeadLetter, Decision, SlaEvent};
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("cannot write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A destination for every kind of output.

@@ -20,7 +20,11 @@ pub struct JsonlLines<R> {
 
 impl<R: BufRead> JsonlLines<R> {
     pub fn new(reader: R) -> Self {
-        JsonlLines { reader, number: 0, buf: Vec::with_capacity(1024) }
+        JsonlLines {
+            reader,
+            number: 0,
+            buf: Vec::with_capacity(1024),
+        }
     }
 }
 
@@ -40,8 +44,14 @@ impl<R: BufRead> Iterator for JsonlLines<R> {
             if trimmed.is_empty() {
                 continue;
             }
-            let text = std::str::from_utf8(trimmed).map(str::to_owned).map_err(|_| trimmed.to_vec());
-            return Some(Ok(Line { number: self.number, text, bytes: n }));
+            let text = std::str::from_utf8(trimmed)
+                .map(str::to_owned)
+                .map_err(|_| trimmed.to_vec());
+            return Some(Ok(Line {
+                number: self.number,
+                text,
+                bytes: n,
+            }));
         }
     }
 }

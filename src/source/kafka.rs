@@ -5,7 +5,9 @@
 use crate::config::KafkaConfig;
 use crate::core::Complaint;
 use crate::sink::kafka::{client_config, with_options};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
@@ -35,17 +37,33 @@ impl ConsumerContext for GroupContext {
             if let Err(e) = commit_stored(consumer) {
                 tracing::warn!(error = %e, "commit on revoke failed; those inputs will be redelivered");
             }
-            let parts: Vec<i32> = tpl.elements_for_topic(&self.topic).iter().map(|e| e.partition()).collect();
+            let parts: Vec<i32> = tpl
+                .elements_for_topic(&self.topic)
+                .iter()
+                .map(|e| e.partition())
+                .collect();
             tracing::info!(partitions = ?parts, "partitions revoked");
-            self.changes.lock().expect("not poisoned").revoked.extend(parts);
+            self.changes
+                .lock()
+                .expect("not poisoned")
+                .revoked
+                .extend(parts);
         }
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            let parts: Vec<i32> = tpl.elements_for_topic(&self.topic).iter().map(|e| e.partition()).collect();
+            let parts: Vec<i32> = tpl
+                .elements_for_topic(&self.topic)
+                .iter()
+                .map(|e| e.partition())
+                .collect();
             tracing::info!(partitions = ?parts, "partitions assigned");
-            self.changes.lock().expect("not poisoned").assigned.extend(parts);
+            self.changes
+                .lock()
+                .expect("not poisoned")
+                .assigned
+                .extend(parts);
         }
     }
 }
@@ -60,7 +78,10 @@ pub fn commit_stored<C: Consumer<X>, X: ConsumerContext>(consumer: &C) -> Result
 
 /// The group consumer of the input topic, subscribed.
 pub fn group_consumer(k: &KafkaConfig) -> Result<StreamConsumer<GroupContext>, KafkaError> {
-    let ctx = GroupContext { topic: k.input_topic.clone(), changes: Arc::default() };
+    let ctx = GroupContext {
+        topic: k.input_topic.clone(),
+        changes: Arc::default(),
+    };
     let mut c = client_config(k);
     c.set("group.id", &k.group)
         .set("enable.auto.commit", "true")
@@ -70,7 +91,8 @@ pub fn group_consumer(k: &KafkaConfig) -> Result<StreamConsumer<GroupContext>, K
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", k.session_timeout_ms.to_string())
         .set("partition.assignment.strategy", "range");
-    let consumer: StreamConsumer<GroupContext> = with_options(&mut c, k).create_with_context(ctx)?;
+    let consumer: StreamConsumer<GroupContext> =
+        with_options(&mut c, k).create_with_context(ctx)?;
     consumer.subscribe(&[&k.input_topic])?;
     Ok(consumer)
 }
@@ -81,13 +103,18 @@ const END_QUIET: Duration = Duration::from_millis(500);
 /// Reads one partition of the state changelog to its end: the latest state
 /// of every complaint in it (tombstones remove). Works whether or not
 /// compaction ever ran.
-pub fn restore_partition(k: &KafkaConfig, partition: i32, deadline: Duration) -> Result<HashMap<String, Complaint>, KafkaError> {
+pub fn restore_partition(
+    k: &KafkaConfig,
+    partition: i32,
+    deadline: Duration,
+) -> Result<HashMap<String, Complaint>, KafkaError> {
     let consumer: BaseConsumer = client_config(k)
         .set("group.id", format!("{}.restore", k.group))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .create()?;
-    let (low, high) = consumer.fetch_watermarks(&k.state_topic, partition, Duration::from_secs(10))?;
+    let (low, high) =
+        consumer.fetch_watermarks(&k.state_topic, partition, Duration::from_secs(10))?;
     let mut states = HashMap::new();
     if high <= low {
         return Ok(states);
@@ -103,13 +130,19 @@ pub fn restore_partition(k: &KafkaConfig, partition: i32, deadline: Duration) ->
     // so records of that batch can lie beyond it.
     while next < high || last_message.elapsed() < END_QUIET {
         if started.elapsed() > deadline {
-            return Err(KafkaError::MessageConsumption(rdkafka::types::RDKafkaErrorCode::OperationTimedOut));
+            return Err(KafkaError::MessageConsumption(
+                rdkafka::types::RDKafkaErrorCode::OperationTimedOut,
+            ));
         }
-        let Some(msg) = consumer.poll(Duration::from_millis(100)) else { continue };
+        let Some(msg) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
         let msg = msg?;
         last_message = Instant::now();
         next = next.max(msg.offset() + 1);
-        let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else { continue };
+        let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+            continue;
+        };
         match msg.payload() {
             None => {
                 states.remove(key);
@@ -118,7 +151,9 @@ pub fn restore_partition(k: &KafkaConfig, partition: i32, deadline: Duration) ->
                 Ok(c) => {
                     states.insert(key.to_string(), c);
                 }
-                Err(e) => tracing::error!(key, partition, error = %e, "unreadable state record skipped; that complaint restarts from its next event"),
+                Err(e) => {
+                    tracing::error!(key, partition, error = %e, "unreadable state record skipped; that complaint restarts from its next event")
+                }
             },
         }
     }

@@ -1,12 +1,12 @@
 //! Helpers for scenario tests: compact event builders and output formatting.
 #![allow(dead_code)]
 
-use complaintflow::driver::replay::replay_reader;
 use complaintflow::driver::Summary;
+use complaintflow::driver::replay::replay_reader;
 use complaintflow::model::{SlaEvent, Timestamp};
 use complaintflow::rules::RuleSet;
 use complaintflow::sink::file::MemorySink;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// `"02T09:05"` → `2026-03-02T09:05:00Z`.
 pub fn t(short: &str) -> String {
@@ -23,13 +23,25 @@ pub fn ev(event_id: &str, complaint: &str, at: &str, kind: &str, extra: Value) -
 }
 
 /// A `complaint.received` from the web with this description and impact.
-pub fn received(event_id: &str, complaint: &str, at: &str, description: &str, impact: &str) -> String {
-    ev(event_id, complaint, at, "received", json!({
-        "channel": "web",
-        "customer": {"id": "K1", "name": "王芳"},
-        "description": description,
-        "impact": impact,
-    }))
+pub fn received(
+    event_id: &str,
+    complaint: &str,
+    at: &str,
+    description: &str,
+    impact: &str,
+) -> String {
+    ev(
+        event_id,
+        complaint,
+        at,
+        "received",
+        json!({
+            "channel": "web",
+            "customer": {"id": "K1", "name": "王芳"},
+            "description": description,
+            "impact": impact,
+        }),
+    )
 }
 
 /// Replays lines with the shipped rules; `until` as in `replay --until`.
@@ -38,13 +50,28 @@ pub fn replay(lines: &[String], until: Option<&str>) -> (MemorySink, Summary) {
     let text = lines.join("\n");
     let until: Option<Timestamp> = until.map(|u| t(u).parse().unwrap());
     let mut sink = MemorySink::default();
-    let summary = replay_reader(text.as_bytes(), "scenario", &rules, until, &mut sink, |_| {}).unwrap();
+    let summary = replay_reader(
+        text.as_bytes(),
+        "scenario",
+        &rules,
+        until,
+        &mut sink,
+        |_| {},
+    )
+    .unwrap();
     (sink, summary)
 }
 
 /// `"0 handle met at=02T15:00 deadline=03T09:05"`.
 pub fn sla_line(e: &SlaEvent) -> String {
-    format!("{} {} {} at={} deadline={}", e.cycle, e.stage, e.kind, e.at.format("%dT%H:%M"), e.deadline.format("%dT%H:%M"))
+    format!(
+        "{} {} {} at={} deadline={}",
+        e.cycle,
+        e.stage,
+        e.kind,
+        e.at.format("%dT%H:%M"),
+        e.deadline.format("%dT%H:%M")
+    )
 }
 
 pub fn sla_lines(sink: &MemorySink) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! real binary, and a reader of the output topics.
 #![allow(dead_code)]
 
-use complaintflow::driver::demo::{generate, DemoConfig};
+use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::replay_reader;
 use complaintflow::rules::RuleSet;
 use complaintflow::sink::file::MemorySink;
@@ -21,7 +21,11 @@ pub fn brokers() -> String {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Topics and group unique to one test.
@@ -34,7 +38,10 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(name: &str, partitions: i32) -> Setup {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let prefix = format!("{name}-{}-{}", std::process::id(), nanos % 1_000_000_000);
         let dir = tempfile::tempdir().unwrap();
         let http_port = free_port();
@@ -64,12 +71,19 @@ tick_ms = 500
             brokers = brokers()
         );
         std::fs::write(&config, text).unwrap();
-        Setup { prefix, dir, config, http_port }
+        Setup {
+            prefix,
+            dir,
+            config,
+            http_port,
+        }
     }
 
     /// A copy of the config with `run_extra` lines added under `[run]`.
     pub fn config_with(&self, name: &str, run_extra: &str) -> PathBuf {
-        let text = std::fs::read_to_string(&self.config).unwrap().replace("[run]\n", &format!("[run]\n{run_extra}\n"));
+        let text = std::fs::read_to_string(&self.config)
+            .unwrap()
+            .replace("[run]\n", &format!("[run]\n{run_extra}\n"));
         let path = self.dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         path
@@ -82,16 +96,37 @@ tick_ms = 500
     /// Starts `complaintflow run`; `extra` are more flags.
     pub fn start(&self, extra: &[&str], http_port: u16) -> Service {
         let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let log = std::fs::File::create(self.dir.path().join(format!("run-{http_port}.log"))).unwrap();
+        let log =
+            std::fs::File::create(self.dir.path().join(format!("run-{http_port}.log"))).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_complaintflow"));
-        let config = extra.iter().position(|a| *a == "--config").map_or(self.config.clone(), |i| PathBuf::from(extra[i + 1]));
-        cmd.args(["run", "--config", config.to_str().unwrap(), "--http-listen", &format!("127.0.0.1:{http_port}")]);
-        let extra: Vec<&str> = extra.iter().enumerate().filter(|(i, a)| **a != "--config" && (*i == 0 || extra[i - 1] != "--config")).map(|(_, a)| *a).collect();
+        let config = extra
+            .iter()
+            .position(|a| *a == "--config")
+            .map_or(self.config.clone(), |i| PathBuf::from(extra[i + 1]));
+        cmd.args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--http-listen",
+            &format!("127.0.0.1:{http_port}"),
+        ]);
+        let extra: Vec<&str> = extra
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| **a != "--config" && (*i == 0 || extra[i - 1] != "--config"))
+            .map(|(_, a)| *a)
+            .collect();
         let extra = extra.as_slice();
         if !extra.contains(&"--rules") {
             cmd.args(["--rules", rules.to_str().unwrap()]);
         }
-        cmd.args(extra).env("COMPLAINTFLOW_LOG", "info,complaintflow::driver::live=debug").stdout(Stdio::null()).stderr(log);
+        cmd.args(extra)
+            .env(
+                "COMPLAINTFLOW_LOG",
+                "info,complaintflow::driver::live=debug",
+            )
+            .stdout(Stdio::null())
+            .stderr(log);
         Service(cmd.spawn().expect("binary starts"))
     }
 
@@ -101,14 +136,19 @@ tick_ms = 500
         for e in std::fs::read_dir(self.dir.path()).unwrap() {
             let p = e.unwrap().path();
             if p.file_name().unwrap().to_str().unwrap().starts_with("run-") {
-                out += &format!("==== {}\n{}", p.display(), std::fs::read_to_string(&p).unwrap_or_default());
+                out += &format!(
+                    "==== {}\n{}",
+                    p.display(),
+                    std::fs::read_to_string(&p).unwrap_or_default()
+                );
             }
         }
         out
     }
 
     pub fn log(&self, http_port: u16) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("run-{http_port}.log"))).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join(format!("run-{http_port}.log")))
+            .unwrap_or_default()
     }
 }
 
@@ -117,11 +157,18 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((status, body))
 }
 
@@ -140,8 +187,11 @@ pub fn wait_ready(port: u16, within: Duration) {
 /// Produces lines to the input topic, keyed by complaint id.
 pub async fn produce(topic: &str, lines: &[String]) {
     // One record per batch: see the note on Tansu in Setup::new.
-    let producer: FutureProducer =
-        ClientConfig::new().set("bootstrap.servers", brokers()).set("batch.num.messages", "1").create().unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("batch.num.messages", "1")
+        .create()
+        .unwrap();
     let sends = lines.iter().map(|line| {
         let key = serde_json::from_str::<serde_json::Value>(line)
             .ok()
@@ -149,8 +199,14 @@ pub async fn produce(topic: &str, lines: &[String]) {
             .unwrap_or_default();
         let producer = &producer;
         async move {
-            let rec: FutureRecord<'_, str, str> = FutureRecord::to(topic).key(key.as_str()).payload(line.as_str());
-            producer.send(rec, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+            let rec: FutureRecord<'_, str, str> = FutureRecord::to(topic)
+                .key(key.as_str())
+                .payload(line.as_str());
+            producer
+                .send(rec, Duration::from_secs(10))
+                .await
+                .map_err(|(e, _)| e)
+                .unwrap();
         }
     });
     futures::future::join_all(sends).await;
@@ -165,13 +221,18 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
-    let meta = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap();
+    let meta = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
     let mut tpl = TopicPartitionList::new();
     let mut ends: HashMap<i32, (i64, i64)> = HashMap::new();
     for p in meta.topics()[0].partitions() {
-        let (low, high) = consumer.fetch_watermarks(topic, p.id(), Duration::from_secs(10)).unwrap();
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+            .unwrap();
         if high > low {
-            tpl.add_partition_offset(topic, p.id(), Offset::Offset(low)).unwrap();
+            tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))
+                .unwrap();
             ends.insert(p.id(), (low, high));
         }
     }
@@ -184,16 +245,17 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
     // watermark as the last batch's base offset + 1.
     let start = Instant::now();
     let mut last = Instant::now();
-    while (ends.values().any(|(next, high)| next < high) || last.elapsed() < Duration::from_millis(700))
+    while (ends.values().any(|(next, high)| next < high)
+        || last.elapsed() < Duration::from_millis(700))
         && start.elapsed() < Duration::from_secs(30)
     {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
             last = Instant::now();
-            if let Some(e) = ends.get_mut(&m.partition()) {
-                if m.offset() >= e.0 {
-                    e.0 = m.offset() + 1;
-                    out.push(m.payload().unwrap_or_default().to_vec());
-                }
+            if let Some(e) = ends.get_mut(&m.partition())
+                && m.offset() >= e.0
+            {
+                e.0 = m.offset() + 1;
+                out.push(m.payload().unwrap_or_default().to_vec());
             }
         }
     }
@@ -229,13 +291,33 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// clock at `until`.
 pub fn scenario(complaints: usize, seed: u64) -> Vec<String> {
     let rules = RuleSet::embedded();
-    generate(&DemoConfig { complaints, seed, days: 2, ..DemoConfig::default() }, &rules)
+    generate(
+        &DemoConfig {
+            complaints,
+            seed,
+            days: 2,
+            ..DemoConfig::default()
+        },
+        &rules,
+    )
 }
 
-pub fn replay_expected(lines: &[String], until: chrono::DateTime<chrono::Utc>, rules_dir: &Path) -> MemorySink {
+pub fn replay_expected(
+    lines: &[String],
+    until: chrono::DateTime<chrono::Utc>,
+    rules_dir: &Path,
+) -> MemorySink {
     let rules = RuleSet::load_dir(rules_dir).unwrap();
     let mut sink = MemorySink::default();
-    replay_reader(lines.join("\n").as_bytes(), "expected", &rules, Some(until), &mut sink, |_| {}).unwrap();
+    replay_reader(
+        lines.join("\n").as_bytes(),
+        "expected",
+        &rules,
+        Some(until),
+        &mut sink,
+        |_| {},
+    )
+    .unwrap();
     sink
 }
 
@@ -244,7 +326,10 @@ pub struct Service(pub Child);
 
 impl Service {
     pub fn signal(&self, signal: &str) {
-        Command::new("kill").args([signal, &self.0.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args([signal, &self.0.id().to_string()])
+            .status()
+            .unwrap();
     }
     pub fn wait(&mut self) -> std::process::ExitStatus {
         self.0.wait().unwrap()
@@ -274,7 +359,14 @@ pub fn rules_with_ack_target(to: &Path, secs: u64) {
         }
     }
     let sla = std::fs::read_to_string(to.join("sla.toml")).unwrap();
-    std::fs::write(to.join("sla.toml"), sla.replace("acknowledge = \"10m\"", &format!("acknowledge = \"{secs}s\""))).unwrap();
+    std::fs::write(
+        to.join("sla.toml"),
+        sla.replace(
+            "acknowledge = \"10m\"",
+            &format!("acknowledge = \"{secs}s\""),
+        ),
+    )
+    .unwrap();
 }
 
 /// `complaint.received` events happening now, one per id.
