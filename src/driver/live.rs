@@ -89,15 +89,17 @@ impl Live {
             return Ok(());
         }
         health.ready.store(false, Ordering::Relaxed);
-        for &p in &assigned {
+        // Partitions are read in parallel: each restore waits out a quiet spell.
+        let started = Instant::now();
+        let reads = assigned.iter().map(|&p| {
             let k = self.cfg.kafka.clone();
-            let started = Instant::now();
-            let states = tokio::task::spawn_blocking(move || {
-                restore_partition(&k, p, Duration::from_secs(120))
+            tokio::task::spawn_blocking(move || {
+                (p, restore_partition(&k, p, Duration::from_secs(120)))
             })
-            .await
-            .expect("restore task does not panic")
-            .map_err(|source| LiveError::Restore {
+        });
+        for read in futures::future::join_all(reads).await {
+            let (p, states) = read.expect("restore task does not panic");
+            let states = states.map_err(|source| LiveError::Restore {
                 partition: p,
                 source,
             })?;
