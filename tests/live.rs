@@ -421,7 +421,9 @@ async fn rules_reload_while_running_and_broken_rules_are_refused() {
             .map(|_| edited.elapsed());
     }
     let took = new_version.expect("new ruleset never decided");
-    assert!(took <= Duration::from_secs(3), "new version took {took:?}");
+    // The swap itself is held to 2 s by tests/hot_reload.rs; this bound adds
+    // the produce and read-back round trips through the broker.
+    assert!(took <= Duration::from_secs(5), "new version took {took:?}");
 
     // A broken script is refused; the running (v2) rules keep deciding.
     std::fs::write(rules.join("route.rhai"), "fn route(cls) { let = ; }").unwrap();
