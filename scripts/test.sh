@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs and starts what the integration tests need
-# (a Kafka-protocol broker), runs every test, and stops what it started.
+# (a Kafka-protocol broker and a ClickHouse server), runs every test, and
+# stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tansu.sh
+source scripts/lib/clickhouse.sh
 
-trap tansu_stop EXIT
+trap 'tansu_stop; clickhouse_stop' EXIT
 tansu_start
+clickhouse_start
 
 echo "== cargo test"
 cargo test --locked --all-targets

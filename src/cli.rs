@@ -78,6 +78,12 @@ pub enum Command {
         #[arg(long)]
         http_listen: Option<String>,
     },
+    /// Creates or upgrades the ClickHouse schema (idempotent).
+    Migrate {
+        /// ClickHouse HTTP URL, e.g. http://localhost:8123
+        #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_URL")]
+        clickhouse_url: String,
+    },
     /// Admin tools for rules.
     Rules {
         #[command(subcommand)]
@@ -182,6 +188,15 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let cfg = Config::load(config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
             run_live(cfg)?;
+        }
+        Command::Migrate { clickhouse_url } => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let applied = runtime.block_on(crate::sink::clickhouse::migrate(&clickhouse_url))?;
+            if applied.is_empty() {
+                println!("schema up to date");
+            } else {
+                println!("applied: {}", applied.join(", "));
+            }
         }
         Command::Rules {
             action: RulesAction::Check { dir },

@@ -1,5 +1,6 @@
 //! Where outputs go. The file sink writes the four JSONL outputs of replay.
 
+pub mod clickhouse;
 pub mod file;
 pub mod kafka;
 

@@ -1,0 +1,59 @@
+# Test ClickHouse server: the real engine from the pinned npm package
+# @chdb/lib-linux-x64-gnu (libchdb.so), whose command-line entry point runs
+# the HTTP interface while a keep-alive query blocks. Sourced by
+# scripts/test.sh; the package is cached outside the repo, never committed.
+
+CHDB_VERSION=26.7.3-stable.1
+CHDB_SHA256=c0d32b129e988f2b9a9a31c9141aecf5e1e2453f9a079efc4d36ab8e3f92b2ad
+CACHE_DIR=${COMPLAINTFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/complaintflow}
+
+clickhouse_install() {
+    CHDB_LIB="$CACHE_DIR/chdb-$CHDB_VERSION/package/libchdb.so"
+    [ -f "$CHDB_LIB" ] && return 0
+    local dir="$CACHE_DIR/chdb-$CHDB_VERSION"
+    mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "@chdb/lib-linux-x64-gnu@$CHDB_VERSION" >/dev/null)
+    local tgz="$dir/chdb-lib-linux-x64-gnu-$CHDB_VERSION.tgz"
+    echo "$CHDB_SHA256  $tgz" | sha256sum -c --quiet - || { echo "chdb package checksum mismatch" >&2; return 1; }
+    tar -xzf "$tgz" -C "$dir"
+    rm -f "$tgz"
+}
+
+# Starts a server on a free port; exports COMPLAINTFLOW_TEST_CLICKHOUSE.
+clickhouse_start() {
+    clickhouse_install
+    local port data
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    data=$(mktemp -d "${TMPDIR:-/tmp}/complaintflow-ch.XXXXXX")
+    CLICKHOUSE_DATA=$data
+    python3 - "$CHDB_LIB" "$port" "$data" >"$data.log" 2>&1 <<'PY' &
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+keep_alive = (b"SYSTEM START LISTEN HTTP; SELECT sleepEachRow(1) FROM system.numbers "
+              b"SETTINGS max_block_size=1, function_sleep_max_microseconds_per_block=0 FORMAT Null")
+argv = [b"clickhouse", f"--path={sys.argv[3]}".encode(), f"--http_port={sys.argv[2]}".encode(),
+        b"--listen_host=127.0.0.1", b"--multiquery", b"-q", keep_alive]
+lib.chdb_query_cmdline.restype = ctypes.c_void_p
+lib.chdb_query_cmdline(len(argv), (ctypes.c_char_p * len(argv))(*argv))
+PY
+    CLICKHOUSE_PID=$!
+    for _ in $(seq 1 120); do
+        if curl -sf "http://127.0.0.1:$port/?query=SELECT%201" >/dev/null 2>&1; then
+            export COMPLAINTFLOW_TEST_CLICKHOUSE="http://127.0.0.1:$port"
+            echo "clickhouse pid $CLICKHOUSE_PID on $COMPLAINTFLOW_TEST_CLICKHOUSE"
+            return 0
+        fi
+        sleep 0.5
+    done
+    echo "clickhouse did not start; see $data.log" >&2
+    return 1
+}
+
+clickhouse_stop() {
+    if [ -n "${CLICKHOUSE_PID:-}" ] && kill -0 "$CLICKHOUSE_PID" 2>/dev/null; then
+        kill -TERM "$CLICKHOUSE_PID" 2>/dev/null || true
+        for _ in $(seq 1 20); do kill -0 "$CLICKHOUSE_PID" 2>/dev/null || break; sleep 0.5; done
+        kill -KILL "$CLICKHOUSE_PID" 2>/dev/null || true
+    fi
+    [ -n "${CLICKHOUSE_DATA:-}" ] && rm -rf "$CLICKHOUSE_DATA" "$CLICKHOUSE_DATA.log"
+}
