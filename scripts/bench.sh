@@ -3,6 +3,7 @@
 # and Kafka (raw consume vs complaintflow processing on one broker and topic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
 source scripts/lib/tansu.sh
 trap tansu_stop EXIT
 tansu_start

@@ -4,6 +4,7 @@
 # stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
 source scripts/lib/tansu.sh
 source scripts/lib/clickhouse.sh
 

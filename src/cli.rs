@@ -190,7 +190,9 @@ pub fn run(cli: Cli) -> Result<()> {
             run_live(cfg)?;
         }
         Command::Migrate { clickhouse_url } => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             let applied = runtime.block_on(crate::sink::clickhouse::migrate(&clickhouse_url))?;
             if applied.is_empty() {
                 println!("schema up to date");

@@ -9,7 +9,10 @@ fn url() -> String {
 }
 
 fn migrate() -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_complaintflow")).args(["migrate", "--clickhouse-url", &url()]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args(["migrate", "--clickhouse-url", &url()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -23,10 +26,17 @@ struct Id {
 async fn migrate_is_idempotent_and_complaints_live_three_years_after_archiving() {
     // The first run may find the schema applied by an earlier run on this server.
     let first = migrate();
-    assert!(first.contains("applied: 0001_complaints.sql") || first.contains("schema up to date"), "{first}");
+    assert!(
+        first.contains("applied: 0001_complaints.sql") || first.contains("schema up to date"),
+        "{first}"
+    );
     assert_eq!(migrate().trim(), "schema up to date");
     let client = Client::default().with_url(url());
-    let count: u64 = client.query("SELECT count() FROM complaints.schema_migrations WHERE version = 1").fetch_one().await.unwrap();
+    let count: u64 = client
+        .query("SELECT count() FROM complaints.schema_migrations WHERE version = 1")
+        .fetch_one()
+        .await
+        .unwrap();
     assert_eq!(count, 1, "a migration is recorded once");
 
     let tag = format!("ttl-{}", std::process::id());
@@ -40,7 +50,11 @@ async fn migrate_is_idempotent_and_complaints_live_three_years_after_archiving()
         .execute()
         .await
         .unwrap();
-    client.query("OPTIMIZE TABLE complaints.complaints FINAL").execute().await.unwrap();
+    client
+        .query("OPTIMIZE TABLE complaints.complaints FINAL")
+        .execute()
+        .await
+        .unwrap();
     let mut left: Vec<String> = client
         .query("SELECT complaint_id FROM complaints.complaints WHERE startsWith(complaint_id, ?)")
         .bind(&tag)

@@ -1,11 +1,10 @@
 # Test ClickHouse server: the real engine from the pinned npm package
 # @chdb/lib-linux-x64-gnu (libchdb.so), whose command-line entry point runs
 # the HTTP interface while a keep-alive query blocks. Sourced by
-# scripts/test.sh; the package is cached outside the repo, never committed.
+# scripts/test.sh after scripts/lib/common.sh; the package is cached outside the repo, never committed.
 
 CHDB_VERSION=26.7.3-stable.1
 CHDB_SHA256=c0d32b129e988f2b9a9a31c9141aecf5e1e2453f9a079efc4d36ab8e3f92b2ad
-CACHE_DIR=${COMPLAINTFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/complaintflow}
 
 clickhouse_install() {
     CHDB_LIB="$CACHE_DIR/chdb-$CHDB_VERSION/package/libchdb.so"
@@ -23,7 +22,7 @@ clickhouse_install() {
 clickhouse_start() {
     clickhouse_install
     local port data
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_port)
     data=$(mktemp -d "${TMPDIR:-/tmp}/complaintflow-ch.XXXXXX")
     CLICKHOUSE_DATA=$data
     python3 - "$CHDB_LIB" "$port" "$data" >"$data.log" 2>&1 <<'PY' &
@@ -37,14 +36,11 @@ lib.chdb_query_cmdline.restype = ctypes.c_void_p
 lib.chdb_query_cmdline(len(argv), (ctypes.c_char_p * len(argv))(*argv))
 PY
     CLICKHOUSE_PID=$!
-    for _ in $(seq 1 120); do
-        if curl -sf "http://127.0.0.1:$port/?query=SELECT%201" >/dev/null 2>&1; then
-            export COMPLAINTFLOW_TEST_CLICKHOUSE="http://127.0.0.1:$port"
-            echo "clickhouse pid $CLICKHOUSE_PID on $COMPLAINTFLOW_TEST_CLICKHOUSE"
-            return 0
-        fi
-        sleep 0.5
-    done
+    if wait_for 120 0.5 curl -sf "http://127.0.0.1:$port/?query=SELECT%201"; then
+        export COMPLAINTFLOW_TEST_CLICKHOUSE="http://127.0.0.1:$port"
+        echo "clickhouse pid $CLICKHOUSE_PID on $COMPLAINTFLOW_TEST_CLICKHOUSE"
+        return 0
+    fi
     echo "clickhouse did not start; see $data.log" >&2
     return 1
 }

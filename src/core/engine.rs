@@ -5,7 +5,6 @@ use super::complaint::{Complaint, Interner};
 use super::decision::Rules;
 use super::lifecycle;
 use super::timers::TimerIndex;
-use crate::model::output::Status;
 use crate::model::{Decision, Event, SlaEvent, Timestamp};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -269,7 +268,7 @@ impl Engine {
         c.timer_due = None;
         if let Some(old) = self.complaints.remove(c.id.as_ref()) {
             if old.timer_due.is_some() {
-                self.timers.set_live(self.timers.live() - 1);
+                self.timers.set_live(self.timers.live().saturating_sub(1));
             }
             c.timer_gen = old.timer_gen.wrapping_add(1);
         }
@@ -282,13 +281,8 @@ impl Engine {
     pub fn remove(&mut self, id: &str) {
         if let Some(c) = self.complaints.remove(id) {
             if c.timer_due.is_some() {
-                self.timers.set_live(self.timers.live() - 1);
+                self.timers.set_live(self.timers.live().saturating_sub(1));
             }
         }
-    }
-
-    /// Status of a complaint, if known.
-    pub fn status(&self, id: &str) -> Option<Status> {
-        self.complaints.get(id).map(|c| c.status)
     }
 }

@@ -8,7 +8,9 @@
 //! `run.caught_up_after_ms` is caught up: its timers then follow the wall clock.
 
 use crate::config::Config;
-use crate::core::{Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules};
+use crate::core::{
+    Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, WallClock,
+};
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError, OutRecord};
@@ -308,7 +310,7 @@ impl Live {
 
     /// Wall-clock timers for caught-up partitions.
     async fn tick(&mut self) -> Result<(), LiveError> {
-        let now = chrono::Utc::now();
+        let now = WallClock.now().expect("the wall clock always reads");
         let idle = Duration::from_millis(self.cfg.run.caught_up_after_ms);
         let ready: Vec<i32> = self
             .parts
@@ -316,15 +318,8 @@ impl Live {
             .filter(|(_, p)| p.last_input.elapsed() >= idle)
             .map(|(k, _)| *k)
             .collect();
-        tracing::trace!(?ready, "tick");
         for p in ready {
             if let Some(part) = self.parts.get_mut(&p) {
-                tracing::trace!(
-                    partition = p,
-                    timers = part.engine.pending_timers(),
-                    complaints = part.engine.len(),
-                    "advance"
-                );
                 part.engine.advance(now, true, &mut self.out);
             }
             self.collect(p);

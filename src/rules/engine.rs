@@ -4,7 +4,7 @@ use super::keywords::Keywords;
 use super::subject::{self, Subject};
 use crate::core::decision::{DecisionInput, RuleDecision};
 use crate::model::{Category, Priority, Stage};
-use rhai::{AST, Array, CallFnOptions, Dynamic, Engine, ImmutableString, Map, Scope};
+use rhai::{AST, Array, CallFnOptions, Dynamic, Engine, Map, Scope};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -43,27 +43,8 @@ pub fn sandbox() -> &'static Engine {
         e.on_print(|s| tracing::debug!(target: "rules", message = s));
         e.on_debug(|s, src, pos| tracing::debug!(target: "rules", source = src, position = %pos, message = s));
         subject::register(&mut e);
-        e.register_fn("contains_any", contains_any);
-        e.register_fn("first_match", first_match);
         e
     })
-}
-
-/// `contains_any(text, words)`: whether `text` holds any of `words`.
-fn contains_any(text: &str, words: Array) -> bool {
-    words.iter().any(|w| {
-        w.read_lock::<ImmutableString>()
-            .is_some_and(|w| text.contains(w.as_str()))
-    })
-}
-
-/// `first_match(text, words)`: the first of `words` found in `text`, or "".
-fn first_match(text: &str, words: Array) -> ImmutableString {
-    words
-        .into_iter()
-        .filter_map(|w| w.into_immutable_string().ok())
-        .find(|w| text.contains(w.as_str()))
-        .unwrap_or_default()
 }
 
 /// Runs `decide(c)` of `ast`; any error or limit hit is returned as text.
