@@ -40,6 +40,13 @@ pub enum Command {
         /// Rules directory (default: the shipped rules built into the binary).
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// Also write every outcome to this ClickHouse (backfill or what-if);
+        /// missing migrations are applied first.
+        #[arg(long)]
+        clickhouse_url: Option<String>,
+        /// Database for `--clickhouse-url` (another one keeps a what-if apart).
+        #[arg(long, default_value = "complaints")]
+        clickhouse_database: String,
     },
     /// Generates a realistic synthetic stream and replays it.
     Demo {
@@ -71,7 +78,7 @@ pub enum Command {
         /// Rules directory (watched and hot-reloaded).
         #[arg(long)]
         rules: Option<PathBuf>,
-        /// ClickHouse HTTP URL (the ClickHouse sink is not part of this build yet).
+        /// ClickHouse HTTP URL: outcomes are also loaded there.
         #[arg(long)]
         clickhouse_url: Option<String>,
         /// Address of /metrics, /healthz, /readyz.
@@ -81,8 +88,18 @@ pub enum Command {
     /// Creates or upgrades the ClickHouse schema (idempotent).
     Migrate {
         /// ClickHouse HTTP URL, e.g. http://localhost:8123
-        #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_URL")]
-        clickhouse_url: String,
+        #[arg(
+            long,
+            env = "COMPLAINTFLOW_CLICKHOUSE_URL",
+            required_unless_present = "print_cluster"
+        )]
+        clickhouse_url: Option<String>,
+        #[arg(long, default_value = "complaints")]
+        database: String,
+        /// Print the schema for a ClickHouse cluster of this name (Replicated
+        /// tables behind Distributed ones, ON CLUSTER) instead of applying it.
+        #[arg(long, value_name = "CLUSTER")]
+        print_cluster: Option<String>,
     },
     /// Admin tools for rules.
     Rules {
@@ -124,10 +141,22 @@ pub fn run(cli: Cli) -> Result<()> {
             out,
             until,
             rules,
+            clickhouse_url,
+            clickhouse_database,
         } => {
             let rules = load_rules(rules.as_deref())?;
             let started = Instant::now();
-            let summary = replay_file(&input, &out, &rules, until.map(|t| t.to_utc()))?;
+            let mut warehouse = match clickhouse_url {
+                Some(url) => Some(open_warehouse(url, clickhouse_database, &input, &rules)?),
+                None => None,
+            };
+            let extra = warehouse
+                .as_mut()
+                .map(|w| w as &mut dyn crate::sink::OutputSink);
+            let summary = replay_file(&input, &out, &rules, until.map(|t| t.to_utc()), extra)?;
+            if let Some(w) = &warehouse {
+                println!("{} rows stored in ClickHouse", w.rows);
+            }
             print!("{summary}");
             println!(
                 "\nreplayed {} lines in {:.2?}; outputs in {}",
@@ -164,7 +193,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 input.display()
             );
             let until: Timestamp = cfg.end().to_utc();
-            let summary = replay_file(&input, &out, &rules, Some(until))?;
+            let summary = replay_file(&input, &out, &rules, Some(until), None)?;
             print!("{summary}");
             println!(
                 "\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)",
@@ -189,11 +218,29 @@ pub fn run(cli: Cli) -> Result<()> {
             let cfg = Config::load(config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
             run_live(cfg)?;
         }
-        Command::Migrate { clickhouse_url } => {
+        Command::Migrate {
+            clickhouse_url,
+            database,
+            print_cluster,
+        } => {
+            if !crate::sink::clickhouse::valid_database(&database) {
+                bail!("--database {database:?} must be a plain identifier");
+            }
+            if let Some(cluster) = print_cluster {
+                for s in crate::sink::clickhouse::cluster_statements(&database, &cluster) {
+                    println!("{s};\n");
+                }
+                return Ok(());
+            }
+            let cfg = crate::config::ClickHouseConfig {
+                url: clickhouse_url.expect("required by clap"),
+                database,
+                ..Default::default()
+            };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let applied = runtime.block_on(crate::sink::clickhouse::migrate(&clickhouse_url))?;
+            let applied = runtime.block_on(crate::sink::clickhouse::migrate(&cfg))?;
             if applied.is_empty() {
                 println!("schema up to date");
             } else {
@@ -238,11 +285,6 @@ fn run_live(cfg: Config) -> Result<()> {
     use crate::driver::live::{self, Health};
     use std::sync::Arc;
     use tokio_util::sync::CancellationToken;
-    if !cfg.clickhouse.url.is_empty() {
-        bail!(
-            "the ClickHouse sink is not available in this build yet; run without --clickhouse-url"
-        );
-    }
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
     let rules = RuleSet::load_dir(&cfg.rules.dir)
         .with_context(|| format!("loading rules from {}", cfg.rules.dir.display()))?;
@@ -285,6 +327,19 @@ fn run_live(cfg: Config) -> Result<()> {
             });
         }
         let drain = std::time::Duration::from_millis(cfg.run.drain_timeout_ms);
+        if !cfg.clickhouse.url.is_empty() {
+            let applied = crate::sink::clickhouse::migrate(&cfg.clickhouse)
+                .await
+                .context("applying the ClickHouse schema")?;
+            tracing::info!(?applied, "clickhouse schema ready");
+            let (c, stop) = (cfg.clone(), cancel.clone());
+            tokio::spawn(async move {
+                if let Err(e) = crate::driver::load::run(c, stop.clone()).await {
+                    tracing::error!(error = %e, "clickhouse loader stopped; shutting down");
+                    stop.cancel();
+                }
+            });
+        }
         let mut task = tokio::spawn(live::run(cfg, shared, health, cancel.clone()));
         let result = tokio::select! {
             r = &mut task => r,
@@ -296,4 +351,42 @@ fn run_live(cfg: Config) -> Result<()> {
         cancel.cancel();
         result.expect("live task does not panic").map_err(anyhow::Error::from)
     })
+}
+
+/// The ClickHouse sink of a replay; its tokens name the input and the rules,
+/// so replaying the same file with the same rules stores nothing twice.
+fn open_warehouse(
+    url: String,
+    database: String,
+    input: &Path,
+    rules: &RuleSet,
+) -> Result<crate::sink::clickhouse::ClickHouseSink> {
+    use sha2::{Digest, Sha256};
+    let meta = std::fs::metadata(input).with_context(|| format!("reading {}", input.display()))?;
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{}|{}|{}",
+        input.display(),
+        meta.len(),
+        rules.version()
+    ));
+    let run: String = h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let cfg = crate::config::ClickHouseConfig {
+        url,
+        database,
+        ..Default::default()
+    };
+    if !crate::sink::clickhouse::valid_database(&cfg.database) {
+        bail!(
+            "--clickhouse-database {:?} must be a plain identifier",
+            cfg.database
+        );
+    }
+    Ok(crate::sink::clickhouse::ClickHouseSink::open(
+        &cfg,
+        format!("replay-{run}"),
+    )?)
 }

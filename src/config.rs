@@ -88,11 +88,55 @@ pub struct RunConfig {
     pub closed_retention_s: u64,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// Where and how outcomes are written to ClickHouse.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClickHouseConfig {
     /// Empty: Kafka only.
     pub url: String,
+    /// Tables live in this database (`complaints`); another one serves
+    /// what-if replays.
+    pub database: String,
+    pub user: String,
+    /// Never logged.
+    pub password: String,
+    /// Consumer group of the loader; empty: `{kafka.group}-clickhouse`.
+    pub group: String,
+    /// An insert is sent when it holds this many rows...
+    pub max_rows: usize,
+    /// ...or this many bytes of source records...
+    pub max_bytes: usize,
+    /// ...or its first row has waited this long.
+    pub period_ms: u64,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: String::new(),
+            database: "complaints".into(),
+            user: String::new(),
+            password: String::new(),
+            group: String::new(),
+            max_rows: 50_000,
+            max_bytes: 32 << 20,
+            period_ms: 1000,
+        }
+    }
+}
+
+impl std::fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("group", &self.group)
+            .field("max_rows", &self.max_rows)
+            .field("max_bytes", &self.max_bytes)
+            .field("period_ms", &self.period_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -207,6 +251,11 @@ impl Config {
         set(&mut c.kafka.brokers, env("COMPLAINTFLOW_BROKERS"));
         set(&mut c.kafka.group, env("COMPLAINTFLOW_GROUP"));
         set(&mut c.clickhouse.url, env("COMPLAINTFLOW_CLICKHOUSE_URL"));
+        set(&mut c.clickhouse.user, env("COMPLAINTFLOW_CLICKHOUSE_USER"));
+        set(
+            &mut c.clickhouse.password,
+            env("COMPLAINTFLOW_CLICKHOUSE_PASSWORD"),
+        );
         set(&mut c.http.listen, env("COMPLAINTFLOW_HTTP_LISTEN"));
         if let Some(d) = env("COMPLAINTFLOW_RULES") {
             c.rules.dir = d.into();
@@ -264,6 +313,16 @@ impl Config {
         }
         if self.run.batch_max == 0 || self.run.tick_ms == 0 {
             return bad("run.batch_max and run.tick_ms must be positive".into());
+        }
+        let ch = &self.clickhouse;
+        if ch.max_rows == 0 || ch.max_bytes == 0 || ch.period_ms == 0 {
+            return bad("clickhouse.max_rows, max_bytes and period_ms must be positive".into());
+        }
+        if !crate::sink::clickhouse::valid_database(&ch.database) {
+            return bad(format!(
+                "clickhouse.database {:?} must be a plain identifier",
+                ch.database
+            ));
         }
         Ok(())
     }

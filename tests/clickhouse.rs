@@ -1,69 +1,169 @@
-//! The ClickHouse schema on a real server (scripts/test.sh starts it).
+//! The ClickHouse schema and the replay sink on a real server
+//! (scripts/test.sh starts it).
 
-use clickhouse::Client;
+mod support;
 use std::process::Command;
+use support::warehouse::*;
 
-fn url() -> String {
-    std::env::var("COMPLAINTFLOW_TEST_CLICKHOUSE")
-        .expect("COMPLAINTFLOW_TEST_CLICKHOUSE is not set: run the tests with scripts/test.sh, which starts ClickHouse")
-}
-
-fn migrate() -> String {
+fn complaintflow(args: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
-        .args(["migrate", "--clickhouse-url", &url()])
+        .args(args)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-#[derive(Debug, serde::Deserialize, clickhouse::Row)]
-struct Id {
-    complaint_id: String,
+fn migrate(db: &str) -> String {
+    complaintflow(&[
+        "migrate",
+        "--clickhouse-url",
+        &clickhouse_url(),
+        "--database",
+        db,
+    ])
+}
+
+async fn ids(client: &clickhouse::Client, table: &str) -> Vec<String> {
+    let mut v: Vec<String> = client
+        .query(&format!("SELECT DISTINCT complaint_id FROM {table}"))
+        .fetch_all::<String>()
+        .await
+        .unwrap();
+    v.sort();
+    v
 }
 
 #[tokio::test]
-async fn migrate_is_idempotent_and_complaints_live_three_years_after_archiving() {
-    // The first run may find the schema applied by an earlier run on this server.
-    let first = migrate();
-    assert!(
-        first.contains("applied: 0001_complaints.sql") || first.contains("schema up to date"),
-        "{first}"
+async fn migrate_is_idempotent_and_rows_live_three_years_after_their_complaint_is_archived() {
+    let db = fresh_database("ttl");
+    assert_eq!(
+        migrate(&db).trim(),
+        "applied: 0001_complaints.sql, 0002_outcomes.sql"
     );
-    assert_eq!(migrate().trim(), "schema up to date");
-    let client = Client::default().with_url(url());
-    let count: u64 = client
-        .query("SELECT count() FROM complaints.schema_migrations WHERE version = 1")
-        .fetch_one()
-        .await
-        .unwrap();
-    assert_eq!(count, 1, "a migration is recorded once");
+    assert_eq!(migrate(&db).trim(), "schema up to date");
+    let client = client(&db);
+    assert_eq!(
+        count(&client, "SELECT count() FROM schema_migrations").await,
+        2
+    );
 
-    let tag = format!("ttl-{}", std::process::id());
+    // Complaints: archived 3 years + 1 day ago (gone), 3 years - 1 day ago
+    // (kept), never archived and last changed 2 years ago (kept).
     client
-        .query(&format!(
-            "INSERT INTO complaints.complaints (complaint_id, received_at, archived_at, updated_at, version) VALUES \
-             ('{tag}-gone', now64(3) - INTERVAL 3 YEAR - INTERVAL 40 DAY, now64(3) - INTERVAL 3 YEAR - INTERVAL 1 DAY, now64(3) - INTERVAL 3 YEAR - INTERVAL 1 DAY, 1), \
-             ('{tag}-kept', now64(3) - INTERVAL 3 YEAR - INTERVAL 40 DAY, now64(3) - INTERVAL 3 YEAR + INTERVAL 1 DAY, now64(3) - INTERVAL 3 YEAR + INTERVAL 1 DAY, 1), \
-             ('{tag}-open', now64(3) - INTERVAL 3 YEAR - INTERVAL 40 DAY, NULL, now64(3) - INTERVAL 2 YEAR, 1)"
-        ))
+        .query(
+            "INSERT INTO complaints (complaint_id, received_at, archived_at, updated_at, version) VALUES \
+             ('gone', now64(3) - INTERVAL 3 YEAR - INTERVAL 40 DAY, now64(3) - INTERVAL 3 YEAR - INTERVAL 1 DAY, now64(3) - INTERVAL 3 YEAR - INTERVAL 1 DAY, 1), \
+             ('kept', now64(3) - INTERVAL 3 YEAR - INTERVAL 40 DAY, now64(3) - INTERVAL 3 YEAR + INTERVAL 1 DAY, now64(3) - INTERVAL 3 YEAR + INTERVAL 1 DAY, 1), \
+             ('open', now64(3) - INTERVAL 3 YEAR - INTERVAL 40 DAY, NULL, now64(3) - INTERVAL 2 YEAR, 1)",
+        )
         .execute()
         .await
         .unwrap();
     client
-        .query("OPTIMIZE TABLE complaints.complaints FINAL")
+        .query(&format!("SYSTEM RELOAD DICTIONARY {db}.retention"))
         .execute()
         .await
         .unwrap();
-    let mut left: Vec<String> = client
-        .query("SELECT complaint_id FROM complaints.complaints WHERE startsWith(complaint_id, ?)")
-        .bind(&tag)
-        .fetch_all::<Id>()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.complaint_id)
+    // Rows of each complaint from 3 years + 40 days ago: by their own time
+    // they would all be gone; their complaint keeps `kept` and `open`. An
+    // orphan (no complaint row) goes by its own time.
+    let old = "now64(3) - INTERVAL 3 YEAR - INTERVAL 40 DAY";
+    for id in ["gone", "kept", "open", "orphan"] {
+        for sql in [
+            format!(
+                "INSERT INTO events (event_id, complaint_id, type, occurred_at) VALUES ('{id}-e', '{id}', 'complaint.received', {old})"
+            ),
+            format!(
+                "INSERT INTO decisions (decision_id, complaint_id, decided_at) VALUES ('{id}:0:decision', '{id}', {old})"
+            ),
+            format!(
+                "INSERT INTO sla_events (event_id, complaint_id, deadline, at) VALUES ('{id}:0:acknowledge:started', '{id}', {old}, {old})"
+            ),
+            format!(
+                "INSERT INTO dead_letters (source, complaint_id, at) VALUES ('t/0/{id}', '{id}', {old})"
+            ),
+        ] {
+            client.query(&sql).execute().await.unwrap();
+        }
+    }
+    for table in [
+        "complaints",
+        "events",
+        "decisions",
+        "sla_events",
+        "dead_letters",
+    ] {
+        client
+            .query(&format!("OPTIMIZE TABLE {table} FINAL"))
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(ids(&client, table).await, ["kept", "open"], "table {table}");
+    }
+}
+
+#[tokio::test]
+async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give_the_meeting_numbers()
+ {
+    let db = fresh_database("replay");
+    let input =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meeting.jsonl");
+    let out = tempfile::tempdir().unwrap();
+    let url = clickhouse_url();
+    let args = [
+        "replay",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--clickhouse-url",
+        &url,
+        "--clickhouse-database",
+        &db,
+    ];
+    let first = complaintflow(&args);
+    assert!(first.contains("100 rows stored in ClickHouse"), "{first}");
+    complaintflow(&args);
+    let client = client(&db);
+    let lines = |f: &str| {
+        std::fs::read_to_string(out.path().join(f))
+            .unwrap()
+            .lines()
+            .count() as u64
+    };
+    // Raw counts, no FINAL: the second replay's inserts were deduplicated.
+    for (table, expected) in [
+        ("events", 29),
+        ("decisions", lines("decisions.jsonl")),
+        ("sla_events", lines("sla_events.jsonl")),
+        ("dead_letters", lines("dead_letters.jsonl")),
+        ("complaints", lines("complaints.jsonl")),
+    ] {
+        let n = count(&client, &format!("SELECT count() FROM {table}")).await;
+        assert_eq!(n, expected, "rows in {table}");
+    }
+    check_meeting_queries(&db).await;
+}
+
+#[tokio::test]
+async fn cluster_schema_parses() {
+    let text = complaintflow(&["migrate", "--print-cluster", "main"]);
+    let statements: Vec<&str> = text
+        .split(";\n\n")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
         .collect();
-    left.sort();
-    assert_eq!(left, [format!("{tag}-kept"), format!("{tag}-open")]);
+    // A database, and per migration statement one or (tables) two.
+    assert!(statements.len() > 10, "{text}");
+    let client = clickhouse::Client::default().with_url(clickhouse_url());
+    for s in statements {
+        let formatted: String = client
+            .query("SELECT formatQuery(?)")
+            .bind(s)
+            .fetch_one()
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{s}"));
+        assert!(formatted.contains("ON CLUSTER main"), "{formatted}");
+    }
 }

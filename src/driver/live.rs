@@ -349,7 +349,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(), LiveError> {
     kafka::ensure_topics(&cfg.kafka).await?;
-    let consumer = group_consumer(&cfg.kafka)?;
+    let consumer = group_consumer(&cfg.kafka, &cfg.kafka.group, &[&cfg.kafka.input_topic])?;
     let producer = kafka::producer(&cfg.kafka)?;
     let tick = Duration::from_millis(cfg.run.tick_ms);
     let batch_wait = Duration::from_millis(cfg.run.batch_wait_ms);

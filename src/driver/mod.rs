@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod http;
 pub mod live;
+pub mod load;
 pub mod replay;
 pub mod summary;
 

@@ -80,7 +80,7 @@ impl<'r> Replay<'r> {
     pub fn feed(
         &mut self,
         payload: &str,
-        source: impl FnOnce() -> String,
+        source: impl Fn() -> String,
         sink: &mut dyn OutputSink,
     ) -> Result<(), SinkError> {
         self.summary.lines += 1;
@@ -98,6 +98,7 @@ impl<'r> Replay<'r> {
         self.drain(sink)?;
         match result {
             Ok(Applied::Accepted) => {
+                sink.event(&ev, payload, &source)?;
                 self.summary.record_event(&ev);
                 if let EventBody::CustomerConfirmed(c) = &ev.body {
                     self.summary.record_confirmation(c.satisfied);
@@ -195,6 +196,7 @@ pub fn replay_file(
     out_dir: &Path,
     rules: &dyn Rules,
     until: Option<Timestamp>,
+    also: Option<&mut dyn OutputSink>,
 ) -> Result<Summary, ReplayError> {
     let name = input.display().to_string();
     let file = std::fs::File::open(input).map_err(|source| ReplayError::Input {
@@ -202,7 +204,15 @@ pub fn replay_file(
         source,
     })?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut sink = crate::sink::file::JsonlSink::create(out_dir)?;
+    let mut files = crate::sink::file::JsonlSink::create(out_dir)?;
+    let mut tee;
+    let sink: &mut dyn OutputSink = match also {
+        Some(other) => {
+            tee = crate::sink::Tee(&mut files, other);
+            &mut tee
+        }
+        None => &mut files,
+    };
     let bar = if size > 4 << 20 {
         let bar = indicatif::ProgressBar::new(size);
         bar.set_style(
@@ -218,7 +228,7 @@ pub fn replay_file(
     };
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut pending = 0u64;
-    let summary = replay_reader(reader, &name, rules, until, &mut sink, |n| {
+    let summary = replay_reader(reader, &name, rules, until, sink, |n| {
         // Batch bar updates: per-line updates cost more than the replay.
         pending += n;
         if pending >= 1 << 20 {

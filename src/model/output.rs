@@ -64,6 +64,20 @@ pub enum StageOutcome {
     Cancelled,
 }
 
+impl StageOutcome {
+    /// The name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageOutcome::NotStarted => "not_started",
+            StageOutcome::Open => "open",
+            StageOutcome::Breached => "breached",
+            StageOutcome::Met => "met",
+            StageOutcome::Late => "late",
+            StageOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// Lifecycle status of a complaint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

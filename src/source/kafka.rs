@@ -76,14 +76,19 @@ pub fn commit_stored<C: Consumer<X>, X: ConsumerContext>(consumer: &C) -> Result
     }
 }
 
-/// The group consumer of the input topic, subscribed.
-pub fn group_consumer(k: &KafkaConfig) -> Result<StreamConsumer<GroupContext>, KafkaError> {
+/// A consumer in `group`, subscribed to `topics`; assignment changes of the
+/// first topic are reported to the loop.
+pub fn group_consumer(
+    k: &KafkaConfig,
+    group: &str,
+    topics: &[&str],
+) -> Result<StreamConsumer<GroupContext>, KafkaError> {
     let ctx = GroupContext {
-        topic: k.input_topic.clone(),
+        topic: topics[0].to_string(),
         changes: Arc::default(),
     };
     let mut c = client_config(k);
-    c.set("group.id", &k.group)
+    c.set("group.id", group)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         // Offsets are stored only after the outputs of a message are durable.
@@ -93,7 +98,7 @@ pub fn group_consumer(k: &KafkaConfig) -> Result<StreamConsumer<GroupContext>, K
         .set("partition.assignment.strategy", "range");
     let consumer: StreamConsumer<GroupContext> =
         with_options(&mut c, k).create_with_context(ctx)?;
-    consumer.subscribe(&[&k.input_topic])?;
+    consumer.subscribe(topics)?;
     Ok(consumer)
 }
 

@@ -2,6 +2,8 @@
 //! real binary, and a reader of the output topics.
 #![allow(dead_code)]
 
+pub mod warehouse;
+
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::replay_reader;
 use complaintflow::rules::RuleSet;

@@ -1,0 +1,195 @@
+//! The schema as numbered migrations in `schemas/clickhouse/`, applied once
+//! each and recorded in `<database>.schema_migrations`.
+//!
+//! The files name the database `complaints`; another database (a what-if
+//! replay) gets the same statements with that name replaced. The cluster
+//! variant is derived from the same files (see [`cluster_statements`]), so
+//! the two cannot drift apart.
+
+use super::ClickHouseError;
+use crate::config::ClickHouseConfig;
+use serde::Deserialize;
+
+/// `(version, name, sql)` of every migration, in order; built into the binary.
+pub const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "0001_complaints.sql",
+        include_str!("../../../schemas/clickhouse/0001_complaints.sql"),
+    ),
+    (
+        2,
+        "0002_outcomes.sql",
+        include_str!("../../../schemas/clickhouse/0002_outcomes.sql"),
+    ),
+];
+
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct Applied {
+    version: u32,
+}
+
+/// Statements of a migration file for `database`: split on `;` at line
+/// ends, comments dropped.
+pub fn statements(sql: &str, database: &str) -> Vec<String> {
+    let text: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.split(";\n")
+        .map(|s| s.trim().trim_end_matches(';').trim().to_string())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.replace("complaints.", &format!("{database}.")))
+        .collect()
+}
+
+/// The statements of every migration for a cluster named `cluster`: each
+/// table becomes `<name>_local`, a Replicated engine on every node, with a
+/// `Distributed` table of the old name in front, sharded by complaint so one
+/// complaint's rows (and their deduplication) stay on one shard; views and
+/// dictionaries are created `ON CLUSTER` and read the distributed tables.
+pub fn cluster_statements(database: &str, cluster: &str) -> Vec<String> {
+    let mut out = vec![format!(
+        "CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER '{cluster}'"
+    )];
+    for (_, _, sql) in MIGRATIONS {
+        for s in statements(sql, database) {
+            out.extend(clusterize(&s, database, cluster));
+        }
+    }
+    out
+}
+
+fn clusterize(statement: &str, db: &str, cluster: &str) -> Vec<String> {
+    let on = format!(" ON CLUSTER '{cluster}'");
+    if let Some(rest) = statement.strip_prefix("ALTER TABLE ") {
+        // Alterations apply to the tables that hold the data.
+        let (name, change) = rest.split_once(' ').expect("ALTER TABLE names a change");
+        return vec![format!("ALTER TABLE {name}_local{on} {change}")];
+    }
+    let Some(rest) = statement.strip_prefix("CREATE TABLE IF NOT EXISTS ") else {
+        // Views and dictionaries: the same statement on every node.
+        let (head, body) = statement.split_once('\n').unwrap_or((statement, ""));
+        return vec![match head.strip_suffix(" AS") {
+            Some(name) => format!("{name}{on} AS\n{body}"),
+            None => format!("{head}{on}\n{body}"),
+        }];
+    };
+    let (name, body) = rest
+        .split_once('\n')
+        .expect("a table statement has columns");
+    let table = name.trim().trim_start_matches(&format!("{db}."));
+    let (columns, engine_on) = body
+        .split_once("\nENGINE = ")
+        .expect("a table statement names its engine");
+    let (engine, tail) = engine_on.split_once('\n').unwrap_or((engine_on, ""));
+    let (engine_name, args) = match engine.split_once('(') {
+        Some((n, a)) => (n, a.trim_end_matches(')').to_string()),
+        None => (engine, String::new()),
+    };
+    let path = format!("'/clickhouse/tables/{{shard}}/{db}/{table}', '{{replica}}'");
+    let args = if args.is_empty() {
+        path
+    } else {
+        format!("{path}, {args}")
+    };
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {db}.{table}_local{on}\n{columns}\nENGINE = Replicated{engine_name}({args})\n{tail}"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {db}.{table}{on}\nAS {db}.{table}_local\nENGINE = Distributed('{cluster}', {db}, {table}_local, cityHash64(complaint_id))"
+        ),
+    ]
+}
+
+/// Applies the migrations not applied yet; returns the names it applied.
+pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<String>, ClickHouseError> {
+    let client = super::client(cfg);
+    let db = &cfg.database;
+    client
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
+        .execute()
+        .await?;
+    client
+        .query(&format!(
+            "CREATE TABLE IF NOT EXISTS {db}.schema_migrations \
+             (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) \
+             ENGINE = MergeTree ORDER BY version"
+        ))
+        .execute()
+        .await?;
+    let applied: Vec<u32> = client
+        .query(&format!("SELECT version FROM {db}.schema_migrations"))
+        .fetch_all::<Applied>()
+        .await?
+        .into_iter()
+        .map(|a| a.version)
+        .collect();
+    let mut done = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        for statement in statements(sql, db) {
+            client.query(&statement).execute().await.map_err(|source| {
+                ClickHouseError::Migration {
+                    name: name.to_string(),
+                    source,
+                }
+            })?;
+        }
+        client
+            .query(&format!(
+                "INSERT INTO {db}.schema_migrations (version, name) VALUES (?, ?)"
+            ))
+            .bind(*version)
+            .bind(*name)
+            .execute()
+            .await?;
+        tracing::info!(version, name, database = %db, "migration applied");
+        done.push(name.to_string());
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_on_semicolons_at_line_ends() {
+        let s = statements(
+            "-- c\nCREATE TABLE complaints.a (x UInt8) ENGINE = Memory;\nSELECT 1;\n",
+            "whatif",
+        );
+        assert_eq!(
+            s,
+            [
+                "CREATE TABLE whatif.a (x UInt8) ENGINE = Memory",
+                "SELECT 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn cluster_tables_are_replicated_behind_distributed_ones() {
+        let s = cluster_statements("complaints", "main");
+        let local = s
+            .iter()
+            .find(|s| {
+                s.starts_with(
+                    "CREATE TABLE IF NOT EXISTS complaints.complaints_local ON CLUSTER 'main'",
+                )
+            })
+            .expect("local complaints table");
+        assert!(local.contains("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/complaints/complaints', '{replica}', version)"), "{local}");
+        assert!(s.iter().any(|s| s.contains(
+            "ENGINE = Distributed('main', complaints, events_local, cityHash64(complaint_id))"
+        )));
+        assert!(s.iter().any(|s| {
+            s.starts_with("CREATE VIEW IF NOT EXISTS complaints.daily_volume ON CLUSTER 'main'")
+        }));
+    }
+}

@@ -1,0 +1,145 @@
+//! ClickHouse side of the tests: the server scripts/test.sh started, a fresh
+//! database per test, and the analyst queries of `queries/` with the numbers
+//! `tests/fixtures/meeting.jsonl` implies.
+
+use clickhouse::Client;
+use std::path::Path;
+
+pub fn clickhouse_url() -> String {
+    std::env::var("COMPLAINTFLOW_TEST_CLICKHOUSE")
+        .expect("COMPLAINTFLOW_TEST_CLICKHOUSE is not set: run the tests with scripts/test.sh, which starts ClickHouse")
+}
+
+/// A database name no other test or run uses.
+pub fn fresh_database(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+pub fn client(database: &str) -> Client {
+    Client::default()
+        .with_url(clickhouse_url())
+        .with_database(database)
+}
+
+/// Runs `sql` and returns its result as TSV text.
+pub async fn tsv(client: &Client, sql: &str, params: &[(&str, &str)]) -> String {
+    let mut q = client.query(sql);
+    for (k, v) in params {
+        q = q.param(k, v);
+    }
+    let bytes = q
+        .fetch_bytes("TabSeparated")
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+pub async fn count(client: &Client, sql: &str) -> u64 {
+    client.query(sql).fetch_one::<u64>().await.unwrap()
+}
+
+/// The meeting scenario: 5 complaints over two days, every stage closed.
+pub fn meeting_lines() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meeting.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Each analyst query and what it must return for the meeting scenario,
+/// worked out from the scenario by hand (see the comments in
+/// tests/fixtures/README.md).
+pub const MEETING_RESULTS: &[(&str, &str)] = &[
+    (
+        "daily_volume.sql",
+        "2026-03-02\tphone\ttechnical\ttechnical\t1\t0\t0\n\
+         2026-03-02\tsocial\ttechnical\ttechnical\t1\t1\t0\n\
+         2026-03-02\tweb\tbusiness\tbusiness\t1\t0\t0\n\
+         2026-03-03\temail\ttechnical\ttechnical\t1\t0\t0\n\
+         2026-03-03\tphone\tother\tcustomer_service\t1\t0\t1\n",
+    ),
+    (
+        "volume_by_channel.sql",
+        "phone\t2\t40\nemail\t1\t20\nsocial\t1\t20\nweb\t1\t20\n",
+    ),
+    (
+        "sla_compliance.sql",
+        "acknowledge\t3\t1\t1\t75\n\
+         assign\t4\t0\t0\t100\n\
+         handle\t4\t1\t1\t80\n\
+         report\t5\t0\t0\t100\n\
+         confirm\t4\t1\t1\t80\n",
+    ),
+    (
+        "sla_by_department.sql",
+        "business\tgeneral\t4\t1\t80\n\
+         business\timportant\t3\t0\t100\n\
+         technical\tgeneral\t9\t1\t90\n\
+         technical\turgent\t4\t1\t80\n",
+    ),
+    (
+        "reopen_satisfaction.sql",
+        "business\t1\t1\t1\t1\t100\t100\n\
+         other\t1\t0\t0\t0\t0\t\\N\n\
+         technical\t3\t0\t3\t3\t0\t100\n\
+         \t5\t1\t4\t4\t20\t100\n",
+    ),
+    (
+        "top_causes.sql",
+        "光猫故障\ttechnical\t2\n计费系统重复扣费\tbusiness\t2\n光缆被挖断\ttechnical\t1\n",
+    ),
+    (
+        "dead_letters.sql",
+        "unknown_complaint\t1\t2026-03-03 06:05:00.000\t2026-03-03 06:05:00.000\n\
+         unparsable\t1\t2026-03-02 01:15:00.000\t2026-03-02 01:15:00.000\n",
+    ),
+    (
+        "customer_progress.sql",
+        "M5\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-03 01:00:00.000\tmet\tmet\tlate\t0\ttrue\n\
+         M1\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-02 00:00:00.000\tmet\tmet\tmet\t0\ttrue\n",
+    ),
+];
+
+/// Runs every query of `queries/` against `database` and compares its
+/// result with [`MEETING_RESULTS`]; every file there must have an entry.
+pub async fn check_meeting_queries(database: &str) {
+    let client = client(database);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    files.sort();
+    let params = [
+        ("from", "2026-03-02"),
+        ("to", "2026-03-03"),
+        ("customer_id", "K1"),
+    ];
+    let mut failures = Vec::new();
+    for file in &files {
+        let sql = std::fs::read_to_string(dir.join(file)).unwrap();
+        let got = tsv(&client, &sql, &params).await;
+        let expected = MEETING_RESULTS
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, r)| *r);
+        if expected != Some(got.as_str()) {
+            failures.push(format!("{file}:\nexpected:\n{expected:?}\ngot:\n{got:?}"));
+        }
+    }
+    assert_eq!(
+        files.len(),
+        MEETING_RESULTS.len(),
+        "queries/ and MEETING_RESULTS differ: {files:?}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
