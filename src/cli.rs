@@ -328,6 +328,8 @@ fn run_live(cfg: Config) -> Result<()> {
         }
         let drain = std::time::Duration::from_millis(cfg.run.drain_timeout_ms);
         if !cfg.clickhouse.url.is_empty() {
+            // The loader subscribes to topics the live loop would create.
+            crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
             let applied = crate::sink::clickhouse::migrate(&cfg.clickhouse)
                 .await
                 .context("applying the ClickHouse schema")?;

@@ -123,7 +123,7 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
         &db,
     ];
     let first = complaintflow(&args);
-    assert!(first.contains("100 rows stored in ClickHouse"), "{first}");
+    assert!(first.contains("101 rows stored in ClickHouse"), "{first}");
     complaintflow(&args);
     let client = client(&db);
     let lines = |f: &str| {
@@ -133,8 +133,9 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
             .count() as u64
     };
     // Raw counts, no FINAL: the second replay's inserts were deduplicated.
+    // Events: 29 accepted, and the one the lifecycle refused (marked).
     for (table, expected) in [
-        ("events", 29),
+        ("events", 30),
         ("decisions", lines("decisions.jsonl")),
         ("sla_events", lines("sla_events.jsonl")),
         ("dead_letters", lines("dead_letters.jsonl")),
@@ -143,6 +144,14 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
         let n = count(&client, &format!("SELECT count() FROM {table}")).await;
         assert_eq!(n, expected, "rows in {table}");
     }
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count() FROM events FINAL WHERE refused = 0"
+        )
+        .await,
+        29
+    );
     check_meeting_queries(&db).await;
 }
 

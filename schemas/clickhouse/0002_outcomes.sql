@@ -27,6 +27,8 @@ SOURCE(CLICKHOUSE(QUERY 'SELECT complaint_id, max(toDateTime(coalesce(archived_a
 LIFETIME(MIN 300 MAX 600)
 LAYOUT(COMPLEX_KEY_HASHED());
 
+-- Every input event that was valid JSON of the contract; `refused = 0` (read
+-- with FINAL) are the accepted ones.
 CREATE TABLE IF NOT EXISTS complaints.events
 (
     event_id String,
@@ -45,9 +47,12 @@ CREATE TABLE IF NOT EXISTS complaints.events
     satisfied Nullable(Bool),
     cause String,
     source String,
-    payload String CODEC(ZSTD(3))
+    payload String CODEC(ZSTD(3)),
+    -- 1: the lifecycle refused it (it is in dead_letters too). This row
+    -- replaces the one the live loader stored from the input topic.
+    refused UInt8
 )
-ENGINE = ReplacingMergeTree
+ENGINE = ReplacingMergeTree(refused)
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (complaint_id, event_id)
 TTL greatest(toDateTime(occurred_at) + INTERVAL 3 YEAR,
@@ -169,5 +174,5 @@ SELECT
 FROM complaints.events AS e FINAL
 INNER JOIN (SELECT complaint_id, category, lead_department FROM complaints.complaints FINAL) AS c
     ON c.complaint_id = e.complaint_id
-WHERE e.type = 'complaint.handled'
+WHERE e.type = 'complaint.handled' AND e.refused = 0
 GROUP BY day, category, lead_department, cause;

@@ -25,19 +25,12 @@ clickhouse_start() {
     port=$(free_port)
     data=$(mktemp -d "${TMPDIR:-/tmp}/complaintflow-ch.XXXXXX")
     CLICKHOUSE_DATA=$data
-    python3 - "$CHDB_LIB" "$port" "$data" >"$data.log" 2>&1 <<'PY' &
-import ctypes, sys
-lib = ctypes.CDLL(sys.argv[1])
-keep_alive = (b"SYSTEM START LISTEN HTTP; SELECT sleepEachRow(1) FROM system.numbers "
-              b"SETTINGS max_block_size=1, function_sleep_max_microseconds_per_block=0 FORMAT Null")
-argv = [b"clickhouse", f"--path={sys.argv[3]}".encode(), f"--http_port={sys.argv[2]}".encode(),
-        b"--listen_host=127.0.0.1", b"--multiquery", b"-q", keep_alive]
-lib.chdb_query_cmdline.restype = ctypes.c_void_p
-lib.chdb_query_cmdline(len(argv), (ctypes.c_char_p * len(argv))(*argv))
-PY
+    python3 scripts/lib/clickhouse_server.py "$CHDB_LIB" "$port" "$data" >"$data.log" 2>&1 &
     CLICKHOUSE_PID=$!
     if wait_for 120 0.5 curl -sf "http://127.0.0.1:$port/?query=SELECT%201"; then
         export COMPLAINTFLOW_TEST_CLICKHOUSE="http://127.0.0.1:$port"
+        # Tests that stop and restart a server of their own start it from this.
+        export COMPLAINTFLOW_TEST_CHDB_LIB="$CHDB_LIB"
         echo "clickhouse pid $CLICKHOUSE_PID on $COMPLAINTFLOW_TEST_CLICKHOUSE"
         return 0
     fi

@@ -235,9 +235,9 @@ impl Engine {
     }
 
     /// Removes archived and withdrawn complaints whose last change is before
-    /// `cutoff`, returning their ids (live mode writes tombstones for them).
-    /// Keeping them a while lets redeliveries still be recognised.
-    pub fn evict_closed_before(&mut self, cutoff: Timestamp) -> Vec<Arc<str>> {
+    /// `cutoff`, returning their final states (live mode writes tombstones
+    /// for them). Keeping them a while lets redeliveries still be recognised.
+    pub fn evict_closed_before(&mut self, cutoff: Timestamp) -> Vec<Complaint> {
         let mut evicted = Vec::new();
         while let Some((at, _)) = self.closed.front() {
             if *at >= cutoff {
@@ -249,8 +249,7 @@ impl Engine {
                 .get(&id)
                 .is_some_and(|c| c.status.is_final())
             {
-                self.remove(&id);
-                evicted.push(id);
+                evicted.extend(self.remove(&id));
             }
         }
         evicted
@@ -277,12 +276,12 @@ impl Engine {
         self.complaints.insert(c.id.clone(), c);
     }
 
-    /// Forgets a complaint (a tombstone in the changelog).
-    pub fn remove(&mut self, id: &str) {
-        if let Some(c) = self.complaints.remove(id) {
-            if c.timer_due.is_some() {
-                self.timers.set_live(self.timers.live().saturating_sub(1));
-            }
+    /// Forgets a complaint (a tombstone in the changelog); returns its state.
+    pub fn remove(&mut self, id: &str) -> Option<Complaint> {
+        let c = self.complaints.remove(id)?;
+        if c.timer_due.is_some() {
+            self.timers.set_live(self.timers.live().saturating_sub(1));
         }
+        Some(*c)
     }
 }

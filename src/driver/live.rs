@@ -170,7 +170,18 @@ impl Live {
         // they are older than the retention, in event time.
         if let Some(now) = part.clock.now() {
             let cutoff = now - chrono::TimeDelta::seconds(self.cfg.run.closed_retention_s as i64);
-            pending.extend(part.engine.evict_closed_before(cutoff));
+            for c in part.engine.evict_closed_before(cutoff) {
+                // A final state not written yet goes out before its
+                // tombstone: the ClickHouse loader reads outcomes from it.
+                if !pending.insert(c.id.clone()) {
+                    self.records.push(OutRecord {
+                        topic: k.state_topic.clone(),
+                        key: c.id.to_string(),
+                        payload: Some(json(&c)),
+                        partition: Some(partition),
+                    });
+                }
+            }
         }
     }
 

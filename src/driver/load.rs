@@ -14,10 +14,10 @@ use crate::sink::clickhouse::rows::{
     ComplaintRecord, DeadLetterRecord, DecisionRecord, EventRecord, SlaRecord,
 };
 use crate::sink::clickhouse::{Batch, Limits, Warehouse};
-use crate::source::kafka::{commit_stored, group_consumer};
-use rdkafka::consumer::Consumer;
+use crate::source::kafka::{GroupContext, commit_stored, group_consumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::BorrowedMessage;
+use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -58,7 +58,7 @@ fn token(ranges: &Ranges) -> String {
 
 /// Adds the row(s) of one record to the batch; unreadable records are
 /// counted and skipped (the live loop already dead-lettered bad input).
-fn add(batch: &mut Batch, source: Source, msg: &BorrowedMessage<'_>) {
+fn add(batch: &mut Batch, source: Source, msg: &OwnedMessage) {
     let Some(payload) = msg.payload() else {
         return; // a state tombstone: the complaint's row stays as it was
     };
@@ -77,7 +77,10 @@ fn add(batch: &mut Batch, source: Source, msg: &BorrowedMessage<'_>) {
             .map(|e| batch.sla_events.push(SlaRecord::from(&e)))
             .is_ok(),
         (Source::DeadLetters, Ok(t)) => serde_json::from_str::<DeadLetter>(t)
-            .map(|d| batch.dead_letters.push(DeadLetterRecord::from(&d)))
+            .map(|d| {
+                batch.dead_letters.push(DeadLetterRecord::from(&d));
+                batch.events.extend(EventRecord::refused(&d));
+            })
             .is_ok(),
         (Source::State, Ok(t)) => serde_json::from_str::<Complaint>(t)
             .map(|c| batch.complaints.push(ComplaintRecord::from(&c.row())))
@@ -94,7 +97,84 @@ fn add(batch: &mut Batch, source: Source, msg: &BorrowedMessage<'_>) {
     }
 }
 
-/// Runs until `cancel`; commits stored offsets on the way out.
+/// The consumer, the writer and the batch being gathered.
+struct Loader {
+    consumer: StreamConsumer<GroupContext>,
+    topics: Vec<(String, Source)>,
+    warehouse: Warehouse,
+    batch: Batch,
+    ranges: Ranges,
+}
+
+/// How long one batch's inserts may take before they count as failed.
+const INSERT_DEADLINE: Duration = Duration::from_secs(60);
+
+impl Loader {
+    fn take(&mut self, m: &OwnedMessage) {
+        let source = self
+            .topics
+            .iter()
+            .find(|(t, _)| t == m.topic())
+            .map(|(_, s)| *s)
+            .expect("subscribed topics only");
+        add(&mut self.batch, source, m);
+        let r = self
+            .ranges
+            .entry((m.topic().to_string(), m.partition()))
+            .or_insert((m.offset(), m.offset()));
+        r.1 = r.1.max(m.offset());
+        self.batch.note(0);
+        metrics::gauge!("complaintflow_clickhouse_pending_rows").set(self.batch.rows() as f64);
+    }
+
+    /// Inserts the batch, then stores the offsets it covers. On failure the
+    /// inserters are dropped and the consumer is moved back to the batch's
+    /// first offsets, so the same records are read again.
+    async fn store(&mut self) -> Result<(), String> {
+        let tok = token(&self.ranges);
+        let inserted =
+            match tokio::time::timeout(INSERT_DEADLINE, self.warehouse.insert(&self.batch, &tok))
+                .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {INSERT_DEADLINE:?}")),
+            };
+        match &inserted {
+            Ok(()) => {
+                metrics::counter!("complaintflow_clickhouse_rows_total")
+                    .increment(self.batch.rows() as u64);
+                tracing::debug!(rows = self.batch.rows(), token = %tok, "batch stored in clickhouse");
+                for ((topic, partition), (_, last)) in &self.ranges {
+                    if let Err(e) = self.consumer.store_offset(topic, *partition, last + 1) {
+                        // Revoked meanwhile: the new owner reads it again,
+                        // and the sort keys fold the repeat.
+                        tracing::debug!(topic, partition, error = %e, "offset not stored");
+                    }
+                }
+            }
+            Err(_) => {
+                metrics::counter!("complaintflow_clickhouse_errors_total").increment(1);
+                self.warehouse.reset();
+                for ((topic, partition), (first, _)) in &self.ranges {
+                    let at = Offset::Offset(*first);
+                    if let Err(e) =
+                        self.consumer
+                            .seek(topic, *partition, at, Duration::from_secs(10))
+                    {
+                        tracing::warn!(topic, partition, error = %e, "seek back failed");
+                    }
+                }
+            }
+        }
+        self.batch.clear();
+        self.ranges.clear();
+        metrics::gauge!("complaintflow_clickhouse_pending_rows").set(0.0);
+        inserted
+    }
+}
+
+/// Runs until `cancel`; stores what it gathered and commits on the way out.
 pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError> {
     let k = &cfg.kafka;
     let group = if cfg.clickhouse.group.is_empty() {
@@ -102,27 +182,31 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
     } else {
         cfg.clickhouse.group.clone()
     };
-    let topics = [
-        (k.input_topic.as_str(), Source::Input),
-        (k.decisions_topic.as_str(), Source::Decisions),
-        (k.sla_topic.as_str(), Source::Sla),
-        (k.dlq_topic.as_str(), Source::DeadLetters),
-        (k.state_topic.as_str(), Source::State),
+    let topics = vec![
+        (k.input_topic.clone(), Source::Input),
+        (k.decisions_topic.clone(), Source::Decisions),
+        (k.sla_topic.clone(), Source::Sla),
+        (k.dlq_topic.clone(), Source::DeadLetters),
+        (k.state_topic.clone(), Source::State),
     ];
-    let names: Vec<&str> = topics.iter().map(|(t, _)| *t).collect();
+    let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
     let consumer = group_consumer(k, &group, &names)?;
     let limits = Limits::from(&cfg.clickhouse);
-    let mut warehouse = Warehouse::new(&cfg.clickhouse);
-    let mut batch = Batch::default();
-    let mut ranges = Ranges::new();
+    let mut loader = Loader {
+        consumer,
+        topics,
+        warehouse: Warehouse::new(&cfg.clickhouse),
+        batch: Batch::default(),
+        ranges: Ranges::new(),
+    };
     let mut backoff = Duration::from_millis(500);
     tracing::info!(group, database = %cfg.clickhouse.database, "clickhouse loader started");
-    let result = loop {
-        let wait = batch.time_left(&limits);
+    loop {
+        let wait = loader.batch.time_left(&limits);
         let msg = tokio::select! {
             biased;
-            _ = cancel.cancelled() => break Ok(()),
-            m = tokio::time::timeout(wait, consumer.recv()) => m,
+            _ = cancel.cancelled() => break,
+            m = tokio::time::timeout(wait, loader.consumer.recv()) => m,
         };
         match msg {
             Err(_) => {} // the period ended
@@ -131,70 +215,38 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Ok(Ok(m)) => {
-                let source = topics
-                    .iter()
-                    .find(|(t, _)| *t == m.topic())
-                    .map(|(_, s)| *s)
-                    .expect("subscribed topics only");
-                add(&mut batch, source, &m);
-                let r = ranges
-                    .entry((m.topic().to_string(), m.partition()))
-                    .or_insert((m.offset(), m.offset()));
-                r.1 = r.1.max(m.offset());
-                batch.note(0);
+                let m = m.detach();
+                loader.take(&m)
             }
         }
-        if ranges.is_empty() || !batch.full(&limits) {
+        if loader.ranges.is_empty() || !loader.batch.full(&limits) {
             continue;
         }
-        let tok = token(&ranges);
-        match warehouse.insert(&batch, &tok).await {
-            Ok(()) => {
-                metrics::counter!("complaintflow_clickhouse_rows_total")
-                    .increment(batch.rows() as u64);
-                tracing::debug!(rows = batch.rows(), token = %tok, "batch stored in clickhouse");
-                for ((topic, partition), (_, last)) in &ranges {
-                    if let Err(e) = consumer.store_offset(topic, *partition, last + 1) {
-                        // Revoked meanwhile: the new owner reads it again,
-                        // and the sort keys fold the repeat.
-                        tracing::debug!(topic, partition, error = %e, "offset not stored");
-                    }
-                }
-                backoff = Duration::from_millis(500);
+        if let Err(e) = loader.store().await {
+            tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "clickhouse insert failed; reading the batch again from kafka");
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(backoff) => {}
             }
-            Err(e) => {
-                tracing::error!(error = %e, rows = batch.rows(), retry_in_ms = backoff.as_millis() as u64, "clickhouse insert failed; replaying the batch from kafka");
-                metrics::counter!("complaintflow_clickhouse_errors_total").increment(1);
-                warehouse.reset();
-                tokio::select! {
-                    _ = cancel.cancelled() => break Ok(()),
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-                for ((topic, partition), (first, _)) in &ranges {
-                    if let Err(e) = consumer.seek(
-                        topic,
-                        *partition,
-                        Offset::Offset(*first),
-                        Duration::from_secs(10),
-                    ) {
-                        tracing::warn!(topic, partition, error = %e, "seek back failed");
-                    }
-                }
-            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        } else {
+            backoff = Duration::from_millis(500);
         }
-        batch.clear();
-        ranges.clear();
-    };
-    // Rows not yet inserted are read again by the next owner: their offsets
-    // were never stored.
-    match commit_stored(&consumer) {
+    }
+    // One last try for what was gathered; if it fails, those records are
+    // read again by the next owner (their offsets were never stored).
+    if !loader.ranges.is_empty()
+        && let Err(e) = loader.store().await
+    {
+        tracing::warn!(error = %e, "last batch not stored at shutdown; it will be loaded again");
+    }
+    match commit_stored(&loader.consumer) {
         Ok(()) => tracing::info!("loader offsets committed at shutdown"),
         Err(e) => {
             tracing::warn!(error = %e, "loader commit at shutdown failed; those records will be loaded again")
         }
     }
-    result
+    Ok(())
 }
 
 #[cfg(test)]

@@ -143,3 +143,67 @@ pub async fn check_meeting_queries(database: &str) {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A ClickHouse server of the test's own, to stop and start again on the
+/// same port and data (from the library scripts/test.sh installed).
+pub struct OwnServer {
+    pub port: u16,
+    pub data: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl OwnServer {
+    pub fn start() -> OwnServer {
+        let mut s = OwnServer {
+            port: super::free_port(),
+            data: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        s.resume();
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) and waits until it answers.
+    pub fn resume(&mut self) {
+        let lib = std::env::var("COMPLAINTFLOW_TEST_CHDB_LIB")
+            .expect("COMPLAINTFLOW_TEST_CHDB_LIB is not set: run the tests with scripts/test.sh");
+        let launcher =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lib/clickhouse_server.py");
+        let child = std::process::Command::new("python3")
+            .arg(launcher)
+            .arg(lib)
+            .arg(self.port.to_string())
+            .arg(self.data.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let ok = super::eventually(std::time::Duration::from_secs(60), || {
+            super::http_get(self.port, "/ping").is_some_and(|(s, _)| s == 200)
+        });
+        assert!(
+            ok,
+            "own ClickHouse server did not start on port {}",
+            self.port
+        );
+    }
+
+    /// Stops the server (SIGKILL: nothing in flight completes).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -88,6 +88,7 @@ impl OutputSink for ClickHouseSink {
     }
     fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
         self.batch.dead_letters.push(DeadLetterRecord::from(d));
+        self.batch.events.extend(EventRecord::refused(d));
         self.added(d.payload.len())
     }
     fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {

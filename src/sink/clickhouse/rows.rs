@@ -31,9 +31,20 @@ pub struct EventRecord {
     pub cause: String,
     pub source: String,
     pub payload: String,
+    /// 1 when the lifecycle refused the event (it replaces the accepted row).
+    pub refused: u8,
 }
 
 impl EventRecord {
+    /// The row marking a dead-lettered event as refused; `None` when the
+    /// payload was not an event at all.
+    pub fn refused(d: &DeadLetter) -> Option<EventRecord> {
+        let ev = Event::from_json(&d.payload).ok()?;
+        let mut row = EventRecord::new(&ev, &d.payload, d.source.clone());
+        row.refused = 1;
+        Some(row)
+    }
+
     /// The row of `ev`, read from `payload` at `source`.
     pub fn new(ev: &Event, payload: &str, source: String) -> EventRecord {
         let mut row = EventRecord {
@@ -54,6 +65,7 @@ impl EventRecord {
             cause: String::new(),
             source,
             payload: payload.to_string(),
+            refused: 0,
         };
         match &ev.body {
             EventBody::Received(r) => {

@@ -1,0 +1,17 @@
+"""Runs a real ClickHouse HTTP server from libchdb.so until killed.
+
+Usage: clickhouse_server.py LIBCHDB PORT DATA_DIR
+
+chdb's command-line entry point serves HTTP on PORT while its keep-alive
+query blocks; the data in DATA_DIR survives a restart.
+"""
+import ctypes
+import sys
+
+lib = ctypes.CDLL(sys.argv[1])
+keep_alive = (b"SYSTEM START LISTEN HTTP; SELECT sleepEachRow(1) FROM system.numbers "
+              b"SETTINGS max_block_size=1, function_sleep_max_microseconds_per_block=0 FORMAT Null")
+argv = [b"clickhouse", f"--path={sys.argv[3]}".encode(), f"--http_port={sys.argv[2]}".encode(),
+        b"--listen_host=127.0.0.1", b"--multiquery", b"-q", keep_alive]
+lib.chdb_query_cmdline.restype = ctypes.c_void_p
+lib.chdb_query_cmdline(len(argv), (ctypes.c_char_p * len(argv))(*argv))

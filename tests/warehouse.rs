@@ -1,0 +1,227 @@
+//! `run --clickhouse-url` on the real broker and the real ClickHouse server:
+//! the loader's rows, the analyst queries, a full re-read, and an outage.
+
+mod support;
+use std::time::{Duration, Instant};
+use support::warehouse::*;
+use support::*;
+
+/// A config for `setup` that also loads into `url`/`database`.
+fn config(setup: &Setup, name: &str, url: &str, database: &str, extra: &str) -> String {
+    let base = std::fs::read_to_string(&setup.config).unwrap();
+    let text = format!(
+        "{base}[clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\nperiod_ms = 300\n{extra}\n"
+    );
+    let path = setup.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// A counter or gauge of `/metrics`, 0 when absent.
+fn metric(port: u16, name: &str) -> f64 {
+    http_get(port, "/metrics")
+        .and_then(|(_, body)| {
+            body.lines()
+                .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+/// Rows of events (FINAL: redeliveries and refusals fold at merges, which
+/// run whenever they like), decisions, sla_events and dead_letters (raw:
+/// the loader inserts each output record once).
+async fn counts(client: &clickhouse::Client) -> [u64; 4] {
+    let mut out = [0; 4];
+    for (i, sql) in [
+        "SELECT count() FROM events FINAL",
+        "SELECT count() FROM decisions",
+        "SELECT count() FROM sla_events",
+        "SELECT count() FROM dead_letters",
+    ]
+    .iter()
+    .enumerate()
+    {
+        out[i] = count(client, sql).await;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_into_clickhouse_gives_the_meeting_numbers_and_a_full_reread_adds_nothing() {
+    let setup = Setup::new("wh", 1);
+    let db = fresh_database("live");
+    let url = clickhouse_url();
+    let first = config(&setup, "first.toml", &url, &db, "");
+    let mut svc = setup.start(&["--config", &first], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    let lines = meeting_lines();
+    produce(&setup.topic("events"), &lines).await;
+    let expected = replay_expected(&lines, chrono::Utc::now(), &shipped_rules());
+    let client = client(&db);
+    // Events: 29 accepted and the refused one.
+    let want = [
+        30,
+        expected.decisions.len() as u64,
+        expected.sla.len() as u64,
+        expected.dead_letters.len() as u64,
+    ];
+    let closed_sql =
+        "SELECT count() FROM complaints FINAL WHERE status IN ('archived', 'withdrawn')";
+    let (mut got, mut closed) = ([0; 4], 0);
+    for _ in 0..120 {
+        got = counts(&client).await;
+        closed = count(&client, closed_sql).await;
+        if got == want && closed == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(closed, 5, "complaints with their final outcome");
+    assert_eq!(
+        got,
+        want,
+        "rows of events, decisions, sla_events, dead_letters\n{}",
+        setup.all_logs()
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count() FROM events FINAL WHERE refused = 0"
+        )
+        .await,
+        29
+    );
+    check_meeting_queries(&db).await;
+    let loaded = metric(setup.http_port, "complaintflow_clickhouse_rows_total");
+    assert!(loaded >= 30.0, "rows metric {loaded}");
+    svc.signal("-TERM");
+    assert!(svc.wait().success());
+    assert!(
+        setup
+            .log(setup.http_port)
+            .contains("loader offsets committed at shutdown")
+    );
+
+    // A new loader group reads every topic again from the start into the
+    // same database: the analysts see no row twice.
+    let port = free_port();
+    let reread = config(
+        &setup,
+        "reread.toml",
+        &url,
+        &db,
+        &format!("group = \"{}-reread\"", setup.prefix),
+    );
+    let _svc = setup.start(&["--config", &reread], port);
+    wait_ready(port, Duration::from_secs(30));
+    let reloaded = eventually(Duration::from_secs(60), || {
+        metric(port, "complaintflow_clickhouse_rows_total") >= loaded
+    });
+    assert!(reloaded, "the re-read did not finish\n{}", setup.all_logs());
+    for (table, n) in ["events", "decisions", "sla_events", "dead_letters"]
+        .iter()
+        .zip(want)
+    {
+        let sql = format!("SELECT count() FROM {table} FINAL");
+        assert_eq!(
+            count(&client, &sql).await,
+            n,
+            "{table} FINAL after the re-read"
+        );
+    }
+    check_meeting_queries(&db).await;
+    for table in ["decisions", "sla_events", "dead_letters"] {
+        client
+            .query(&format!("OPTIMIZE TABLE {table} FINAL"))
+            .execute()
+            .await
+            .unwrap();
+    }
+    let after = counts(&client).await;
+    assert_eq!(after[1..], want[1..], "raw rows after merging");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_down_for_30_seconds_loses_nothing_and_doubles_nothing() {
+    let mut server = OwnServer::start();
+    let setup = Setup::new("chdown", 2);
+    let db = fresh_database("outage");
+    let cfg = config(&setup, "outage.toml", &server.url(), &db, "max_rows = 500");
+    let svc = setup.start(&["--config", &cfg], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    let lines = scenario(600, 21);
+    let (a, b) = lines.split_at(lines.len() / 3);
+    produce(&setup.topic("events"), a).await;
+    let client = client(&db).with_url(server.url());
+    let started = eventually(Duration::from_secs(60), || {
+        metric(setup.http_port, "complaintflow_clickhouse_rows_total") > 0.0
+    });
+    assert!(
+        started,
+        "nothing loaded before the outage\n{}",
+        setup.all_logs()
+    );
+
+    server.stop();
+    let down = Instant::now();
+    produce(&setup.topic("events"), b).await;
+    let mut peak_pending = 0.0f64;
+    while down.elapsed() < Duration::from_secs(30) {
+        peak_pending = peak_pending.max(metric(
+            setup.http_port,
+            "complaintflow_clickhouse_pending_rows",
+        ));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let errors = metric(setup.http_port, "complaintflow_clickhouse_errors_total");
+    server.resume();
+    println!(
+        "outage: {errors} failed inserts; at most {peak_pending} rows pending (limit 500 + one record's rows)"
+    );
+    assert!(errors >= 1.0, "the loader never noticed the outage");
+    assert!(
+        peak_pending <= 502.0,
+        "pending rows grew to {peak_pending} while ClickHouse was down"
+    );
+
+    // Everything on the output topics arrives, once.
+    let topics = [("decisions", "decision_id"), ("sla", "event_id")];
+    let mut last = (Vec::new(), Vec::new());
+    let same = eventually(Duration::from_secs(90), || {
+        let mut ok = true;
+        last = (Vec::new(), Vec::new());
+        for (topic, id) in topics {
+            let ids: std::collections::BTreeSet<String> =
+                by_id(&setup.topic(topic), id).into_keys().collect();
+            let table = if topic == "sla" {
+                "sla_events"
+            } else {
+                "decisions"
+            };
+            let rows: Vec<String> = futures::executor::block_on(
+                client
+                    .query(&format!("SELECT {id} FROM {table} ORDER BY {id}"))
+                    .fetch_all::<String>(),
+            )
+            .unwrap();
+            ok &= rows.len() == ids.len() && rows.iter().cloned().eq(ids.iter().cloned());
+            last.0.push(ids.len());
+            last.1.push(rows.len());
+        }
+        ok
+    });
+    assert!(
+        same,
+        "topic records {:?} vs ClickHouse rows {:?}\n{}",
+        last.0,
+        last.1,
+        setup.all_logs()
+    );
+    let dead_topic = read_topic(&setup.topic("dlq")).len() as u64;
+    assert_eq!(
+        count(&client, "SELECT count() FROM dead_letters").await,
+        dead_topic
+    );
+    drop(svc);
+}
