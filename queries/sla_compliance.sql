@@ -1,8 +1,8 @@
--- SLA compliance per stage (时限达标率): of the stage runs whose deadline fell
--- in the period, how many were met (达标) and how many breached (超时);
+-- SLA compliance per stage (时限达标率): of the stage runs met or breached on
+-- a day of the period, how many were met (达标) and how many breached (超时);
 -- `late` are the breached ones that finished after all.
--- Stages: acknowledge 受理确认, assign 派单, handle 处理, report 结果反馈,
--- confirm 回访确认.
+-- Stages: acknowledge 受理, assign 分配, handle 处理, report 结果反馈,
+-- confirm 回访.
 -- Parameters: from, to (Date, inclusive).
 SELECT
     stage,

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks: engine (decisions/s, replay events/s, bytes per open complaint)
-# and Kafka (raw consume vs complaintflow processing on one broker and topic).
+# Benchmarks: engine (decisions/s, replay events/s, bytes per open complaint),
+# Kafka (raw consume vs complaintflow processing on one broker and topic) and
+# ClickHouse (the sink vs a bulk insert of the same rows on one server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 source scripts/lib/tansu.sh
-trap tansu_stop EXIT
+source scripts/lib/clickhouse.sh
+trap 'tansu_stop; clickhouse_stop' EXIT
 tansu_start
-cargo bench --bench engine --bench kafka "$@"
+clickhouse_start
+cargo bench --bench engine --bench kafka --bench clickhouse "$@"
