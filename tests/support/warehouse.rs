@@ -108,10 +108,13 @@ pub const MEETING_RESULTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Runs every query of `queries/` against `database` and compares its
-/// result with [`MEETING_RESULTS`]; every file there must have an entry.
+/// Checks the accepted events, then runs every query of `queries/` against
+/// `database` and compares its result with [`MEETING_RESULTS`]; every file
+/// there must have an entry.
 pub async fn check_meeting_queries(database: &str) {
     let client = client(database);
+    let accepted = "SELECT count() FROM events FINAL WHERE refused = 0";
+    assert_eq!(count(&client, accepted).await, 29, "accepted events");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
