@@ -132,6 +132,7 @@ impl Loader {
     /// first offsets, so the same records are read again.
     async fn store(&mut self) -> Result<(), String> {
         let tok = token(&self.ranges);
+        metrics::histogram!("complaintflow_clickhouse_batch_rows").record(self.batch.rows() as f64);
         let inserted =
             match tokio::time::timeout(INSERT_DEADLINE, self.warehouse.insert(&self.batch, &tok))
                 .await
