@@ -77,12 +77,19 @@ impl Routing {
 /// When each lifecycle step happened (latest cycle).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Milestones {
+    #[serde(default, with = "crate::model::time::option")]
     pub acknowledged: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub assigned: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub handled: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub reported: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub confirmed: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub archived: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub withdrawn: Option<Timestamp>,
 }
 
@@ -92,6 +99,7 @@ pub struct Complaint {
     pub id: Arc<str>,
     /// The original complaint; rules see it again on every reopen.
     pub received: Box<Received>,
+    #[serde(with = "crate::model::time")]
     pub received_at: Timestamp,
     pub status: Status,
     pub cycle: u32,
@@ -105,6 +113,7 @@ pub struct Complaint {
     /// Hashes of accepted `event_id`s, to ignore redeliveries.
     pub seen: Vec<u64>,
     pub version: u64,
+    #[serde(with = "crate::model::time")]
     pub updated_at: Timestamp,
     /// Generation of this complaint's entry in the timer index.
     #[serde(skip)]

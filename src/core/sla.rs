@@ -42,14 +42,18 @@ impl SlaPolicy {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StageClock {
     pub stage: Stage,
+    #[serde(with = "crate::model::time")]
     pub started_at: Timestamp,
+    #[serde(with = "crate::model::time")]
     pub deadline: Timestamp,
+    #[serde(with = "crate::model::time")]
     pub warn_at: Timestamp,
     pub warned: bool,
     pub breached: bool,
     /// Approved extensions so far.
     pub extensions: u8,
     /// `until` of an extension request awaiting the group's decision.
+    #[serde(default, with = "crate::model::time::option")]
     pub pending_extension: Option<Timestamp>,
     /// The urgent escalation was sent for this stage.
     pub escalated_urgent: bool,

@@ -49,6 +49,15 @@ struct Partition {
     last_input: Instant,
 }
 
+/// A batch whose records are on their way to the broker.
+struct InFlight {
+    sends: tokio::task::JoinHandle<Result<(), KafkaSinkError>>,
+    /// Offsets to store once every record is acknowledged.
+    offsets: HashMap<i32, i64>,
+    records: usize,
+    started: Instant,
+}
+
 struct Live {
     cfg: Config,
     rules: SharedRules,
@@ -59,6 +68,8 @@ struct Live {
     records: Vec<OutRecord>,
     /// Complaints whose state changed in the current batch, by partition.
     pending_state: HashMap<i32, HashSet<Arc<str>>>,
+    /// At most one batch is in flight while the next one is processed.
+    in_flight: Option<InFlight>,
     last_lag: Instant,
 }
 
@@ -84,8 +95,13 @@ impl Live {
                 std::mem::take(&mut a.revoked),
             )
         };
-        for p in revoked {
-            self.parts.remove(&p);
+        for p in &revoked {
+            self.parts.remove(p);
+        }
+        if !assigned.is_empty() || !revoked.is_empty() {
+            // Own records still in flight land before any restore reads
+            // them; offsets of revoked partitions are left to the new owner.
+            self.settle().await?;
         }
         if assigned.is_empty() {
             return Ok(());
@@ -266,24 +282,43 @@ impl Live {
         self.collect(p);
     }
 
-    /// Sends the batch's records and then stores the offsets they cover.
-    async fn flush(&mut self, offsets: &HashMap<i32, i64>) -> Result<(), LiveError> {
-        self.state_records();
-        let started = Instant::now();
-        kafka::send_all(&self.producer, &self.records).await?;
+    /// Waits for the batch in flight and stores the offsets it covers.
+    async fn settle(&mut self) -> Result<(), LiveError> {
+        let Some(f) = self.in_flight.take() else {
+            return Ok(());
+        };
+        f.sends.await.expect("the send task does not panic")?;
         tracing::debug!(
-            records = self.records.len(),
-            took_ms = started.elapsed().as_millis() as u64,
+            records = f.records,
+            took_ms = f.started.elapsed().as_millis() as u64,
             "outputs delivered"
         );
-        self.records.clear();
-        for (p, next) in offsets {
+        for (p, next) in &f.offsets {
             if self.parts.contains_key(p) {
                 self.consumer
                     .store_offset(&self.cfg.kafka.input_topic, *p, *next)?;
             }
         }
-        tracing::debug!(?offsets, "offsets stored");
+        tracing::debug!(offsets = ?f.offsets, "offsets stored");
+        Ok(())
+    }
+
+    /// Sends the batch's records; their offsets are stored once the broker
+    /// acknowledged them all. The previous batch settles first, so records
+    /// keep their order and one batch's deliveries overlap the processing
+    /// of the next.
+    async fn flush(&mut self, offsets: HashMap<i32, i64>) -> Result<(), LiveError> {
+        self.state_records();
+        self.settle().await?;
+        let records = std::mem::take(&mut self.records);
+        let producer = self.producer.clone();
+        let n = records.len();
+        self.in_flight = Some(InFlight {
+            sends: tokio::spawn(async move { kafka::send_all(&producer, &records).await }),
+            offsets,
+            records: n,
+            started: Instant::now(),
+        });
         Ok(())
     }
 
@@ -296,7 +331,7 @@ impl Live {
             let next = offsets.entry(msg.partition()).or_insert(0);
             *next = (*next).max(msg.offset() + 1);
         }
-        self.flush(&offsets).await
+        self.flush(offsets).await
     }
 
     /// Consumer lag per partition: high watermark minus position. (On Tansu
@@ -337,9 +372,11 @@ impl Live {
         }
         if !self.records.is_empty() || !self.pending_state.is_empty() {
             let n = self.records.len();
-            self.flush(&HashMap::new()).await?;
-            tracing::debug!(records = n, "timer outputs delivered");
+            self.flush(HashMap::new()).await?;
+            tracing::debug!(records = n, "timer outputs sent");
         }
+        // Quiet input: the last batch's offsets move without waiting for another.
+        self.settle().await?;
         if self.last_lag.elapsed() >= LAG_EVERY {
             self.last_lag = Instant::now();
             self.record_lag();
@@ -374,6 +411,7 @@ pub async fn run(
         out: Outputs::default(),
         records: Vec::new(),
         pending_state: HashMap::new(),
+        in_flight: None,
         last_lag: Instant::now(),
     };
     health.ready.store(true, Ordering::Relaxed);
@@ -419,6 +457,11 @@ pub async fn run(
         }
     };
     health.ready.store(false, Ordering::Relaxed);
+    if result.is_ok()
+        && let Err(e) = live.settle().await
+    {
+        tracing::warn!(error = %e, "the last batch was not acknowledged; its inputs will be redelivered");
+    }
     kafka::flush(&live.producer, Duration::from_secs(5));
     match commit_stored(&live.consumer) {
         Ok(()) => tracing::info!("offsets committed at shutdown"),

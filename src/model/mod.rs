@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod output;
+pub mod time;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

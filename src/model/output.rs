@@ -20,6 +20,7 @@ pub struct Decision {
     pub coordination_required: bool,
     pub reason: String,
     pub ruleset_version: String,
+    #[serde(with = "crate::model::time")]
     pub decided_at: Timestamp,
     /// Per-complaint SLA targets (seconds) a rule set, overriding the policy.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -35,7 +36,9 @@ pub struct SlaEvent {
     pub stage: Stage,
     pub cycle: u32,
     pub kind: SlaKind,
+    #[serde(with = "crate::model::time")]
     pub deadline: Timestamp,
+    #[serde(with = "crate::model::time")]
     pub at: Timestamp,
     pub priority: Priority,
     pub lead_department: String,
@@ -48,6 +51,7 @@ pub struct DeadLetter {
     pub reason: String,
     /// `topic/partition/offset` or `file:line`.
     pub source: String,
+    #[serde(with = "crate::model::time")]
     pub at: Timestamp,
 }
 
@@ -132,13 +136,21 @@ pub struct ComplaintRow {
     pub assist_departments: Vec<String>,
     pub coordination_required: bool,
     pub ruleset_version: String,
+    #[serde(with = "crate::model::time")]
     pub received_at: Timestamp,
+    #[serde(default, with = "crate::model::time::option")]
     pub acknowledged_at: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub assigned_at: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub handled_at: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub reported_at: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub confirmed_at: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub archived_at: Option<Timestamp>,
+    #[serde(default, with = "crate::model::time::option")]
     pub withdrawn_at: Option<Timestamp>,
     /// 0, then +1 per reopen.
     pub cycle: u32,
@@ -152,6 +164,7 @@ pub struct ComplaintRow {
     /// Breaches over all stages and cycles.
     pub breaches: u32,
     /// Time of the latest accepted event.
+    #[serde(with = "crate::model::time")]
     pub updated_at: Timestamp,
     /// Accepted events so far; grows with every change.
     pub version: u64,
