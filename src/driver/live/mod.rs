@@ -7,20 +7,20 @@
 //! gives the outcomes the events imply. A partition with no input for
 //! `run.caught_up_after_ms` is caught up: its timers then follow the wall clock.
 
+mod partition;
+
 use crate::config::Config;
-use crate::core::{
-    Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, WallClock,
-};
-use crate::model::{DeadLetter, Event, Timestamp};
+use crate::core::{Clock, Engine, WallClock};
 use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError, OutRecord};
 use crate::source::kafka::{GroupContext, commit_stored, group_consumer, restore_partition};
+use partition::{Partition, Produced};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -43,12 +43,6 @@ pub struct Health {
     pub ready: AtomicBool,
 }
 
-struct Partition {
-    engine: Engine,
-    clock: EventTimeClock,
-    last_input: Instant,
-}
-
 /// A batch whose records are on their way to the broker.
 struct InFlight {
     sends: tokio::task::JoinHandle<Result<(), KafkaSinkError>>,
@@ -64,10 +58,7 @@ struct Live {
     consumer: StreamConsumer<GroupContext>,
     producer: FutureProducer,
     parts: HashMap<i32, Partition>,
-    out: Outputs,
     records: Vec<OutRecord>,
-    /// Complaints whose state changed in the current batch, by partition.
-    pending_state: HashMap<i32, HashSet<Arc<str>>>,
     /// At most one batch is in flight while the next one is processed.
     in_flight: Option<InFlight>,
     last_lag: Instant,
@@ -75,10 +66,6 @@ struct Live {
 
 /// How often consumer lag is measured (a broker round trip per partition).
 const LAG_EVERY: Duration = Duration::from_secs(10);
-
-fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("output types serialize")
-}
 
 impl Live {
     /// Restores newly assigned partitions from the changelog and drops revoked ones.
@@ -132,14 +119,7 @@ impl Live {
                 took_ms = started.elapsed().as_millis() as u64,
                 "partition state restored"
             );
-            self.parts.insert(
-                p,
-                Partition {
-                    engine,
-                    clock: EventTimeClock::default(),
-                    last_input: Instant::now(),
-                },
-            );
+            self.parts.insert(p, Partition::new(engine));
         }
         // Restoring takes a while; the backlog of every assigned partition
         // is only read after all of them, so none counts as caught up yet.
@@ -150,136 +130,6 @@ impl Live {
         }
         health.ready.store(true, Ordering::Relaxed);
         Ok(())
-    }
-
-    /// Turns the core's outputs (and its changed states) into records.
-    fn collect(&mut self, partition: i32) {
-        let k = &self.cfg.kafka;
-        for d in self.out.decisions.drain(..) {
-            metrics::counter!("complaintflow_decisions_total", "category" => d.category.as_str())
-                .increment(1);
-            metrics::counter!("complaintflow_outputs_total", "kind" => "decision").increment(1);
-            self.records.push(OutRecord {
-                topic: k.decisions_topic.clone(),
-                key: d.complaint_id.clone(),
-                payload: Some(json(&d)),
-                partition: None,
-            });
-        }
-        for e in self.out.sla.drain(..) {
-            metrics::counter!("complaintflow_outputs_total", "kind" => e.kind.as_str())
-                .increment(1);
-            self.records.push(OutRecord {
-                topic: k.sla_topic.clone(),
-                key: e.complaint_id.clone(),
-                payload: Some(json(&e)),
-                partition: None,
-            });
-        }
-        let Some(part) = self.parts.get_mut(&partition) else {
-            return;
-        };
-        // State is written once per complaint per batch, at flush.
-        let pending = self.pending_state.entry(partition).or_default();
-        pending.extend(self.out.changed.drain(..));
-        // Archived and withdrawn complaints leave the state (a tombstone) once
-        // they are older than the retention, in event time.
-        if let Some(now) = part.clock.now() {
-            let cutoff = now - chrono::TimeDelta::seconds(self.cfg.run.closed_retention_s as i64);
-            for c in part.engine.evict_closed_before(cutoff) {
-                // A final state not written yet goes out before its
-                // tombstone: the ClickHouse loader reads outcomes from it.
-                if !pending.insert(c.id.clone()) {
-                    self.records.push(OutRecord {
-                        topic: k.state_topic.clone(),
-                        key: c.id.to_string(),
-                        payload: Some(json(&c)),
-                        partition: Some(partition),
-                    });
-                }
-            }
-        }
-    }
-
-    /// The latest state of every complaint changed since the last flush; a
-    /// tombstone for those no longer held.
-    fn state_records(&mut self) {
-        for (partition, ids) in self.pending_state.drain() {
-            let Some(part) = self.parts.get(&partition) else {
-                continue;
-            };
-            for id in ids {
-                let payload = part.engine.complaint(&id).map(json);
-                self.records.push(OutRecord {
-                    topic: self.cfg.kafka.state_topic.clone(),
-                    key: id.to_string(),
-                    payload,
-                    partition: Some(partition),
-                });
-            }
-        }
-    }
-
-    fn dead_letter(&mut self, msg: &OwnedMessage, reason: &Rejection, at: Timestamp) {
-        metrics::counter!("complaintflow_dead_letters_total", "reason" => reason.code.as_str())
-            .increment(1);
-        let payload = msg
-            .payload()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_default();
-        let dl = DeadLetter {
-            payload,
-            reason: reason.to_string(),
-            source: format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()),
-            at,
-        };
-        let key = msg
-            .key()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
-            .unwrap_or_default();
-        self.records.push(OutRecord {
-            topic: self.cfg.kafka.dlq_topic.clone(),
-            key,
-            payload: Some(json(&dl)),
-            partition: None,
-        });
-    }
-
-    fn process(&mut self, msg: &OwnedMessage, rules: &dyn Rules) {
-        let p = msg.partition();
-        let parsed = match msg.payload().map(std::str::from_utf8) {
-            None => Err(Rejection::new(RejectCode::Unparsable, "empty message")),
-            Some(Err(_)) => Err(Rejection::new(RejectCode::Unparsable, "not UTF-8 text")),
-            Some(Ok(text)) => Event::from_json(text)
-                .map_err(|e| Rejection::new(RejectCode::Unparsable, e.to_string())),
-        };
-        let part = self.parts.entry(p).or_insert_with(|| Partition {
-            engine: Engine::new(),
-            clock: EventTimeClock::default(),
-            last_input: Instant::now(),
-        });
-        part.last_input = Instant::now();
-        let ev = match parsed {
-            Ok(ev) => ev,
-            Err(r) => {
-                let at = part.clock.now().unwrap_or_else(chrono::Utc::now);
-                return self.dead_letter(msg, &r, at);
-            }
-        };
-        part.clock.observe(ev.at());
-        let now = part.clock.now().expect("just observed");
-        part.engine.advance(now, false, &mut self.out);
-        match part.engine.process(&ev, rules, &mut self.out) {
-            Ok(Applied::Accepted) => {
-                metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
-                    .increment(1)
-            }
-            Ok(Applied::Duplicate) => {
-                metrics::counter!("complaintflow_duplicates_total").increment(1)
-            }
-            Err(r) => self.dead_letter(msg, &r, now),
-        }
-        self.collect(p);
     }
 
     /// Waits for the batch in flight and stores the offsets it covers.
@@ -308,7 +158,6 @@ impl Live {
     /// keep their order and one batch's deliveries overlap the processing
     /// of the next.
     async fn flush(&mut self, offsets: HashMap<i32, i64>) -> Result<(), LiveError> {
-        self.state_records();
         self.settle().await?;
         let records = std::mem::take(&mut self.records);
         let producer = self.producer.clone();
@@ -326,10 +175,45 @@ impl Live {
         tracing::debug!(messages = batch.len(), "batch");
         let rules = self.rules.load_full();
         let mut offsets: HashMap<i32, i64> = HashMap::new();
+        let mut shares: BTreeMap<i32, Vec<&OwnedMessage>> = BTreeMap::new();
         for msg in &batch {
-            self.process(msg, rules.as_ref());
             let next = offsets.entry(msg.partition()).or_insert(0);
             *next = (*next).max(msg.offset() + 1);
+            shares.entry(msg.partition()).or_default().push(msg);
+        }
+        let (k, retention) = (&self.cfg.kafka, self.cfg.run.closed_retention_s);
+        let mut work: Vec<(i32, &mut Partition, Vec<&OwnedMessage>)> = Vec::new();
+        for (id, part) in self.parts.iter_mut() {
+            if let Some(msgs) = shares.remove(id) {
+                work.push((*id, part, msgs));
+            }
+        }
+        let run = |(id, part, msgs): (i32, &mut Partition, Vec<&OwnedMessage>)| {
+            let mut produced = Produced::default();
+            for msg in msgs {
+                part.take(msg, rules.as_ref(), k, &mut produced);
+            }
+            part.finish(id, retention, k, &mut produced);
+            produced.records
+        };
+        // Partitions share nothing: with more than one in the batch, their
+        // shares run on threads of their own (the rules engine is Sync).
+        let produced: Vec<Vec<OutRecord>> = if work.len() == 1 {
+            work.into_iter().map(run).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = work
+                    .into_iter()
+                    .map(|w| scope.spawn(move || run(w)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a partition's share does not panic"))
+                    .collect()
+            })
+        };
+        for records in produced {
+            self.records.extend(records);
         }
         self.flush(offsets).await
     }
@@ -364,13 +248,16 @@ impl Live {
             .filter(|(_, p)| p.last_input.elapsed() >= idle)
             .map(|(k, _)| *k)
             .collect();
+        let (k, retention) = (&self.cfg.kafka, self.cfg.run.closed_retention_s);
         for p in ready {
             if let Some(part) = self.parts.get_mut(&p) {
-                part.engine.advance(now, true, &mut self.out);
+                let mut produced = Produced::default();
+                part.advance(now, k, &mut produced);
+                part.finish(p, retention, k, &mut produced);
+                self.records.extend(produced.records);
             }
-            self.collect(p);
         }
-        if !self.records.is_empty() || !self.pending_state.is_empty() {
+        if !self.records.is_empty() {
             let n = self.records.len();
             self.flush(HashMap::new()).await?;
             tracing::debug!(records = n, "timer outputs sent");
@@ -408,9 +295,7 @@ pub async fn run(
         consumer,
         producer,
         parts: HashMap::new(),
-        out: Outputs::default(),
         records: Vec::new(),
-        pending_state: HashMap::new(),
         in_flight: None,
         last_lag: Instant::now(),
     };

@@ -1,0 +1,171 @@
+//! One input partition's engine and clock, and what its share of a batch
+//! produces. Partitions share nothing, so a batch's shares run in parallel.
+
+use crate::config::KafkaConfig;
+use crate::core::{Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules};
+use crate::model::{DeadLetter, Event, Timestamp};
+use crate::sink::kafka::OutRecord;
+use rdkafka::Message;
+use rdkafka::message::OwnedMessage;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(super) fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("output types serialize")
+}
+
+/// The records one partition produced, and the complaints whose state
+/// changed (their state records are added by [`Partition::finish`]).
+#[derive(Default)]
+pub(super) struct Produced {
+    pub records: Vec<OutRecord>,
+    out: Outputs,
+    changed: HashSet<Arc<str>>,
+}
+
+pub(super) struct Partition {
+    pub engine: Engine,
+    pub clock: EventTimeClock,
+    pub last_input: Instant,
+}
+
+impl Partition {
+    pub fn new(engine: Engine) -> Partition {
+        Partition {
+            engine,
+            clock: EventTimeClock::default(),
+            last_input: Instant::now(),
+        }
+    }
+
+    /// Applies one input message.
+    pub fn take(
+        &mut self,
+        msg: &OwnedMessage,
+        rules: &dyn Rules,
+        k: &KafkaConfig,
+        p: &mut Produced,
+    ) {
+        self.last_input = Instant::now();
+        let parsed = match msg.payload().map(std::str::from_utf8) {
+            None => Err(Rejection::new(RejectCode::Unparsable, "empty message")),
+            Some(Err(_)) => Err(Rejection::new(RejectCode::Unparsable, "not UTF-8 text")),
+            Some(Ok(text)) => Event::from_json(text)
+                .map_err(|e| Rejection::new(RejectCode::Unparsable, e.to_string())),
+        };
+        let ev = match parsed {
+            Ok(ev) => ev,
+            Err(r) => {
+                let at = self.clock.now().unwrap_or_else(chrono::Utc::now);
+                return dead_letter(msg, &r, at, k, p);
+            }
+        };
+        self.clock.observe(ev.at());
+        let now = self.clock.now().expect("just observed");
+        self.engine.advance(now, false, &mut p.out);
+        match self.engine.process(&ev, rules, &mut p.out) {
+            Ok(Applied::Accepted) => {
+                metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
+                    .increment(1)
+            }
+            Ok(Applied::Duplicate) => {
+                metrics::counter!("complaintflow_duplicates_total").increment(1)
+            }
+            Err(r) => dead_letter(msg, &r, now, k, p),
+        }
+        collect(k, p);
+    }
+
+    /// Fires the timers due by `now` (the wall clock of a caught-up partition).
+    pub fn advance(&mut self, now: Timestamp, k: &KafkaConfig, p: &mut Produced) {
+        self.engine.advance(now, true, &mut p.out);
+        collect(k, p);
+    }
+
+    /// Ends a share: evicts closed complaints past `retention_s` (event
+    /// time) and adds one state record per changed complaint: its latest
+    /// state, or a tombstone once it is gone.
+    pub fn finish(&mut self, partition: i32, retention_s: u64, k: &KafkaConfig, p: &mut Produced) {
+        if let Some(now) = self.clock.now() {
+            let cutoff = now - chrono::TimeDelta::seconds(retention_s as i64);
+            for c in self.engine.evict_closed_before(cutoff) {
+                // A final state not written yet goes out before its
+                // tombstone: the ClickHouse loader reads outcomes from it.
+                if !p.changed.insert(c.id.clone()) {
+                    p.records
+                        .push(state_record(k, &c.id, Some(json(&c)), partition));
+                }
+            }
+        }
+        for id in std::mem::take(&mut p.changed) {
+            let payload = self.engine.complaint(&id).map(json);
+            p.records.push(state_record(k, &id, payload, partition));
+        }
+    }
+}
+
+fn state_record(k: &KafkaConfig, id: &str, payload: Option<Vec<u8>>, partition: i32) -> OutRecord {
+    OutRecord {
+        topic: k.state_topic.clone(),
+        key: id.to_string(),
+        payload,
+        partition: Some(partition),
+    }
+}
+
+/// Turns the core's outputs into records and notes the changed complaints.
+fn collect(k: &KafkaConfig, p: &mut Produced) {
+    for d in p.out.decisions.drain(..) {
+        metrics::counter!("complaintflow_decisions_total", "category" => d.category.as_str())
+            .increment(1);
+        metrics::counter!("complaintflow_outputs_total", "kind" => "decision").increment(1);
+        p.records.push(OutRecord {
+            topic: k.decisions_topic.clone(),
+            key: d.complaint_id.clone(),
+            payload: Some(json(&d)),
+            partition: None,
+        });
+    }
+    for e in p.out.sla.drain(..) {
+        metrics::counter!("complaintflow_outputs_total", "kind" => e.kind.as_str()).increment(1);
+        p.records.push(OutRecord {
+            topic: k.sla_topic.clone(),
+            key: e.complaint_id.clone(),
+            payload: Some(json(&e)),
+            partition: None,
+        });
+    }
+    p.changed.extend(p.out.changed.drain(..));
+}
+
+fn dead_letter(
+    msg: &OwnedMessage,
+    reason: &Rejection,
+    at: Timestamp,
+    k: &KafkaConfig,
+    p: &mut Produced,
+) {
+    metrics::counter!("complaintflow_dead_letters_total", "reason" => reason.code.as_str())
+        .increment(1);
+    let payload = msg
+        .payload()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let dl = DeadLetter {
+        payload,
+        reason: reason.to_string(),
+        source: format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()),
+        at,
+    };
+    let key = msg
+        .key()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    p.records.push(OutRecord {
+        topic: k.dlq_topic.clone(),
+        key,
+        payload: Some(json(&dl)),
+        partition: None,
+    });
+}
