@@ -330,10 +330,12 @@ fn run_live(cfg: Config) -> Result<()> {
         if !cfg.clickhouse.url.is_empty() {
             // The loader subscribes to topics the live loop would create.
             crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
-            let applied = crate::sink::clickhouse::migrate(&cfg.clickhouse)
-                .await
-                .context("applying the ClickHouse schema")?;
-            tracing::info!(?applied, "clickhouse schema ready");
+            if cfg.clickhouse.migrate {
+                let applied = crate::sink::clickhouse::migrate(&cfg.clickhouse)
+                    .await
+                    .context("applying the ClickHouse schema")?;
+                tracing::info!(?applied, "clickhouse schema ready");
+            }
             let (c, stop) = (cfg.clone(), cancel.clone());
             tokio::spawn(async move {
                 if let Err(e) = crate::driver::load::run(c, stop.clone()).await {

@@ -102,6 +102,9 @@ pub struct ClickHouseConfig {
     pub password: String,
     /// Consumer group of the loader; empty: `{kafka.group}-clickhouse`.
     pub group: String,
+    /// Apply missing migrations at start (off for a cluster, whose schema
+    /// is applied from `migrate --print-cluster`).
+    pub migrate: bool,
     /// An insert is sent when it holds this many rows...
     pub max_rows: usize,
     /// ...or this many bytes of source records...
@@ -118,6 +121,7 @@ impl Default for ClickHouseConfig {
             user: String::new(),
             password: String::new(),
             group: String::new(),
+            migrate: true,
             max_rows: 50_000,
             max_bytes: 32 << 20,
             period_ms: 1000,
@@ -132,6 +136,7 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("database", &self.database)
             .field("user", &self.user)
             .field("group", &self.group)
+            .field("migrate", &self.migrate)
             .field("max_rows", &self.max_rows)
             .field("max_bytes", &self.max_bytes)
             .field("period_ms", &self.period_ms)
