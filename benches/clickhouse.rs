@@ -2,11 +2,13 @@
 //! sink (batches of `max_rows`, one deduplicated INSERT per table per batch,
 //! as replay and the live loader write) against a bulk insert (one INSERT
 //! per table holding every row, no tokens).
-//! Needs COMPLAINTFLOW_TEST_CLICKHOUSE; `scripts/bench.sh` starts a server.
+//! With COMPLAINTFLOW_TEST_BROKERS as well, it then measures the live
+//! loader: the same records on Kafka topics, loaded by `driver::load`.
+//! Needs COMPLAINTFLOW_TEST_CLICKHOUSE; `scripts/bench.sh` starts both.
 
 use complaintflow::config::ClickHouseConfig;
 use complaintflow::driver::demo::{DemoConfig, generate};
-use complaintflow::driver::replay::replay_reader;
+use complaintflow::driver::replay::Replay;
 use complaintflow::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
 use complaintflow::rules::RuleSet;
 use complaintflow::sink::clickhouse::rows::*;
@@ -98,15 +100,19 @@ async fn main() {
         &rules,
     );
     let mut all = Collect::default();
-    replay_reader(
-        lines.join("\n").as_bytes(),
-        "bench",
-        &rules,
-        None,
-        &mut all,
-        |_| {},
-    )
-    .expect("replay");
+    let mut replay = Replay::new(&rules);
+    for (i, line) in lines.iter().enumerate() {
+        replay
+            .feed(line, || format!("bench:{}", i + 1), &mut all)
+            .expect("replay");
+    }
+    // The state changelog's records, as the live engine writes them.
+    let states: Vec<(String, Vec<u8>)> = replay
+        .engine()
+        .complaints()
+        .map(|c| (c.id.to_string(), serde_json::to_vec(c).unwrap()))
+        .collect();
+    replay.finish(None, &mut all).expect("replay");
     let all = all.0;
     let rows = all.rows();
     let defaults = ClickHouseConfig::default();
@@ -172,4 +178,155 @@ async fn main() {
         "clickhouse sink: {sink:.0} rows/s; bulk insert: {bulk:.0} rows/s; ratio {:.2} (target >= 0.5)",
         sink / bulk
     );
+    if let Ok(brokers) = std::env::var("COMPLAINTFLOW_TEST_BROKERS") {
+        loader(&brokers, &url, &lines, &states).await;
+    }
+}
+
+/// The live loader on the same records: events, outputs and states on Kafka
+/// topics, loaded into a fresh database; rows per second from the first row
+/// to the last.
+async fn loader(brokers: &str, url: &str, lines: &[String], states: &[(String, Vec<u8>)]) {
+    use complaintflow::config::{Config, KafkaConfig};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let prefix = format!("chbench-{}", std::process::id());
+    let mut k = KafkaConfig {
+        brokers: brokers.to_string(),
+        group: prefix.clone(),
+        partitions: 3,
+        ..KafkaConfig::default()
+    };
+    k.input_topic = format!("{prefix}.events");
+    k.decisions_topic = format!("{prefix}.decisions");
+    k.sla_topic = format!("{prefix}.sla");
+    k.dlq_topic = format!("{prefix}.dlq");
+    k.state_topic = format!("{prefix}.state");
+    complaintflow::sink::kafka::ensure_topics(&k)
+        .await
+        .expect("topics");
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "10")
+        .create()
+        .unwrap();
+    let mut records: Vec<(&str, String, Vec<u8>)> = Vec::new();
+    let key = |l: &str| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .ok()
+            .and_then(|v| v["complaint_id"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    for l in lines.iter() {
+        records.push((&k.input_topic, key(l), l.clone().into_bytes()));
+    }
+    for (id, s) in states.iter() {
+        records.push((&k.state_topic, id.clone(), s.clone()));
+    }
+    // The outputs as the live engine publishes them (the contract's JSON).
+    let rules = RuleSet::embedded();
+    let mut outs = complaintflow::sink::file::MemorySink::default();
+    complaintflow::driver::replay::replay_reader(
+        lines.join("\n").as_bytes(),
+        "bench",
+        &rules,
+        None,
+        &mut outs,
+        |_| {},
+    )
+    .unwrap();
+    for d in &outs.decisions {
+        records.push((
+            &k.decisions_topic,
+            d.complaint_id.clone(),
+            serde_json::to_vec(d).unwrap(),
+        ));
+    }
+    for e in &outs.sla {
+        records.push((
+            &k.sla_topic,
+            e.complaint_id.clone(),
+            serde_json::to_vec(e).unwrap(),
+        ));
+    }
+    for d in &outs.dead_letters {
+        records.push((&k.dlq_topic, String::new(), serde_json::to_vec(d).unwrap()));
+    }
+    for chunk in records.chunks(10_000) {
+        let sends = chunk.iter().map(|(topic, key, payload)| {
+            let producer = &producer;
+            async move {
+                let rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic)
+                    .key(key.as_str())
+                    .payload(payload.as_slice());
+                producer
+                    .send(rec, std::time::Duration::from_secs(30))
+                    .await
+                    .map_err(|(e, _)| e)
+                    .expect("produced");
+            }
+        });
+        futures::future::join_all(sends).await;
+    }
+    let database = format!("bench_loader_{}", std::process::id());
+    let n_records = records.len();
+    drop(records);
+    let mut cfg = Config::default();
+    cfg.kafka = k;
+    cfg.clickhouse = ClickHouseConfig {
+        url: url.to_string(),
+        database: database.clone(),
+        ..ClickHouseConfig::default()
+    };
+    migrate(&cfg.clickhouse).await.expect("migrate");
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(complaintflow::driver::load::run(cfg, cancel.clone()));
+    let client = clickhouse::Client::default()
+        .with_url(url)
+        .with_database(&database);
+    let total = || async {
+        let mut n = 0u64;
+        for t in [
+            "events",
+            "decisions",
+            "sla_events",
+            "dead_letters",
+            "complaints",
+        ] {
+            n += client
+                .query(&format!("SELECT count() FROM {t}"))
+                .fetch_one::<u64>()
+                .await
+                .unwrap();
+        }
+        n
+    };
+    let started = Instant::now();
+    let (mut last, mut last_change, mut first_row) = (0u64, Instant::now(), None);
+    while started.elapsed() < std::time::Duration::from_secs(300) {
+        let n = total().await;
+        if n > 0 {
+            first_row.get_or_insert_with(Instant::now);
+        }
+        if n != last {
+            last = n;
+            last_change = Instant::now();
+        } else if n > 0 && last_change.elapsed() > std::time::Duration::from_secs(3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    cancel.cancel();
+    let _ = task.await;
+    // From the first row: the consumer group's first join is not loading.
+    let secs = (last_change - first_row.expect("rows arrived")).as_secs_f64();
+    println!(
+        "clickhouse loader from kafka: {:.0} rows/s ({last} rows from {} records in {secs:.2} s)",
+        last as f64 / secs,
+        n_records
+    );
+    client
+        .query(&format!("DROP DATABASE IF EXISTS {database} SYNC"))
+        .execute()
+        .await
+        .unwrap();
 }
