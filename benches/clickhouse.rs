@@ -270,12 +270,14 @@ async fn loader(brokers: &str, url: &str, lines: &[String], states: &[(String, V
     let database = format!("bench_loader_{}", std::process::id());
     let n_records = records.len();
     drop(records);
-    let mut cfg = Config::default();
-    cfg.kafka = k;
-    cfg.clickhouse = ClickHouseConfig {
-        url: url.to_string(),
-        database: database.clone(),
-        ..ClickHouseConfig::default()
+    let cfg = Config {
+        kafka: k,
+        clickhouse: ClickHouseConfig {
+            url: url.to_string(),
+            database: database.clone(),
+            ..ClickHouseConfig::default()
+        },
+        ..Config::default()
     };
     migrate(&cfg.clickhouse).await.expect("migrate");
     let cancel = tokio_util::sync::CancellationToken::new();
