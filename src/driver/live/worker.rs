@@ -160,6 +160,11 @@ impl Worker {
     /// acknowledged them all. The previous batch settles first, so records
     /// keep their order and one batch's deliveries overlap the processing
     /// of the next.
+    ///
+    /// Outputs go first and state records only once every output is
+    /// acknowledged: a crash in between leaves the old state, so the
+    /// redelivered inputs give their outputs again (same ids). The other
+    /// order could keep a state whose outputs never reached the broker.
     async fn flush(
         &mut self,
         records: Vec<OutRecord>,
@@ -168,8 +173,14 @@ impl Worker {
         self.settle().await?;
         let producer = self.producer.clone();
         let n = records.len();
+        let state_topic = &self.cfg.kafka.state_topic;
+        let (states, outputs): (Vec<OutRecord>, Vec<OutRecord>) =
+            records.into_iter().partition(|r| &r.topic == state_topic);
         self.in_flight = Some(InFlight {
-            sends: tokio::spawn(async move { kafka::send_all(&producer, &records).await }),
+            sends: tokio::spawn(async move {
+                kafka::send_all(&producer, &outputs).await?;
+                kafka::send_all(&producer, &states).await
+            }),
             next_offset,
             records: n,
             started: Instant::now(),
