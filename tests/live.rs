@@ -139,6 +139,12 @@ fn assert_same_outputs(
 async fn stream_gives_exactly_what_replay_gives() {
     let setup = Setup::new("e2e", 3);
     let mut svc = setup.start(&[], setup.http_port);
+    // Alive at once; ready only after the group join (seconds) and restore.
+    let alive = eventually(Duration::from_secs(10), || {
+        http_get(setup.http_port, "/healthz").is_some_and(|(s, _)| s == 200)
+    });
+    assert!(alive, "/healthz does not answer");
+    assert_eq!(http_get(setup.http_port, "/readyz").unwrap().0, 503);
     wait_ready(setup.http_port, Duration::from_secs(30));
     let lines = scenario(120, 11);
     produce(&setup.topic("events"), &lines).await;

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 pub struct Assignment {
     pub assigned: Vec<i32>,
     pub revoked: Vec<i32>,
+    /// The group has given this member its share (possibly none).
+    pub joined: bool,
 }
 
 /// Consumer context: commits stored offsets before partitions go away and
@@ -59,11 +61,9 @@ impl ConsumerContext for GroupContext {
                 .map(|e| e.partition())
                 .collect();
             tracing::info!(partitions = ?parts, "partitions assigned");
-            self.changes
-                .lock()
-                .expect("not poisoned")
-                .assigned
-                .extend(parts);
+            let mut changes = self.changes.lock().expect("not poisoned");
+            changes.assigned.extend(parts);
+            changes.joined = true;
         }
     }
 }

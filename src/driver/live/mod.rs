@@ -80,7 +80,7 @@ impl Live {
     /// Stops the workers of revoked partitions, restores newly assigned
     /// partitions from the changelog and starts their workers.
     async fn apply_rebalance(&mut self, health: &Health) -> Result<(), LiveError> {
-        let (assigned, revoked) = {
+        let (assigned, revoked, joined) = {
             let mut a = self
                 .consumer
                 .context()
@@ -90,6 +90,7 @@ impl Live {
             (
                 std::mem::take(&mut a.assigned),
                 std::mem::take(&mut a.revoked),
+                a.joined,
             )
         };
         for p in &revoked {
@@ -99,6 +100,8 @@ impl Live {
             }
         }
         if assigned.is_empty() {
+            // Ready once in the group, even with no partition (a standby).
+            health.ready.store(joined, Ordering::Relaxed);
             return Ok(());
         }
         health.ready.store(false, Ordering::Relaxed);
@@ -218,7 +221,9 @@ pub async fn run(
         workers: HashMap::new(),
         last_lag: Instant::now(),
     };
-    health.ready.store(true, Ordering::Relaxed);
+    // Not ready until the group assigned this member its partitions and
+    // their state is restored.
+    health.ready.store(false, Ordering::Relaxed);
     let result = loop {
         if let Err(e) = live.apply_rebalance(&health).await {
             break Err(e);
