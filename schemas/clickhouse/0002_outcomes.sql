@@ -17,6 +17,9 @@
 
 ALTER TABLE complaints.complaints MODIFY SETTING non_replicated_deduplication_window = 1000;
 
+-- A customer's progress query looks complaints up by customer.
+ALTER TABLE complaints.complaints ADD INDEX IF NOT EXISTS customer_idx customer_id TYPE bloom_filter GRANULARITY 4;
+
 CREATE DICTIONARY IF NOT EXISTS complaints.retention
 (
     complaint_id String,
@@ -50,7 +53,9 @@ CREATE TABLE IF NOT EXISTS complaints.events
     payload String CODEC(ZSTD(3)),
     -- 1: the lifecycle refused it (it is in dead_letters too). This row
     -- replaces the one the live loader stored from the input topic.
-    refused UInt8
+    refused UInt8,
+    -- The causes view and per-type questions skip granules by type.
+    INDEX type_idx type TYPE set(32) GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree(refused)
 PARTITION BY toYYYYMM(occurred_at)
