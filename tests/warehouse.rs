@@ -90,6 +90,11 @@ async fn stream_into_clickhouse_gives_the_meeting_numbers_and_a_full_reread_adds
         setup.all_logs()
     );
     check_meeting_queries(&db).await;
+    let (_, metrics) = http_get(setup.http_port, "/metrics").unwrap();
+    assert!(
+        metrics.contains("complaintflow_clickhouse_lag"),
+        "{metrics}"
+    );
     let loaded = metric(setup.http_port, "complaintflow_clickhouse_rows_total");
     assert!(loaded >= 30.0, "rows metric {loaded}");
     svc.signal("-TERM");

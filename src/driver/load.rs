@@ -106,6 +106,9 @@ struct Loader {
     ranges: Ranges,
 }
 
+/// How often the loader's lag is measured (a broker round trip per partition).
+const LAG_EVERY: Duration = Duration::from_secs(10);
+
 /// How long one batch's inserts may take before they count as failed.
 const INSERT_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -125,6 +128,30 @@ impl Loader {
         r.1 = r.1.max(m.offset());
         self.batch.note(0);
         metrics::gauge!("complaintflow_clickhouse_pending_rows").set(self.batch.rows() as f64);
+    }
+
+    /// Records not yet in ClickHouse, over every assigned topic-partition:
+    /// whether loading keeps up. (On Tansu the high watermark lags behind,
+    /// so this reads low there.)
+    fn record_lag(&self) {
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        let mut behind = 0;
+        for e in positions.elements() {
+            let Offset::Offset(pos) = e.offset() else {
+                continue;
+            };
+            let wm = self.consumer.fetch_watermarks(
+                e.topic(),
+                e.partition(),
+                Duration::from_millis(500),
+            );
+            if let Ok((_, high)) = wm {
+                behind += (high - pos).max(0);
+            }
+        }
+        metrics::gauge!("complaintflow_clickhouse_lag").set(behind as f64);
     }
 
     /// Inserts the batch, then stores the offsets it covers. On failure the
@@ -202,7 +229,12 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
     };
     let mut backoff = Duration::from_millis(500);
     tracing::info!(group, database = %cfg.clickhouse.database, "clickhouse loader started");
+    let mut last_lag: Option<std::time::Instant> = None;
     loop {
+        if last_lag.is_none_or(|t| t.elapsed() >= LAG_EVERY) {
+            last_lag = Some(std::time::Instant::now());
+            loader.record_lag();
+        }
         let wait = loader.batch.time_left(&limits);
         let msg = tokio::select! {
             biased;
