@@ -7,7 +7,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Kafka failures. `retriable` ones (broker unreachable, timeouts) clear up
 /// by themselves; the service stops without storing offsets, so nothing is
@@ -67,12 +67,18 @@ pub struct OutRecord {
     pub partition: Option<i32>,
 }
 
+/// How long the local queue may stay full before a send gives up.
+const QUEUE_FULL_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Sends all records and waits until the broker acknowledged every one.
+/// Every record is queued first and the acknowledgements are awaited in
+/// order afterwards: no per-record send task, no `join_all` bookkeeping.
 pub async fn send_all(
     producer: &FutureProducer,
     records: &[OutRecord],
 ) -> Result<(), KafkaSinkError> {
-    let sends = records.iter().map(|r| {
+    let mut acks = Vec::with_capacity(records.len());
+    for r in records {
         let mut rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(&r.topic).key(&r.key);
         if let Some(p) = &r.payload {
             rec = rec.payload(p.as_slice());
@@ -80,10 +86,28 @@ pub async fn send_all(
         if let Some(p) = r.partition {
             rec = rec.partition(p);
         }
-        producer.send(rec, Duration::from_secs(30))
-    });
-    for result in futures::future::join_all(sends).await {
-        result.map_err(|(e, _)| e)?;
+        let queued = Instant::now();
+        loop {
+            match producer.send_result(rec) {
+                Ok(ack) => break acks.push(ack),
+                // A full local queue drains as the broker acknowledges.
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if queued.elapsed() < QUEUE_FULL_DEADLINE =>
+                {
+                    rec = back;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+    }
+    for ack in acks {
+        match ack.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(e.into()),
+            // The producer went away before reporting: not delivered.
+            Err(_) => return Err(KafkaError::Canceled.into()),
+        }
     }
     Ok(())
 }
