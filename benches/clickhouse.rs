@@ -6,6 +6,8 @@
 //! loader: the same records on Kafka topics, loaded by `driver::load`.
 //! Needs COMPLAINTFLOW_TEST_CLICKHOUSE; `scripts/bench.sh` starts both.
 
+mod common;
+
 use complaintflow::config::ClickHouseConfig;
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::Replay;
@@ -187,37 +189,12 @@ async fn main() {
 /// topics, loaded into a fresh database; rows per second from the first row
 /// to the last.
 async fn loader(brokers: &str, url: &str, lines: &[String], states: &[(String, Vec<u8>)]) {
-    use complaintflow::config::{Config, KafkaConfig};
-    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use complaintflow::config::Config;
     let prefix = format!("chbench-{}", std::process::id());
-    let mut k = KafkaConfig {
-        brokers: brokers.to_string(),
-        group: prefix.clone(),
-        partitions: 3,
-        ..KafkaConfig::default()
-    };
-    k.input_topic = format!("{prefix}.events");
-    k.decisions_topic = format!("{prefix}.decisions");
-    k.sla_topic = format!("{prefix}.sla");
-    k.dlq_topic = format!("{prefix}.dlq");
-    k.state_topic = format!("{prefix}.state");
-    complaintflow::sink::kafka::ensure_topics(&k)
-        .await
-        .expect("topics");
-    let producer: FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "10")
-        .create()
-        .unwrap();
+    let k = common::topics(brokers, &prefix, 3).await;
     let mut records: Vec<(&str, String, Vec<u8>)> = Vec::new();
-    let key = |l: &str| {
-        serde_json::from_str::<serde_json::Value>(l)
-            .ok()
-            .and_then(|v| v["complaint_id"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
     for l in lines.iter() {
-        records.push((&k.input_topic, key(l), l.clone().into_bytes()));
+        records.push((&k.input_topic, common::key_of(l), l.clone().into_bytes()));
     }
     for (id, s) in states.iter() {
         records.push((&k.state_topic, id.clone(), s.clone()));
@@ -251,22 +228,7 @@ async fn loader(brokers: &str, url: &str, lines: &[String], states: &[(String, V
     for d in &outs.dead_letters {
         records.push((&k.dlq_topic, String::new(), serde_json::to_vec(d).unwrap()));
     }
-    for chunk in records.chunks(10_000) {
-        let sends = chunk.iter().map(|(topic, key, payload)| {
-            let producer = &producer;
-            async move {
-                let rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic)
-                    .key(key.as_str())
-                    .payload(payload.as_slice());
-                producer
-                    .send(rec, std::time::Duration::from_secs(30))
-                    .await
-                    .map_err(|(e, _)| e)
-                    .expect("produced");
-            }
-        });
-        futures::future::join_all(sends).await;
-    }
+    common::produce(brokers, &records).await;
     let database = format!("bench_loader_{}", std::process::id());
     let n_records = records.len();
     drop(records);

@@ -3,12 +3,12 @@
 //! rules, lifecycle, outputs and state produced, offsets stored).
 //! Needs COMPLAINTFLOW_TEST_BROKERS; `scripts/bench.sh` starts a broker.
 
-use complaintflow::config::KafkaConfig;
+mod common;
+
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::rules::RuleSet;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -44,20 +44,7 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(25_000);
     let prefix = format!("bench-{}", std::process::id());
-    let mut k = KafkaConfig {
-        brokers: brokers.clone(),
-        group: prefix.clone(),
-        partitions: 3,
-        ..KafkaConfig::default()
-    };
-    k.input_topic = format!("{prefix}.events");
-    k.decisions_topic = format!("{prefix}.decisions");
-    k.sla_topic = format!("{prefix}.sla");
-    k.dlq_topic = format!("{prefix}.dlq");
-    k.state_topic = format!("{prefix}.state");
-    complaintflow::sink::kafka::ensure_topics(&k)
-        .await
-        .expect("topics");
+    let k = common::topics(&brokers, &prefix, 3).await;
 
     let lines = generate(
         &DemoConfig {
@@ -68,33 +55,18 @@ async fn main() {
         &RuleSet::embedded(),
     );
     let n = lines.len();
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("linger.ms", "10")
-        .create()
-        .unwrap();
     let t = Instant::now();
-    for chunk in lines.chunks(10_000) {
-        let sends = chunk.iter().map(|l| {
-            let key = serde_json::from_str::<serde_json::Value>(l)
-                .ok()
-                .and_then(|v| v["complaint_id"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let producer = &producer;
-            let topic = &k.input_topic;
-            async move {
-                let rec: FutureRecord<'_, str, str> = FutureRecord::to(topic)
-                    .key(key.as_str())
-                    .payload(l.as_str());
-                producer
-                    .send(rec, Duration::from_secs(30))
-                    .await
-                    .map_err(|(e, _)| e)
-                    .expect("produced");
-            }
-        });
-        futures::future::join_all(sends).await;
-    }
+    let records: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                k.input_topic.as_str(),
+                common::key_of(l),
+                l.clone().into_bytes(),
+            )
+        })
+        .collect();
+    common::produce(&brokers, &records).await;
     println!("produced {n} events in {:.2} s", t.elapsed().as_secs_f64());
 
     // Raw consume: every message of the topic, nothing else done.
