@@ -1,11 +1,12 @@
 //! The ClickHouse loader of `run --clickhouse-url`: its own consumer group
-//! reads the input topic (accepted events), the output topics and the state
-//! changelog (one row per complaint), and writes them to ClickHouse in
-//! batches. Offsets are stored only after a batch's inserts succeeded; on an
-//! insert error the inserters are dropped, the loader backs off, and it
-//! reads again from the first offset of the failed batch. Every insert
-//! carries a token naming the offset ranges it covers, and every table's
-//! sort key holds a deterministic id, so nothing is stored twice.
+//! reads the input topic (valid events; the DLQ marks the refused ones), the
+//! output topics and the state changelog (one row per complaint), and writes
+//! them to ClickHouse in batches. Offsets are stored only after a batch's
+//! inserts succeeded; on an insert error the inserters are dropped, the
+//! loader backs off, and it reads again from the first offset of the failed
+//! batch. Every insert carries a token naming the offset ranges it covers,
+//! so a repeated insert is stored once; a re-read cut into other batches
+//! folds on the tables' deterministic sort keys (read with FINAL).
 
 use crate::config::Config;
 use crate::core::Complaint;
