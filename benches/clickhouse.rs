@@ -11,42 +11,9 @@ mod common;
 use complaintflow::config::ClickHouseConfig;
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::Replay;
-use complaintflow::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
 use complaintflow::rules::RuleSet;
-use complaintflow::sink::clickhouse::rows::*;
 use complaintflow::sink::clickhouse::{Batch, Warehouse, migrate};
-use complaintflow::sink::{OutputSink, SinkError};
 use std::time::Instant;
-
-/// Every row a replay gives, in one batch.
-#[derive(Default)]
-struct Collect(Batch);
-
-impl OutputSink for Collect {
-    fn event(&mut self, ev: &Event, p: &str, s: &dyn Fn() -> String) -> Result<(), SinkError> {
-        self.0.events.push(EventRecord::new(ev, p, s()));
-        Ok(())
-    }
-    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
-        self.0.decisions.push(d.into());
-        Ok(())
-    }
-    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
-        self.0.sla_events.push(e.into());
-        Ok(())
-    }
-    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
-        self.0.dead_letters.push(d.into());
-        Ok(())
-    }
-    fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {
-        self.0.complaints.push(row.into());
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
 
 /// The rows cut into batches of `max_rows`, table after table.
 fn batches(all: &Batch, max_rows: usize) -> Vec<Batch> {
@@ -101,7 +68,7 @@ async fn main() {
         },
         &rules,
     );
-    let mut all = Collect::default();
+    let mut all = Batch::default();
     let mut replay = Replay::new(&rules);
     for (i, line) in lines.iter().enumerate() {
         replay
@@ -115,7 +82,6 @@ async fn main() {
         .map(|c| (c.id.to_string(), serde_json::to_vec(c).unwrap()))
         .collect();
     replay.finish(None, &mut all).expect("replay");
-    let all = all.0;
     let rows = all.rows();
     let defaults = ClickHouseConfig::default();
     let chunks = batches(&all, defaults.max_rows);

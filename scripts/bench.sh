@@ -4,10 +4,6 @@
 # ClickHouse (the sink vs a bulk insert of the same rows on one server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/common.sh
-source scripts/lib/tansu.sh
-source scripts/lib/clickhouse.sh
-trap 'tansu_stop; clickhouse_stop' EXIT
-tansu_start
-clickhouse_start
+source scripts/lib/servers.sh
+servers_start
 cargo bench --bench engine --bench kafka --bench clickhouse "$@"

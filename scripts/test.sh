@@ -4,13 +4,8 @@
 # stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/common.sh
-source scripts/lib/tansu.sh
-source scripts/lib/clickhouse.sh
-
-trap 'tansu_stop; clickhouse_stop' EXIT
-tansu_start
-clickhouse_start
+source scripts/lib/servers.sh
+servers_start
 
 echo "== cargo test"
 cargo test --locked --all-targets

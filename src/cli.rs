@@ -327,9 +327,9 @@ fn run_live(cfg: Config) -> Result<()> {
             });
         }
         let drain = std::time::Duration::from_millis(cfg.run.drain_timeout_ms);
+        // Before the live loop and the loader subscribe to them.
+        crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
         if !cfg.clickhouse.url.is_empty() {
-            // The loader subscribes to topics the live loop would create.
-            crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
             if cfg.clickhouse.migrate {
                 let applied = crate::sink::clickhouse::migrate(&cfg.clickhouse)
                     .await

@@ -21,7 +21,7 @@ pub enum ConfigError {
 }
 
 /// Everything `run` needs.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub kafka: KafkaConfig,
@@ -141,18 +141,6 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("max_bytes", &self.max_bytes)
             .field("period_ms", &self.period_ms)
             .finish_non_exhaustive()
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            kafka: KafkaConfig::default(),
-            rules: RulesConfig::default(),
-            http: HttpConfig::default(),
-            run: RunConfig::default(),
-            clickhouse: ClickHouseConfig::default(),
-        }
     }
 }
 

@@ -2,8 +2,9 @@ use clap::Parser;
 use complaintflow::cli::{Cli, run};
 use tracing_subscriber::EnvFilter;
 
-// A third of the live loop's time went to glibc malloc/free (many small
-// output buffers, freed on other threads); mimalloc halves that.
+// glibc malloc/free took about a quarter of the live process's samples
+// (many small output buffers, freed on other threads); with mimalloc the
+// kafka bench went from 46k-52k to 54k-57k events/s.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -183,13 +183,7 @@ fn approved_extension_before_the_deadline_moves_it() {
             "extension_decided",
             json!({"approved": true}),
         ),
-        ev(
-            "e5",
-            "C5",
-            "03T20:00",
-            "handled",
-            json!({"cause": "c", "measures": "m", "result": "r"}),
-        ),
+        handled("e5", "C5", "03T20:00"),
     ];
     let (sink, _) = replay(&lines, None);
     assert_eq!(
@@ -243,13 +237,7 @@ fn extension_asked_after_the_deadline_is_a_dead_letter() {
 #[test]
 fn not_satisfied_reopens_cycle_one_with_a_new_decision() {
     let mut lines = general_until_confirm("C7", false);
-    lines.push(ev(
-        "e6",
-        "C7",
-        "02T20:00",
-        "handled",
-        json!({"cause": "c", "measures": "m", "result": "r"}),
-    ));
+    lines.push(handled("e6", "C7", "02T20:00"));
     let (sink, _) = replay(&lines, None);
     assert_eq!(sink.decisions.len(), 2);
     let d = &sink.decisions[1];
@@ -284,13 +272,7 @@ fn withdrawal_cancels_the_open_clock() {
             "withdrawn",
             json!({"reason": "fixed itself"}),
         ),
-        ev(
-            "e4",
-            "C8",
-            "02T11:00",
-            "handled",
-            json!({"cause": "c", "measures": "m", "result": "r"}),
-        ),
+        handled("e4", "C8", "02T11:00"),
     ];
     let (sink, _) = replay(&lines, Some("05T00:00"));
     assert_eq!(
@@ -339,13 +321,7 @@ fn invalid_transitions_go_to_dead_letters_with_precise_reasons() {
             "single",
         ),
         ev("e2", "C10", "02T09:05", "acknowledged", json!({})),
-        ev(
-            "e3",
-            "C10",
-            "02T09:20",
-            "handled",
-            json!({"cause": "c", "measures": "m", "result": "r"}),
-        ),
+        handled("e3", "C10", "02T09:20"),
         ev("x1", "C404", "02T09:21", "reported", json!({})),
         received("x2", "C10", "02T09:22", "again", "single"),
         ev(
@@ -355,13 +331,7 @@ fn invalid_transitions_go_to_dead_letters_with_precise_reasons() {
             "assigned",
             json!({"lead_department": "technical", "assist_departments": ["business"]}),
         ),
-        ev(
-            "e5",
-            "C10",
-            "02T12:00",
-            "handled",
-            json!({"cause": "c", "measures": "m", "result": "r"}),
-        ),
+        handled("e5", "C10", "02T12:00"),
         ev("e6", "C10", "02T12:30", "reported", json!({})),
         ev(
             "e7",
@@ -442,13 +412,7 @@ fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
             "assigned",
             json!({"lead_department": "network_ops", "priority": "urgent"}),
         ),
-        ev(
-            "e4",
-            "C11",
-            "02T10:30",
-            "handled",
-            json!({"cause": "c", "measures": "m", "result": "r"}),
-        ),
+        handled("e4", "C11", "02T10:30"),
     ];
     let (sink, _) = replay(&lines, None);
     assert_eq!(

@@ -9,14 +9,7 @@ use support::*;
 /// A config for `setup` that also loads into `url`/`database`.
 fn config(setup: &Setup, name: &str, url: &str, database: &str, extra: &str) -> String {
     let base = std::fs::read_to_string(&setup.config).unwrap();
-    let period = if extra.contains("period_ms") {
-        ""
-    } else {
-        "period_ms = 300\n"
-    };
-    let text = format!(
-        "{base}[clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\n{period}{extra}\n"
-    );
+    let text = format!("{base}[clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\n{extra}\n");
     let path = setup.dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
@@ -57,7 +50,7 @@ async fn stream_into_clickhouse_gives_the_meeting_numbers_and_a_full_reread_adds
     let setup = Setup::new("wh", 1);
     let db = fresh_database("live");
     let url = clickhouse_url();
-    let first = config(&setup, "first.toml", &url, &db, "");
+    let first = config(&setup, "first.toml", &url, &db, "period_ms = 300");
     let mut svc = setup.start(&["--config", &first], setup.http_port);
     wait_ready(setup.http_port, Duration::from_secs(30));
     let lines = meeting_lines();
@@ -113,7 +106,7 @@ async fn stream_into_clickhouse_gives_the_meeting_numbers_and_a_full_reread_adds
         "reread.toml",
         &url,
         &db,
-        &format!("group = \"{}-reread\"", setup.prefix),
+        &format!("period_ms = 300\ngroup = \"{}-reread\"", setup.prefix),
     );
     let _svc = setup.start(&["--config", &reread], port);
     wait_ready(port, Duration::from_secs(30));
@@ -192,19 +185,18 @@ async fn clickhouse_down_for_30_seconds_loses_nothing_and_doubles_nothing() {
     );
 
     // Everything on the output topics arrives, once.
-    let topics = [("decisions", "decision_id"), ("sla", "event_id")];
+    let topics = [
+        ("decisions", "decisions", "decision_id"),
+        ("sla", "sla_events", "event_id"),
+        ("dlq", "dead_letters", "source"),
+    ];
     let mut last = (Vec::new(), Vec::new());
     let same = eventually(Duration::from_secs(90), || {
         let mut ok = true;
         last = (Vec::new(), Vec::new());
-        for (topic, id) in topics {
+        for (topic, table, id) in topics {
             let ids: std::collections::BTreeSet<String> =
                 by_id(&setup.topic(topic), id).into_keys().collect();
-            let table = if topic == "sla" {
-                "sla_events"
-            } else {
-                "decisions"
-            };
             let rows: Vec<String> = futures::executor::block_on(
                 client
                     .query(&format!("SELECT {id} FROM {table} ORDER BY {id}"))
@@ -223,11 +215,6 @@ async fn clickhouse_down_for_30_seconds_loses_nothing_and_doubles_nothing() {
         last.0,
         last.1,
         setup.all_logs()
-    );
-    let dead_topic = read_topic(&setup.topic("dlq")).len() as u64;
-    assert_eq!(
-        count(&client, "SELECT count() FROM dead_letters").await,
-        dead_topic
     );
     drop(svc);
 }

@@ -11,9 +11,6 @@
 use crate::config::Config;
 use crate::core::Complaint;
 use crate::model::{DeadLetter, Decision, Event, SlaEvent};
-use crate::sink::clickhouse::rows::{
-    ComplaintRecord, DeadLetterRecord, DecisionRecord, EventRecord, SlaRecord,
-};
 use crate::sink::clickhouse::{Batch, Limits, Warehouse};
 use crate::source::kafka::{GroupContext, commit_stored, group_consumer};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -63,28 +60,24 @@ fn add(batch: &mut Batch, source: Source, msg: &OwnedMessage) {
     let Some(payload) = msg.payload() else {
         return; // a state tombstone: the complaint's row stays as it was
     };
-    batch.note(payload.len());
     let position = || format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset());
     let text = std::str::from_utf8(payload);
     let ok = match (source, text) {
         (_, Err(_)) => false,
         (Source::Input, Ok(t)) => Event::from_json(t)
-            .map(|ev| batch.events.push(EventRecord::new(&ev, t, position())))
+            .map(|ev| batch.add_event(&ev, t, position()))
             .is_ok(),
         (Source::Decisions, Ok(t)) => serde_json::from_str::<Decision>(t)
-            .map(|d| batch.decisions.push(DecisionRecord::from(&d)))
+            .map(|d| batch.add_decision(&d))
             .is_ok(),
         (Source::Sla, Ok(t)) => serde_json::from_str::<SlaEvent>(t)
-            .map(|e| batch.sla_events.push(SlaRecord::from(&e)))
+            .map(|e| batch.add_sla_event(&e))
             .is_ok(),
         (Source::DeadLetters, Ok(t)) => serde_json::from_str::<DeadLetter>(t)
-            .map(|d| {
-                batch.dead_letters.push(DeadLetterRecord::from(&d));
-                batch.events.extend(EventRecord::refused(&d));
-            })
+            .map(|d| batch.add_dead_letter(&d))
             .is_ok(),
         (Source::State, Ok(t)) => serde_json::from_str::<Complaint>(t)
-            .map(|c| batch.complaints.push(ComplaintRecord::from(&c.row())))
+            .map(|c| batch.add_complaint(&c.row()))
             .is_ok(),
     };
     if !ok && !matches!(source, Source::Input) {
@@ -127,7 +120,8 @@ impl Loader {
             .entry((m.topic().to_string(), m.partition()))
             .or_insert((m.offset(), m.offset()));
         r.1 = r.1.max(m.offset());
-        self.batch.note(0);
+        // Counts towards the limits and starts the period (tombstones too).
+        self.batch.note(m.payload().map_or(0, <[u8]>::len));
         metrics::gauge!("complaintflow_clickhouse_pending_rows").set(self.batch.rows() as f64);
     }
 
@@ -219,7 +213,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
         (k.state_topic.clone(), Source::State),
     ];
     let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
-    let consumer = group_consumer(k, &group, &names)?;
+    let consumer = group_consumer(k, &group, &names, None)?;
     let limits = Limits::from(&cfg.clickhouse);
     let mut loader = Loader {
         consumer,

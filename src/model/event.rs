@@ -203,13 +203,13 @@ impl Event {
         let body = match kind {
             "complaint.received" => {
                 let r: Received = body(text, kind)?;
-                if let Some(a) = &r.attributes {
-                    if !a.get().trim_start().starts_with('{') {
-                        return Err(ParseError::Body {
-                            kind: kind.into(),
-                            detail: "`attributes` must be an object".into(),
-                        });
-                    }
+                if let Some(a) = &r.attributes
+                    && !a.get().trim_start().starts_with('{')
+                {
+                    return Err(ParseError::Body {
+                        kind: kind.into(),
+                        detail: "`attributes` must be an object".into(),
+                    });
                 }
                 EventBody::Received(r)
             }

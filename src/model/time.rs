@@ -1,8 +1,8 @@
 //! Timestamps on the wire, written the way chrono's serde writes them
 //! (RFC 3339, `Z`, fractional seconds only when present, in groups of 3, 6 or
 //! 9 digits) but without `fmt` machinery: output serialization formats a few
-//! timestamps per record, and chrono's `Display` path was a tenth of the live
-//! loop's time. Use as `#[serde(with = "crate::model::time")]`.
+//! timestamps per record, and chrono's `Display` path was about 7 % of the
+//! live process's samples. Use as `#[serde(with = "crate::model::time")]`.
 
 use super::Timestamp;
 use chrono::{Datelike, Timelike};

@@ -9,9 +9,10 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::time::{Duration, Instant};
 
-/// Kafka failures. `retriable` ones (broker unreachable, timeouts) clear up
-/// by themselves; the service stops without storing offsets, so nothing is
-/// lost, and a restart resumes.
+/// Kafka failures. `Kafka` ones (broker unreachable, timeouts) are
+/// retriable: the service stops without storing offsets, so nothing is lost,
+/// and a restart resumes. Missing or uncreatable topics are fatal until the
+/// configuration or the cluster is fixed.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSinkError {
     #[error("kafka: {0}")]
@@ -20,12 +21,6 @@ pub enum KafkaSinkError {
     TopicsMissing(String),
     #[error("could not create topic {topic}: {code}")]
     CreateTopic { topic: String, code: String },
-}
-
-impl KafkaSinkError {
-    pub fn retriable(&self) -> bool {
-        matches!(self, KafkaSinkError::Kafka(_))
-    }
 }
 
 /// Client settings shared by consumer, producer and admin client.

@@ -24,10 +24,24 @@ pub struct Assignment {
 }
 
 /// Consumer context: commits stored offsets before partitions go away and
-/// reports assignment changes.
+/// reports assignment changes of one topic, if asked to.
 pub struct GroupContext {
-    topic: String,
+    /// The topic whose partition changes go into `changes`; `None` for a
+    /// consumer whose loop does not read them (they would only pile up).
+    report: Option<String>,
     pub changes: Arc<Mutex<Assignment>>,
+}
+
+impl GroupContext {
+    fn partitions(&self, tpl: &TopicPartitionList) -> Vec<i32> {
+        let Some(topic) = &self.report else {
+            return Vec::new();
+        };
+        tpl.elements_for_topic(topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect()
+    }
 }
 
 impl ClientContext for GroupContext {}
@@ -39,31 +53,27 @@ impl ConsumerContext for GroupContext {
             if let Err(e) = commit_stored(consumer) {
                 tracing::warn!(error = %e, "commit on revoke failed; those inputs will be redelivered");
             }
-            let parts: Vec<i32> = tpl
-                .elements_for_topic(&self.topic)
-                .iter()
-                .map(|e| e.partition())
-                .collect();
-            tracing::info!(partitions = ?parts, "partitions revoked");
-            self.changes
-                .lock()
-                .expect("not poisoned")
-                .revoked
-                .extend(parts);
+            let parts = self.partitions(tpl);
+            tracing::info!(partitions = ?parts, count = tpl.count(), "partitions revoked");
+            if self.report.is_some() {
+                self.changes
+                    .lock()
+                    .expect("not poisoned")
+                    .revoked
+                    .extend(parts);
+            }
         }
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            let parts: Vec<i32> = tpl
-                .elements_for_topic(&self.topic)
-                .iter()
-                .map(|e| e.partition())
-                .collect();
-            tracing::info!(partitions = ?parts, "partitions assigned");
-            let mut changes = self.changes.lock().expect("not poisoned");
-            changes.assigned.extend(parts);
-            changes.joined = true;
+            let parts = self.partitions(tpl);
+            tracing::info!(partitions = ?parts, count = tpl.count(), "partitions assigned");
+            if self.report.is_some() {
+                let mut changes = self.changes.lock().expect("not poisoned");
+                changes.assigned.extend(parts);
+                changes.joined = true;
+            }
         }
     }
 }
@@ -76,15 +86,16 @@ pub fn commit_stored<C: Consumer<X>, X: ConsumerContext>(consumer: &C) -> Result
     }
 }
 
-/// A consumer in `group`, subscribed to `topics`; assignment changes of the
-/// first topic are reported to the loop.
+/// A consumer in `group`, subscribed to `topics`; assignment changes of
+/// the `report` topic are recorded for the loop.
 pub fn group_consumer(
     k: &KafkaConfig,
     group: &str,
     topics: &[&str],
+    report: Option<&str>,
 ) -> Result<StreamConsumer<GroupContext>, KafkaError> {
     let ctx = GroupContext {
-        topic: topics[0].to_string(),
+        report: report.map(str::to_owned),
         changes: Arc::default(),
     };
     let mut c = client_config(k);

@@ -22,6 +22,17 @@ pub fn ev(event_id: &str, complaint: &str, at: &str, kind: &str, extra: Value) -
     v.to_string()
 }
 
+/// A `complaint.handled` with placeholder cause, measures and result.
+pub fn handled(event_id: &str, complaint: &str, at: &str) -> String {
+    ev(
+        event_id,
+        complaint,
+        at,
+        "handled",
+        json!({"cause": "c", "measures": "m", "result": "r"}),
+    )
+}
+
 /// A `complaint.received` from the web with this description and impact.
 pub fn received(
     event_id: &str,

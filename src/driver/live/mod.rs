@@ -202,15 +202,16 @@ impl Live {
     }
 }
 
-/// Runs until `cancel`; commits stored offsets on the way out.
+/// Runs until `cancel`; commits stored offsets on the way out. The topics
+/// must exist (`sink::kafka::ensure_topics`).
 pub async fn run(
     cfg: Config,
     rules: SharedRules,
     health: Arc<Health>,
     cancel: CancellationToken,
 ) -> Result<(), LiveError> {
-    kafka::ensure_topics(&cfg.kafka).await?;
-    let consumer = group_consumer(&cfg.kafka, &cfg.kafka.group, &[&cfg.kafka.input_topic])?;
+    let input = cfg.kafka.input_topic.as_str();
+    let consumer = group_consumer(&cfg.kafka, &cfg.kafka.group, &[input], Some(input))?;
     let producer = kafka::producer(&cfg.kafka)?;
     let tick = Duration::from_millis(cfg.run.tick_ms);
     let mut live = Live {

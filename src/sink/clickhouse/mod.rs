@@ -27,13 +27,6 @@ pub enum ClickHouseError {
     },
 }
 
-impl ClickHouseError {
-    /// Whether trying again later may succeed.
-    pub fn retriable(&self) -> bool {
-        matches!(self, ClickHouseError::Client(_))
-    }
-}
-
 /// The schema's database name is spliced into SQL, so it must be a plain identifier.
 pub fn valid_database(name: &str) -> bool {
     let mut chars = name.chars();

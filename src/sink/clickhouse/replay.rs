@@ -1,7 +1,6 @@
 //! The ClickHouse sink of `replay --clickhouse-url`: the same batches and
 //! inserts as the live loader, driven synchronously from the replay.
 
-use super::rows::{ComplaintRecord, DeadLetterRecord, DecisionRecord, EventRecord, SlaRecord};
 use super::{Batch, ClickHouseError, Limits, Warehouse};
 use crate::config::ClickHouseConfig;
 use crate::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
@@ -66,6 +65,40 @@ impl ClickHouseSink {
     }
 }
 
+/// A batch gathers a replay's rows without sending them (benchmarks).
+impl OutputSink for Batch {
+    fn event(
+        &mut self,
+        ev: &Event,
+        payload: &str,
+        source: &dyn Fn() -> String,
+    ) -> Result<(), SinkError> {
+        self.add_event(ev, payload, source());
+        Ok(())
+    }
+    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
+        self.add_decision(d);
+        Ok(())
+    }
+    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
+        self.add_sla_event(e);
+        Ok(())
+    }
+    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
+        self.add_dead_letter(d);
+        Ok(())
+    }
+    fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {
+        self.add_complaint(row);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// Rows are gathered by the batch and sent when it is full; the byte counts
+/// are estimates of each record's JSON size.
 impl OutputSink for ClickHouseSink {
     fn event(
         &mut self,
@@ -73,26 +106,23 @@ impl OutputSink for ClickHouseSink {
         payload: &str,
         source: &dyn Fn() -> String,
     ) -> Result<(), SinkError> {
-        self.batch
-            .events
-            .push(EventRecord::new(ev, payload, source()));
+        self.batch.add_event(ev, payload, source());
         self.added(payload.len())
     }
     fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
-        self.batch.decisions.push(DecisionRecord::from(d));
+        self.batch.add_decision(d);
         self.added(256)
     }
     fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
-        self.batch.sla_events.push(SlaRecord::from(e));
+        self.batch.add_sla_event(e);
         self.added(192)
     }
     fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
-        self.batch.dead_letters.push(DeadLetterRecord::from(d));
-        self.batch.events.extend(EventRecord::refused(d));
+        self.batch.add_dead_letter(d);
         self.added(d.payload.len())
     }
     fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {
-        self.batch.complaints.push(ComplaintRecord::from(row));
+        self.batch.add_complaint(row);
         self.added(512)
     }
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -5,6 +5,7 @@
 use super::ClickHouseError;
 use super::rows::{ComplaintRecord, DeadLetterRecord, DecisionRecord, EventRecord, SlaRecord};
 use crate::config::ClickHouseConfig;
+use crate::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
 use clickhouse::inserter::Inserter;
 use clickhouse::{Client, Row, RowWrite};
 use std::time::{Duration, Instant};
@@ -74,6 +75,29 @@ impl Batch {
 
     pub fn clear(&mut self) {
         *self = Batch::default();
+    }
+
+    /// An accepted event, read from `payload` at `source`.
+    pub fn add_event(&mut self, ev: &Event, payload: &str, source: String) {
+        self.events.push(EventRecord::new(ev, payload, source));
+    }
+
+    pub fn add_decision(&mut self, d: &Decision) {
+        self.decisions.push(d.into());
+    }
+
+    pub fn add_sla_event(&mut self, e: &SlaEvent) {
+        self.sla_events.push(e.into());
+    }
+
+    /// A dead letter, and the mark that refuses its event if it was one.
+    pub fn add_dead_letter(&mut self, d: &DeadLetter) {
+        self.dead_letters.push(d.into());
+        self.events.extend(EventRecord::refused(d));
+    }
+
+    pub fn add_complaint(&mut self, row: &ComplaintRow) {
+        self.complaints.push(row.into());
     }
 }
 
