@@ -79,12 +79,9 @@ pub struct RunConfig {
     pub batch_wait_ms: u64,
     /// Time allowed to finish in-flight work at shutdown.
     pub drain_timeout_ms: u64,
-    /// A partition with no input for this long counts as caught up: its
-    /// timers then follow the wall clock (before, event time). Keep it above
-    /// the consumer's fetch wait (`fetch.wait.max.ms`, 500 ms by default).
-    pub caught_up_after_ms: u64,
     /// How long (event time) archived and withdrawn complaints stay in state,
-    /// so that redelivered events for them are still recognised.
+    /// so that redelivered events for them are still recognised. They stay
+    /// longer while any of their input records is not yet committed.
     pub closed_retention_s: u64,
 }
 
@@ -168,7 +165,6 @@ impl Default for RunConfig {
             batch_max: 1000,
             batch_wait_ms: 20,
             drain_timeout_ms: 10_000,
-            caught_up_after_ms: 2_000,
             closed_retention_s: 86_400,
         }
     }
@@ -354,16 +350,8 @@ mod tests {
         let c = Config::load(Some(f.path()), |_| None, &Overrides::default()).unwrap();
         let d = Config::default();
         assert_eq!(
-            (
-                c.kafka.brokers,
-                c.kafka.partitions,
-                c.run.caught_up_after_ms
-            ),
-            (
-                d.kafka.brokers,
-                d.kafka.partitions,
-                d.run.caught_up_after_ms
-            )
+            (c.kafka.brokers, c.kafka.partitions, c.run.tick_ms),
+            (d.kafka.brokers, d.kafka.partitions, d.run.tick_ms)
         );
         assert_eq!(c.run.closed_retention_s, d.run.closed_retention_s);
     }

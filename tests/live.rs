@@ -5,139 +5,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 use support::*;
 
-fn ids<T: serde::Serialize>(rows: &[T], field: &str) -> HashMap<String, serde_json::Value> {
-    rows.iter()
-        .map(|r| {
-            let v = serde_json::to_value(r).unwrap();
-            (v[field].as_str().unwrap().to_string(), v)
-        })
-        .collect()
-}
-
-type Outputs = HashMap<String, serde_json::Value>;
-
-/// What a failing comparison needs: one missing complaint's SLA events on
-/// both sides, its inputs and dead letters, and the service logs.
-fn explain(
-    setup: &Setup,
-    lines: &[&String],
-    want: &Outputs,
-    got: &Outputs,
-    missing: Option<&str>,
-) -> String {
-    let Some(cid) = missing.and_then(|m| m.split(':').next()) else {
-        return setup.all_logs();
-    };
-    let of = |m: &Outputs| {
-        let mut v: Vec<String> = m
-            .values()
-            .filter(|v| v["complaint_id"] == cid)
-            .map(|v| {
-                format!(
-                    "{} at={} deadline={}",
-                    v["event_id"], v["at"], v["deadline"]
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
-    let inputs: Vec<_> = lines
-        .iter()
-        .filter(|l| l.contains(&format!("\"{cid}\"")))
-        .collect();
-    let dlq: Vec<String> = read_topic(&setup.topic("dlq"))
-        .iter()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .filter(|d| d.contains(cid))
-        .collect();
-    format!(
-        "{cid}: want {:#?}\ngot {:#?}\ninputs {inputs:#?}\ndead letters {dlq:#?}\n{}",
-        of(want),
-        of(got),
-        setup.all_logs()
-    )
-}
-
-/// Every expected output id is there with the same content, and nothing
-/// else. `parts` are streams fed to the service at different times, each in
-/// time order; the expectation is their replays together (complaints are
-/// independent of each other).
-fn assert_same_outputs(
-    setup: &Setup,
-    parts: &[&[String]],
-    within: Duration,
-    rules: &std::path::Path,
-) {
-    let until = chrono::Utc::now();
-    let mut expected = complaintflow::sink::file::MemorySink::default();
-    for part in parts {
-        let one = replay_expected(part, until, rules);
-        expected.sla.extend(one.sla);
-        expected.decisions.extend(one.decisions);
-        expected.dead_letters.extend(one.dead_letters);
-    }
-    let lines: Vec<&String> = parts.iter().flat_map(|p| p.iter()).collect();
-    let want_sla = ids(&expected.sla, "event_id");
-    let want_dec = ids(&expected.decisions, "decision_id");
-    let mut got_sla = HashMap::new();
-    let complete = eventually(within, || {
-        got_sla = by_id(&setup.topic("sla"), "event_id");
-        got_sla.len() >= want_sla.len()
-    });
-    let missing: Vec<&String> = want_sla
-        .keys()
-        .filter(|k| !got_sla.contains_key(*k))
-        .take(5)
-        .collect();
-    if !complete || !missing.is_empty() {
-        panic!(
-            "{} of {} SLA events arrived; missing e.g. {missing:?}\n{}",
-            got_sla.len(),
-            want_sla.len(),
-            explain(
-                setup,
-                &lines,
-                &want_sla,
-                &got_sla,
-                missing.first().map(|m| m.as_str())
-            )
-        );
-    }
-    for (id, v) in &want_sla {
-        assert_eq!(&got_sla[id], v, "SLA event {id} differs from replay");
-    }
-    assert_eq!(
-        got_sla.len(),
-        want_sla.len(),
-        "live produced SLA events replay did not"
-    );
-    let got_dec = by_id(&setup.topic("decisions"), "decision_id");
-    assert_eq!(got_dec, want_dec);
-    let mut want_dlq: Vec<(String, String)> = expected
-        .dead_letters
-        .iter()
-        .map(|d| (d.payload.clone(), d.reason.clone()))
-        .collect();
-    let mut got_dlq: Vec<(String, String)> = read_topic(&setup.topic("dlq"))
-        .iter()
-        .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap())
-        .map(|v| {
-            (
-                v["payload"].as_str().unwrap().to_string(),
-                v["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    want_dlq.sort();
-    got_dlq.sort();
-    got_dlq.dedup();
-    assert_eq!(got_dlq, want_dlq);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_gives_exactly_what_replay_gives() {
     let setup = Setup::new("e2e", 3);
+    // Weeks-old events are a backlog: on the broker before the service
+    // starts, so their timers follow event time until it is caught up.
+    // (Produced into a caught-up partition, they would be late evidence.)
+    let lines = scenario(120, 11);
+    produce(&setup.topic("events"), &lines).await;
     let mut svc = setup.start(&[], setup.http_port);
     // Alive at once; ready only after the group join (seconds) and restore.
     let alive = eventually(Duration::from_secs(10), || {
@@ -146,8 +21,6 @@ async fn stream_gives_exactly_what_replay_gives() {
     assert!(alive, "/healthz does not answer");
     assert_eq!(http_get(setup.http_port, "/readyz").unwrap().0, 503);
     wait_ready(setup.http_port, Duration::from_secs(30));
-    let lines = scenario(120, 11);
-    produce(&setup.topic("events"), &lines).await;
     assert_same_outputs(&setup, &[&lines], Duration::from_secs(60), &shipped_rules());
 
     // Operations: metrics and health answer; SIGTERM drains and exits 0.
@@ -251,48 +124,55 @@ fn complaint_of(line: &str) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_and_restart_lose_nothing_and_restored_timers_fire() {
-    let setup = Setup::new("restart", 3);
-    // The stream's first half, then its second half after a SIGKILL. Event
-    // times are in the past: the first instance must not let the wall clock
-    // fire timers the second half's events would still meet.
-    let all = scenario(80, 21);
-    let (a, b) = all.split_at(all.len() / 2);
-    let patient = setup.config_with("patient.toml", "caught_up_after_ms = 600000");
-    // No commit before the SIGKILL: Tansu resumes a group one message past the
-    // committed offset (Kafka resumes at it), which would skip input here.
-    let text = std::fs::read_to_string(&patient).unwrap().replace(
-        "[kafka.options]\n",
-        "[kafka.options]\n\"auto.commit.interval.ms\" = \"600000\"\n",
-    );
-    std::fs::write(&patient, text).unwrap();
-    let mut first = setup.start(&["--config", patient.to_str().unwrap()], setup.http_port);
-    wait_ready(setup.http_port, Duration::from_secs(30));
-    produce(&setup.topic("events"), a).await;
-    // Killed mid-stream: after every complaint of the first half was decided.
-    let received_in_a: Vec<String> = a
+/// Splits a stream by complaint: the lines of every other complaint, and the rest.
+fn split_by_complaint(lines: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut order: Vec<String> = Vec::new();
+    for l in lines {
+        let c = complaint_of(l);
+        if !order.contains(&c) {
+            order.push(c);
+        }
+    }
+    lines
         .iter()
-        .filter(|l| l.contains("\"complaint.received\"") && l.ends_with('}'))
-        .map(|l| format!("{}:0:decision", complaint_of(l)))
-        .collect();
-    assert!(received_in_a.len() >= 20);
-    let midway = eventually(Duration::from_secs(30), || {
-        let d = by_id(&setup.topic("decisions"), "decision_id");
-        received_in_a.iter().all(|id| d.contains_key(id))
-    });
-    assert!(midway, "first half not processed\n{}", setup.all_logs());
-    first.signal("-KILL");
-    first.wait();
-    produce(&setup.topic("events"), b).await;
+        .cloned()
+        .partition(|l| order.iter().position(|c| *c == complaint_of(l)).unwrap() % 2 == 0)
+}
+
+/// Records per partition of a topic whose every record is read from offset 0.
+fn records_in(topic: &str) -> usize {
+    read_topic(topic).len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_restart_lose_nothing_and_restored_timers_fire() {
+    let setup = Setup::new("restart", 3);
+    // Half of the complaints, SIGTERM (which commits), the other half, a
+    // new instance: each half's complaints are whole, so what the first
+    // instance's wall clock fired is what a replay gives too.
+    let all = scenario(80, 21);
+    let (a, b) = split_by_complaint(&all);
+    // Each half is on the broker before an instance starts: weeks-old
+    // events are a backlog, not late evidence for a caught-up partition.
+    produce(&setup.topic("events"), &a).await;
+    let mut first = setup.start(&[], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    assert_same_outputs(&setup, &[&a], Duration::from_secs(60), &shipped_rules());
+    first.signal("-TERM");
+    assert!(first.wait().success(), "{}", setup.all_logs());
+    // The committed offsets are the next records to read: exactly the
+    // records of the first half (Kafka resumes a group at its commit).
+    let offsets = committed(&setup.prefix, &setup.topic("events"));
+    assert_eq!(
+        offsets.values().sum::<i64>() as usize,
+        records_in(&setup.topic("events")),
+        "committed {offsets:?}\n{}",
+        setup.all_logs()
+    );
+    produce(&setup.topic("events"), &b).await;
     let port = free_port();
     let _second = setup.start(&[], port);
     wait_ready(port, Duration::from_secs(30));
-    assert!(eventually(Duration::from_secs(30), || setup
-        .log(port)
-        .matches("partition state restored")
-        .count()
-        == 3));
     let restored: usize = setup
         .log(port)
         .lines()
@@ -308,9 +188,71 @@ async fn sigkill_and_restart_lose_nothing_and_restored_timers_fire() {
         })
         .sum();
     assert!(restored > 0, "nothing restored\n{}", setup.log(port));
-    // Open clocks of restored complaints fire when the stream is caught up;
-    // the whole outcome equals a replay of the stream.
-    assert_same_outputs(&setup, &[&all], Duration::from_secs(90), &shipped_rules());
+    // Every record of both halves processed once: the outcome equals a
+    // replay of each half.
+    assert_same_outputs(&setup, &[&a, &b], Duration::from_secs(90), &shipped_rules());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_then_five_after_sigterm_and_after_a_rebalance_are_all_decided() {
+    let setup = Setup::new("resume", 2);
+    let batch =
+        |from: usize| -> Vec<String> { (from..from + 5).map(|i| format!("RES-{i}")).collect() };
+    let mut one = setup.start(&[], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    produce(&setup.topic("events"), &received_now(&batch(0))).await;
+    wait_decided(&setup, &batch(0), Duration::from_secs(30));
+    one.signal("-TERM");
+    assert!(one.wait().success(), "{}", setup.all_logs());
+    assert!(
+        setup
+            .log(setup.http_port)
+            .contains("offsets committed at shutdown")
+    );
+    let offsets = committed(&setup.prefix, &setup.topic("events"));
+    assert_eq!(offsets.values().sum::<i64>(), 5, "committed {offsets:?}");
+
+    // Five more while nobody runs, then a restart: all ten decided.
+    produce(&setup.topic("events"), &received_now(&batch(5))).await;
+    let port2 = free_port();
+    let _two = setup.start(&[], port2);
+    wait_ready(port2, Duration::from_secs(30));
+    let ten: Vec<String> = [batch(0), batch(5)].concat();
+    wait_decided(&setup, &ten, Duration::from_secs(30));
+
+    // A second instance joins (the partitions are split), five more, it
+    // leaves (its partitions come back), five more.
+    let port3 = free_port();
+    let mut three = setup.start(&[], port3);
+    wait_ready(port3, Duration::from_secs(40));
+    let restored = |port: u16| setup.log(port).matches("partition state restored").count();
+    assert!(
+        eventually(Duration::from_secs(30), || restored(port3) >= 1),
+        "the joining instance got no partition\n{}",
+        setup.all_logs()
+    );
+    produce(&setup.topic("events"), &received_now(&batch(10))).await;
+    wait_decided(&setup, &batch(10), Duration::from_secs(30));
+    three.signal("-TERM");
+    assert!(three.wait().success(), "{}", setup.all_logs());
+    produce(&setup.topic("events"), &received_now(&batch(15))).await;
+    let twenty: Vec<String> = [ten, batch(10), batch(15)].concat();
+    wait_decided(&setup, &twenty, Duration::from_secs(40));
+    // Exactly those decisions (by_id checks that repeats are identical),
+    // and every complaint's acknowledgement clock started once.
+    let decisions = by_id(&setup.topic("decisions"), "decision_id");
+    assert_eq!(decisions.len(), 20);
+    let sla = by_id(&setup.topic("sla"), "event_id");
+    for id in &twenty {
+        assert!(
+            sla.contains_key(&format!("{id}:0:acknowledge:started")),
+            "{id}"
+        );
+    }
+    assert!(
+        read_topic(&setup.topic("dlq")).is_empty(),
+        "no dead letters"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,9 +289,9 @@ async fn a_second_instance_takes_over_partitions_state_and_due_timers() {
     )
     .len()
         == fresh.len()));
-    one.signal("-KILL");
-    one.wait();
-    // The survivor restores the dead member's partitions and fires their timers.
+    one.signal("-TERM");
+    assert!(one.wait().success(), "{}", setup.all_logs());
+    // The survivor restores the leaver's partitions and fires their timers.
     let mut sla = HashMap::new();
     let fired = eventually(Duration::from_secs(45), || {
         sla = by_id(&setup.topic("sla"), "event_id");
@@ -371,6 +313,15 @@ async fn a_second_instance_takes_over_partitions_state_and_due_timers() {
         restored >= 4,
         "survivor restored only {restored} partitions\n{}",
         setup.log(port2)
+    );
+    // Each complaint decided once; no record was judged as unknown.
+    assert_eq!(
+        by_id(&setup.topic("decisions"), "decision_id").len(),
+        fresh.len()
+    );
+    assert!(
+        read_topic(&setup.topic("dlq")).is_empty(),
+        "no dead letters"
     );
 }
 

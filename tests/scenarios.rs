@@ -503,3 +503,34 @@ fn a_redelivered_refused_event_is_ignored_not_judged_again() {
     assert_eq!(sink.dead_letters.len(), 1, "{:?}", sink.dead_letters);
     assert_eq!(summary.duplicates, 1);
 }
+
+#[test]
+fn a_closed_complaint_stays_until_its_last_input_is_committed() {
+    use complaintflow::core::{Engine, Outputs};
+    use complaintflow::model::Event;
+    use complaintflow::rules::RuleSet;
+    let rules = RuleSet::embedded();
+    let mut engine = Engine::new();
+    let mut out = Outputs::default();
+    let mut lines = general_until_confirm("C15", true);
+    lines.push(ev("e6", "C15", "02T16:00", "archived", json!({})));
+    for (offset, line) in lines.iter().enumerate() {
+        let e = Event::from_json(line).unwrap();
+        engine.process(&e, &rules, &mut out).unwrap();
+        let noted = engine.note_input(&e.complaint_id, offset as i64 + 10);
+        assert!(noted.is_some(), "a later offset changes the state");
+    }
+    // A redelivered record of an earlier offset changes nothing.
+    assert!(engine.note_input("C15", 11).is_none());
+    let later = t("05T00:00").parse().unwrap();
+    // Retention passed, but the archive (offset 15) is not committed yet.
+    assert!(engine.evict_closed_before(later, 15).is_empty());
+    assert!(engine.complaint("C15").is_some());
+    // Committed past it: evicted, and its last input survives the changelog.
+    let state = serde_json::to_string(engine.complaint("C15").unwrap()).unwrap();
+    let gone = engine.evict_closed_before(later, 16);
+    assert_eq!(gone.len(), 1);
+    assert!(engine.complaint("C15").is_none());
+    let restored: complaintflow::core::Complaint = serde_json::from_str(&state).unwrap();
+    assert_eq!(restored.last_input, Some(15));
+}

@@ -51,10 +51,11 @@ async fn stream_into_clickhouse_gives_the_meeting_numbers_and_a_full_reread_adds
     let db = fresh_database("live");
     let url = clickhouse_url();
     let first = config(&setup, "first.toml", &url, &db, "period_ms = 300");
-    let mut svc = setup.start(&["--config", &first], setup.http_port);
-    wait_ready(setup.http_port, Duration::from_secs(30));
+    // On the broker first: a backlog of past events (see tests/live.rs).
     let lines = meeting_lines();
     produce(&setup.topic("events"), &lines).await;
+    let mut svc = setup.start(&["--config", &first], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
     let expected = replay_expected(&lines, chrono::Utc::now(), &shipped_rules());
     let client = client(&db);
     // Events: 29 accepted and the refused one.

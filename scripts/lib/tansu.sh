@@ -32,6 +32,8 @@ tansu_start() {
     TANSU_PID=$!
     if wait_for 100 0.1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"; then
         export COMPLAINTFLOW_TEST_BROKERS="127.0.0.1:$port"
+        # Tests that pause or stop a broker start one of their own from this.
+        export COMPLAINTFLOW_TEST_TANSU_BIN="$TANSU_BIN"
         echo "tansu broker pid $TANSU_PID on $COMPLAINTFLOW_TEST_BROKERS"
         return 0
     fi

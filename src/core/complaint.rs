@@ -115,6 +115,11 @@ pub struct Complaint {
     pub version: u64,
     #[serde(with = "crate::model::time")]
     pub updated_at: Timestamp,
+    /// Source position (Kafka offset) of the latest input record about
+    /// this complaint, accepted or not. It may be forgotten only once every
+    /// such record is behind the committed offset: a redelivery must find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_input: Option<i64>,
     /// Generation of this complaint's entry in the timer index.
     #[serde(skip)]
     pub(crate) timer_gen: u32,

@@ -234,21 +234,42 @@ impl Engine {
         self.timers.live()
     }
 
+    /// Notes that the input record at source position `pos` was about
+    /// complaint `id`. Returns the id when the complaint's state changed
+    /// (its state record must then be written again).
+    pub fn note_input(&mut self, id: &str, pos: i64) -> Option<Arc<str>> {
+        let c = self.complaints.get_mut(id)?;
+        if c.last_input.is_some_and(|l| l >= pos) {
+            return None;
+        }
+        c.last_input = Some(pos);
+        Some(c.id.clone())
+    }
+
     /// Removes archived and withdrawn complaints whose last change is before
-    /// `cutoff`, returning their final states (live mode writes tombstones
-    /// for them). Keeping them a while lets redeliveries still be recognised.
-    pub fn evict_closed_before(&mut self, cutoff: Timestamp) -> Vec<Complaint> {
+    /// `cutoff` and whose input records all lie before source position
+    /// `covered` (the committed offset), returning their final states (live
+    /// mode writes tombstones for them). Keeping them until then lets every
+    /// redelivery still be recognised.
+    pub fn evict_closed_before(&mut self, cutoff: Timestamp, covered: i64) -> Vec<Complaint> {
         let mut evicted = Vec::new();
-        while let Some((at, _)) = self.closed.front() {
+        while let Some((at, id)) = self.closed.front() {
             if *at >= cutoff {
                 break;
             }
+            let state = self.complaints.get(id).map(|c| {
+                (
+                    c.status.is_final(),
+                    c.last_input.is_some_and(|l| l >= covered),
+                )
+            });
+            if let Some((true, true)) = state {
+                // Not yet covered by a commit: wait (the queue is in time
+                // order, and the commit moves on within seconds).
+                break;
+            }
             let (_, id) = self.closed.pop_front().expect("peeked");
-            if self
-                .complaints
-                .get(&id)
-                .is_some_and(|c| c.status.is_final())
-            {
+            if let Some((true, _)) = state {
                 evicted.extend(self.remove(&id));
             }
         }

@@ -158,6 +158,7 @@ pub(super) fn receive(
         seen: Vec::with_capacity(8),
         version: 0,
         updated_at: at,
+        last_input: None,
         timer_gen: 0,
         timer_due: None,
     };

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::core::Complaint;
 use crate::model::{DeadLetter, Decision, Event, SlaEvent};
 use crate::sink::clickhouse::{Batch, Limits, Warehouse};
-use crate::source::kafka::{GroupContext, commit_stored, group_consumer};
+use crate::source::kafka::{GroupContext, commit_stored, group_consumer, store_next};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
@@ -100,8 +100,8 @@ struct Loader {
     ranges: Ranges,
 }
 
-/// How often the loader's lag is measured (a broker round trip per partition).
-const LAG_EVERY: Duration = Duration::from_secs(10);
+/// How often the loader's lag gauge is set.
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// How long one batch's inserts may take before they count as failed.
 const INSERT_DEADLINE: Duration = Duration::from_secs(60);
@@ -125,27 +125,21 @@ impl Loader {
         metrics::gauge!("complaintflow_clickhouse_pending_rows").set(self.batch.rows() as f64);
     }
 
-    /// Records not yet in ClickHouse, over every assigned topic-partition:
-    /// whether loading keeps up. (On Tansu the high watermark lags behind,
-    /// so this reads low there.)
+    /// Records not yet in ClickHouse, over every assigned topic-partition
+    /// (end minus committed offset, from the client's statistics, so no
+    /// broker call): whether loading keeps up.
     fn record_lag(&self) {
-        let Ok(positions) = self.consumer.position() else {
-            return;
-        };
-        let mut behind = 0;
-        for e in positions.elements() {
-            let Offset::Offset(pos) = e.offset() else {
-                continue;
-            };
-            let wm = self.consumer.fetch_watermarks(
-                e.topic(),
-                e.partition(),
-                Duration::from_millis(500),
-            );
-            if let Ok((_, high)) = wm {
-                behind += (high - pos).max(0);
-            }
-        }
+        let progress = self
+            .consumer
+            .context()
+            .progress
+            .lock()
+            .expect("not poisoned");
+        let behind: i64 = progress
+            .values()
+            .filter(|p| p.end >= 0)
+            .map(|p| (p.end - p.committed.max(p.low).max(0)).max(0))
+            .sum();
         metrics::gauge!("complaintflow_clickhouse_lag").set(behind as f64);
     }
 
@@ -169,7 +163,7 @@ impl Loader {
                     .increment(self.batch.rows() as u64);
                 tracing::debug!(rows = self.batch.rows(), token = %tok, "batch stored in clickhouse");
                 for ((topic, partition), (_, last)) in &self.ranges {
-                    if let Err(e) = self.consumer.store_offset(topic, *partition, last + 1) {
+                    if let Err(e) = store_next(&self.consumer, topic, *partition, last + 1) {
                         // Revoked meanwhile: the new owner reads it again,
                         // and the sort keys fold the repeat.
                         tracing::debug!(topic, partition, error = %e, "offset not stored");

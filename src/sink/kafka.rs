@@ -2,7 +2,7 @@
 //! batch of records with every delivery confirmed before offsets move.
 
 use crate::config::KafkaConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -21,6 +21,20 @@ pub enum KafkaSinkError {
     TopicsMissing(String),
     #[error("could not create topic {topic}: {code}")]
     CreateTopic { topic: String, code: String },
+    #[error(
+        "state topic `{state}` has {have} partitions but input topic `{input}` has {want}; \
+         state partition N holds the complaints of input partition N, so the counts must match. \
+         Give the state topic {want} partitions (e.g. `kafka-topics.sh --bootstrap-server BROKERS \
+         --alter --topic {state} --partitions {want}`) and start again{why}"
+    )]
+    StatePartitions {
+        state: String,
+        input: String,
+        have: usize,
+        want: usize,
+        /// Why `run` did not add them itself.
+        why: String,
+    },
 }
 
 /// Client settings shared by consumer, producer and admin client.
@@ -108,18 +122,23 @@ pub async fn send_all(
 }
 
 /// Creates the topics that do not exist yet, or refuses when not allowed.
-/// The state topic is compacted and has as many partitions as the input.
+/// The state topic is compacted and has as many partitions as the input
+/// topic has on the broker (`kafka.partitions` only when both are new); a
+/// state topic with fewer is given more, or `run` refuses to start.
 pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
     let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
     let metadata = admin
         .inner()
         .fetch_metadata(None, Duration::from_secs(10))?;
-    let existing: Vec<String> = metadata
-        .topics()
-        .iter()
-        .filter(|t| !t.partitions().is_empty())
-        .map(|t| t.name().to_string())
-        .collect();
+    let partitions = |name: &str| {
+        metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == name && !t.partitions().is_empty())
+            .map(|t| t.partitions().len())
+    };
+    let configured = usize::try_from(k.partitions).unwrap_or(1);
+    let input_partitions = partitions(&k.input_topic).unwrap_or(configured);
     let wanted = [
         &k.input_topic,
         &k.decisions_topic,
@@ -129,45 +148,75 @@ pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
     ];
     let missing: Vec<&String> = wanted
         .into_iter()
-        .filter(|t| !existing.contains(t))
+        .filter(|t| partitions(t).is_none())
         .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !k.create_topics {
+    if !missing.is_empty() && !k.create_topics {
         let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
         return Err(KafkaSinkError::TopicsMissing(names.join(", ")));
     }
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let new: Vec<NewTopic<'_>> = missing
         .iter()
         .map(|t| {
-            let topic = NewTopic::new(t, k.partitions, TopicReplication::Fixed(k.replication));
             if *t == &k.state_topic {
-                topic.set("cleanup.policy", "compact")
+                let n = i32::try_from(input_partitions).unwrap_or(k.partitions);
+                NewTopic::new(t, n, TopicReplication::Fixed(k.replication))
+                    .set("cleanup.policy", "compact")
             } else {
-                topic
+                NewTopic::new(t, k.partitions, TopicReplication::Fixed(k.replication))
             }
         })
         .collect();
-    let results = admin
-        .create_topics(
-            new.iter(),
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await?;
-    for r in results {
-        match r {
-            Ok(topic) => tracing::info!(topic, partitions = k.partitions, "created topic"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => {
-                return Err(KafkaSinkError::CreateTopic {
-                    topic,
-                    code: code.to_string(),
-                });
+    if !new.is_empty() {
+        for r in admin.create_topics(new.iter(), &options).await? {
+            match r {
+                Ok(topic) => tracing::info!(topic, "created topic"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(KafkaSinkError::CreateTopic {
+                        topic,
+                        code: code.to_string(),
+                    });
+                }
             }
         }
     }
-    Ok(())
+    let Some(have) = partitions(&k.state_topic) else {
+        return Ok(()); // just created with the input's count
+    };
+    if have >= input_partitions {
+        return Ok(());
+    }
+    let refuse = |why: String| KafkaSinkError::StatePartitions {
+        state: k.state_topic.clone(),
+        input: k.input_topic.clone(),
+        have,
+        want: input_partitions,
+        why,
+    };
+    if !k.create_topics {
+        return Err(refuse(" (kafka.create_topics = false)".into()));
+    }
+    let more = NewPartitions::new(&k.state_topic, input_partitions);
+    let result = match admin.create_partitions([&more], &options).await {
+        Ok(mut results) => results
+            .pop()
+            .map_or(Ok(()), |r| r.map(|_| ()).map_err(|(_, c)| c.to_string())),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        // New state partitions start empty, as their input partitions never
+        // had state written. Complaints whose events moved to another
+        // input partition when the input grew cannot be followed there.
+        Ok(()) => {
+            tracing::warn!(topic = %k.state_topic, from = have, to = input_partitions,
+                "state topic given as many partitions as the input topic");
+            Ok(())
+        }
+        Err(reason) => Err(refuse(format!(
+            "; the broker refused to add them: {reason}"
+        ))),
+    }
 }
 
 /// Flushes the producer at shutdown.

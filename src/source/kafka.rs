@@ -1,6 +1,7 @@
 //! Kafka input: the consumer group (offsets stored by hand, committed on
-//! revoke and shutdown) and the state restore that reads a partition of the
-//! changelog before its input is processed.
+//! revoke and shutdown; partition progress from the client's statistics)
+//! and the state restore that reads a partition of the changelog before its
+//! input is processed.
 
 use crate::config::KafkaConfig;
 use crate::core::Complaint;
@@ -9,6 +10,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,13 +25,36 @@ pub struct Assignment {
     pub joined: bool,
 }
 
-/// Consumer context: commits stored offsets before partitions go away and
-/// reports assignment changes of one topic, if asked to.
+/// Where one assigned partition stands, as the client's statistics last
+/// said. Offsets are "next to read"; -1 when not known yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionProgress {
+    /// The end the consumer can read to: the last stable offset (the high
+    /// watermark outside transactions), from the latest fetch response.
+    pub end: i64,
+    /// The group's committed offset: every record before it is processed
+    /// and will not be delivered again.
+    pub committed: i64,
+    /// The low watermark (the first record still on the broker).
+    pub low: i64,
+}
+
+/// Partition progress by topic and partition; refreshed every
+/// [`STATS_INTERVAL_MS`] without any call to the broker.
+pub type Progress = Arc<Mutex<HashMap<(String, i32), PartitionProgress>>>;
+
+/// How often the client reports its statistics (partition ends and commits).
+pub const STATS_INTERVAL_MS: u64 = 250;
+
+/// Consumer context: commits stored offsets before partitions go away,
+/// reports assignment changes of one topic, if asked to, and keeps every
+/// partition's progress from the statistics.
 pub struct GroupContext {
     /// The topic whose partition changes go into `changes`; `None` for a
     /// consumer whose loop does not read them (they would only pile up).
     report: Option<String>,
     pub changes: Arc<Mutex<Assignment>>,
+    pub progress: Progress,
 }
 
 impl GroupContext {
@@ -44,7 +69,49 @@ impl GroupContext {
     }
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    /// The high watermark comes from fetch responses here, so it needs no
+    /// blocking broker query (and it is exact on brokers whose offset query
+    /// is not: see the README on the test broker).
+    fn stats(&self, stats: Statistics) {
+        let mut progress = self.progress.lock().expect("not poisoned");
+        for (name, topic) in stats.topics {
+            for (&id, p) in &topic.partitions {
+                // -1 is librdkafka's internal "unassigned" partition.
+                if id < 0 || !p.desired {
+                    continue;
+                }
+                let end = if p.ls_offset >= 0 {
+                    p.ls_offset
+                } else {
+                    p.hi_offset
+                };
+                progress.insert(
+                    (name.clone(), id),
+                    PartitionProgress {
+                        end: end.max(-1),
+                        committed: p.committed_offset.max(-1),
+                        low: p.lo_offset.max(-1),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Stores `next` (the offset of the next record to read) as the partition's
+/// offset for the next commit. `rd_kafka_offsets_store` takes the next
+/// offset as it is; the single-offset `store_offset` would add one itself.
+pub fn store_next<C: ConsumerContext>(
+    consumer: &StreamConsumer<C>,
+    topic: &str,
+    partition: i32,
+    next: i64,
+) -> Result<(), KafkaError> {
+    let mut tpl = TopicPartitionList::with_capacity(1);
+    tpl.add_partition_offset(topic, partition, Offset::Offset(next))?;
+    consumer.store_offsets(&tpl)
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -55,6 +122,13 @@ impl ConsumerContext for GroupContext {
             }
             let parts = self.partitions(tpl);
             tracing::info!(partitions = ?parts, count = tpl.count(), "partitions revoked");
+            // Progress of a partition owned again later must come from its
+            // new fetches, not from this assignment.
+            let mut progress = self.progress.lock().expect("not poisoned");
+            for e in tpl.elements() {
+                progress.remove(&(e.topic().to_string(), e.partition()));
+            }
+            drop(progress);
             if self.report.is_some() {
                 self.changes
                     .lock()
@@ -97,6 +171,7 @@ pub fn group_consumer(
     let ctx = GroupContext {
         report: report.map(str::to_owned),
         changes: Arc::default(),
+        progress: Arc::default(),
     };
     let mut c = client_config(k);
     c.set("group.id", group)
@@ -106,7 +181,8 @@ pub fn group_consumer(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", k.session_timeout_ms.to_string())
-        .set("partition.assignment.strategy", "range");
+        .set("partition.assignment.strategy", "range")
+        .set("statistics.interval.ms", STATS_INTERVAL_MS.to_string());
     let consumer: StreamConsumer<GroupContext> =
         with_options(&mut c, k).create_with_context(ctx)?;
     consumer.subscribe(topics)?;
@@ -116,24 +192,35 @@ pub fn group_consumer(
 /// How long no record may arrive before a partition counts as read to its end.
 const END_QUIET: Duration = Duration::from_millis(500);
 
+/// A partition's restored state, and how far its input reached then.
+pub struct Restored {
+    /// The latest state of every complaint in the changelog partition.
+    pub states: HashMap<String, Complaint>,
+    /// The input partition's high watermark when the restore began: every
+    /// input the states reflect lies before it.
+    pub input_end: i64,
+}
+
 /// Reads one partition of the state changelog to its end: the latest state
 /// of every complaint in it (tombstones remove). Works whether or not
-/// compaction ever ran.
+/// compaction ever ran. Blocking: call it from a blocking thread.
 pub fn restore_partition(
     k: &KafkaConfig,
     partition: i32,
     deadline: Duration,
-) -> Result<HashMap<String, Complaint>, KafkaError> {
+) -> Result<Restored, KafkaError> {
     let consumer: BaseConsumer = client_config(k)
         .set("group.id", format!("{}.restore", k.group))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .create()?;
+    let (_, input_end) =
+        consumer.fetch_watermarks(&k.input_topic, partition, Duration::from_secs(10))?;
     let (low, high) =
         consumer.fetch_watermarks(&k.state_topic, partition, Duration::from_secs(10))?;
     let mut states = HashMap::new();
     if high <= low {
-        return Ok(states);
+        return Ok(Restored { states, input_end });
     }
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(&k.state_topic, partition, Offset::Offset(low))?;
@@ -173,5 +260,5 @@ pub fn restore_partition(
             },
         }
     }
-    Ok(states)
+    Ok(Restored { states, input_end })
 }

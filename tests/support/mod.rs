@@ -39,7 +39,21 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// Topics of `partitions` partitions, the input topic created now (so a
+    /// backlog can be produced before the service starts).
     pub fn new(name: &str, partitions: i32) -> Setup {
+        Setup::with_input_partitions(name, partitions, partitions)
+    }
+
+    /// `kafka.partitions` is `partitions`; the input topic is created now
+    /// with `input_partitions`.
+    pub fn with_input_partitions(name: &str, partitions: i32, input_partitions: i32) -> Setup {
+        let setup = Setup::config_only(name, partitions);
+        create_topic(&setup.topic("events"), input_partitions);
+        setup
+    }
+
+    fn config_only(name: &str, partitions: i32) -> Setup {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -152,6 +166,33 @@ tick_ms = 500
         std::fs::read_to_string(self.dir.path().join(format!("run-{http_port}.log")))
             .unwrap_or_default()
     }
+}
+
+/// Creates a topic (blocking), as an operator would before starting.
+pub fn create_topic(topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .unwrap();
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let results =
+        futures::executor::block_on(admin.create_topics([&new], &AdminOptions::new())).unwrap();
+    for r in results {
+        r.unwrap();
+    }
+}
+
+/// Partitions of a topic, from the broker's metadata.
+pub fn partitions_of(topic: &str) -> i32 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .unwrap();
+    let meta = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    meta.topics()[0].partitions().len() as i32
 }
 
 /// GET on the operations endpoint; `None` when it does not answer.
@@ -381,4 +422,175 @@ pub fn received_now(ids: &[String]) -> Vec<String> {
             .to_string()
         })
         .collect()
+}
+
+/// The offsets `group` has committed on `topic`, by partition (records
+/// before them are done); partitions without a commit are left out.
+pub fn committed(group: &str, topic: &str) -> HashMap<i32, i64> {
+    let partitions = partitions_of(topic);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let got = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    got.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits until every one of `ids` has a decision; panics with the logs if not.
+pub fn wait_decided(setup: &Setup, ids: &[String], within: Duration) {
+    let mut got = HashMap::new();
+    let all = eventually(within, || {
+        got = by_id(&setup.topic("decisions"), "decision_id");
+        ids.iter()
+            .all(|id| got.contains_key(&format!("{id}:0:decision")))
+    });
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !got.contains_key(&format!("{id}:0:decision")))
+        .collect();
+    assert!(all, "not decided: {missing:?}\n{}", setup.all_logs());
+}
+
+pub fn ids<T: serde::Serialize>(rows: &[T], field: &str) -> HashMap<String, serde_json::Value> {
+    rows.iter()
+        .map(|r| {
+            let v = serde_json::to_value(r).unwrap();
+            (v[field].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+pub type Outputs = HashMap<String, serde_json::Value>;
+
+/// What a failing comparison needs: one missing complaint's SLA events on
+/// both sides, its inputs and dead letters, and the service logs.
+pub fn explain(
+    setup: &Setup,
+    lines: &[&String],
+    want: &Outputs,
+    got: &Outputs,
+    missing: Option<&str>,
+) -> String {
+    let Some(cid) = missing.and_then(|m| m.split(':').next()) else {
+        return setup.all_logs();
+    };
+    let of = |m: &Outputs| {
+        let mut v: Vec<String> = m
+            .values()
+            .filter(|v| v["complaint_id"] == cid)
+            .map(|v| {
+                format!(
+                    "{} at={} deadline={}",
+                    v["event_id"], v["at"], v["deadline"]
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let inputs: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains(&format!("\"{cid}\"")))
+        .collect();
+    let dlq: Vec<String> = read_topic(&setup.topic("dlq"))
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .filter(|d| d.contains(cid))
+        .collect();
+    format!(
+        "{cid}: want {:#?}\ngot {:#?}\ninputs {inputs:#?}\ndead letters {dlq:#?}\n{}",
+        of(want),
+        of(got),
+        setup.all_logs()
+    )
+}
+
+/// Every expected output id is there with the same content, and nothing
+/// else. `parts` are streams fed to the service at different times, each in
+/// time order; the expectation is their replays together (complaints are
+/// independent of each other).
+pub fn assert_same_outputs(
+    setup: &Setup,
+    parts: &[&[String]],
+    within: Duration,
+    rules: &std::path::Path,
+) {
+    let until = chrono::Utc::now();
+    let mut expected = complaintflow::sink::file::MemorySink::default();
+    for part in parts {
+        let one = replay_expected(part, until, rules);
+        expected.sla.extend(one.sla);
+        expected.decisions.extend(one.decisions);
+        expected.dead_letters.extend(one.dead_letters);
+    }
+    let lines: Vec<&String> = parts.iter().flat_map(|p| p.iter()).collect();
+    let want_sla = ids(&expected.sla, "event_id");
+    let want_dec = ids(&expected.decisions, "decision_id");
+    let mut got_sla = HashMap::new();
+    let complete = eventually(within, || {
+        got_sla = by_id(&setup.topic("sla"), "event_id");
+        got_sla.len() >= want_sla.len()
+    });
+    let missing: Vec<&String> = want_sla
+        .keys()
+        .filter(|k| !got_sla.contains_key(*k))
+        .take(5)
+        .collect();
+    if !complete || !missing.is_empty() {
+        panic!(
+            "{} of {} SLA events arrived; missing e.g. {missing:?}\n{}",
+            got_sla.len(),
+            want_sla.len(),
+            explain(
+                setup,
+                &lines,
+                &want_sla,
+                &got_sla,
+                missing.first().map(|m| m.as_str())
+            )
+        );
+    }
+    for (id, v) in &want_sla {
+        assert_eq!(&got_sla[id], v, "SLA event {id} differs from replay");
+    }
+    assert_eq!(
+        got_sla.len(),
+        want_sla.len(),
+        "live produced SLA events replay did not"
+    );
+    let got_dec = by_id(&setup.topic("decisions"), "decision_id");
+    assert_eq!(got_dec, want_dec);
+    let mut want_dlq: Vec<(String, String)> = expected
+        .dead_letters
+        .iter()
+        .map(|d| (d.payload.clone(), d.reason.clone()))
+        .collect();
+    let mut got_dlq: Vec<(String, String)> = read_topic(&setup.topic("dlq"))
+        .iter()
+        .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap())
+        .map(|v| {
+            (
+                v["payload"].as_str().unwrap().to_string(),
+                v["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    want_dlq.sort();
+    got_dlq.sort();
+    got_dlq.dedup();
+    assert_eq!(got_dlq, want_dlq);
 }

@@ -4,10 +4,11 @@
 //! follows the group (restoring assigned partitions, stopping revoked ones)
 //! and hands each message to its partition's worker.
 //!
-//! Clock: while a partition has input to read, its timers follow event time
-//! (exactly as replay does), so catching up on a backlog after a restart
-//! gives the outcomes the events imply. A partition with no input for
-//! `run.caught_up_after_ms` is caught up: its timers then follow the wall clock.
+//! Clock: while a partition has input to read (its position is behind the
+//! broker's end of the partition), its timers follow event time exactly as
+//! replay does, so catching up on a backlog after a restart gives the
+//! outcomes the events imply. Once it has processed everything up to the
+//! end it is caught up, and its timers follow the wall clock.
 
 mod partition;
 mod worker;
@@ -70,11 +71,7 @@ struct Live {
     consumer: Arc<StreamConsumer<GroupContext>>,
     producer: FutureProducer,
     workers: HashMap<i32, Running>,
-    last_lag: Instant,
 }
-
-/// How often consumer lag is measured (a broker round trip per partition).
-const LAG_EVERY: Duration = Duration::from_secs(10);
 
 impl Live {
     /// Stops the workers of revoked partitions, restores newly assigned
@@ -114,14 +111,14 @@ impl Live {
             })
         });
         for read in futures::future::join_all(reads).await {
-            let (p, states) = read.expect("restore task does not panic");
-            let states = states.map_err(|source| LiveError::Restore {
+            let (p, restored) = read.expect("restore task does not panic");
+            let restored = restored.map_err(|source| LiveError::Restore {
                 partition: p,
                 source,
             })?;
             let mut engine = Engine::new();
-            let n = states.len();
-            for (_, c) in states {
+            let n = restored.states.len();
+            for (_, c) in restored.states {
                 engine.restore(c);
             }
             tracing::info!(
@@ -143,6 +140,7 @@ impl Live {
                 self.rules.clone(),
                 self.producer.clone(),
                 self.consumer.clone(),
+                restored.input_end,
             );
             let task = tokio::spawn(worker.run(rx, stop.clone()));
             self.workers.insert(p, Running { tx, stop, task });
@@ -165,26 +163,6 @@ impl Live {
             }
         }
         Ok(())
-    }
-
-    /// Consumer lag per partition: high watermark minus position. (On Tansu
-    /// the high watermark lags behind, so this reads low there.)
-    fn record_lag(&self) {
-        let topic = &self.cfg.kafka.input_topic;
-        let Ok(positions) = self.consumer.position() else {
-            return;
-        };
-        for e in positions.elements_for_topic(topic) {
-            let rdkafka::Offset::Offset(pos) = e.offset() else {
-                continue;
-            };
-            if let Ok((_, high)) =
-                self.consumer
-                    .fetch_watermarks(topic, e.partition(), Duration::from_secs(1))
-            {
-                metrics::gauge!("complaintflow_consumer_lag", "partition" => e.partition().to_string()).set((high - pos).max(0) as f64);
-            }
-        }
     }
 
     /// Hands a message to its partition's worker (waiting while it is
@@ -220,7 +198,6 @@ pub async fn run(
         consumer: Arc::new(consumer),
         producer,
         workers: HashMap::new(),
-        last_lag: Instant::now(),
     };
     // Not ready until the group assigned this member its partitions and
     // their state is restored.
@@ -231,10 +208,6 @@ pub async fn run(
         }
         if let Err(e) = live.failed_worker().await {
             break Err(e);
-        }
-        if live.last_lag.elapsed() >= LAG_EVERY {
-            live.last_lag = Instant::now();
-            live.record_lag();
         }
         let msg = tokio::select! {
             biased;

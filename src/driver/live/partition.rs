@@ -9,7 +9,6 @@ use rdkafka::Message;
 use rdkafka::message::OwnedMessage;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub(super) fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("output types serialize")
@@ -27,7 +26,6 @@ pub(super) struct Produced {
 pub(super) struct Partition {
     pub engine: Engine,
     pub clock: EventTimeClock,
-    pub last_input: Instant,
 }
 
 impl Partition {
@@ -35,7 +33,6 @@ impl Partition {
         Partition {
             engine,
             clock: EventTimeClock::default(),
-            last_input: Instant::now(),
         }
     }
 
@@ -47,7 +44,6 @@ impl Partition {
         k: &KafkaConfig,
         p: &mut Produced,
     ) {
-        self.last_input = Instant::now();
         let parsed = match msg.payload().map(std::str::from_utf8) {
             None => Err(Rejection::new(RejectCode::Unparsable, "empty message")),
             Some(Err(_)) => Err(Rejection::new(RejectCode::Unparsable, "not UTF-8 text")),
@@ -75,6 +71,11 @@ impl Partition {
             Err(r) => dead_letter(msg, &r, now, k, p),
         }
         collect(k, p);
+        // Accepted, repeated or refused: a redelivery of this record must
+        // still find its complaint, so the complaint stays until it is committed.
+        if let Some(id) = self.engine.note_input(&ev.complaint_id, msg.offset()) {
+            p.changed.insert(id);
+        }
     }
 
     /// Fires the timers due by `now` (the wall clock of a caught-up partition).
@@ -84,12 +85,27 @@ impl Partition {
     }
 
     /// Ends a share: evicts closed complaints past `retention_s` (event
-    /// time) and adds one state record per changed complaint: its latest
-    /// state, or a tombstone once it is gone.
-    pub fn finish(&mut self, partition: i32, retention_s: u64, k: &KafkaConfig, p: &mut Produced) {
-        if let Some(now) = self.clock.now() {
-            let cutoff = now - chrono::TimeDelta::seconds(retention_s as i64);
-            for c in self.engine.evict_closed_before(cutoff) {
+    /// time) whose input records all lie before `committed` (the group's
+    /// committed offset), and adds one state record per changed complaint:
+    /// its latest state, or a tombstone once it is gone.
+    pub fn finish(
+        &mut self,
+        partition: i32,
+        retention_s: u64,
+        committed: i64,
+        k: &KafkaConfig,
+        p: &mut Produced,
+    ) {
+        let retention = i64::try_from(retention_s)
+            .ok()
+            .and_then(chrono::TimeDelta::try_seconds);
+        let cutoff = self
+            .clock
+            .now()
+            .zip(retention)
+            .and_then(|(now, r)| now.checked_sub_signed(r));
+        if let Some(cutoff) = cutoff {
+            for c in self.engine.evict_closed_before(cutoff, committed) {
                 // A final state not written yet goes out before its
                 // tombstone: the ClickHouse loader reads outcomes from it.
                 if !p.changed.insert(c.id.clone()) {

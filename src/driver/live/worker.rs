@@ -2,6 +2,12 @@
 //! the partition's messages from a bounded channel in batches, sends each
 //! batch's records, and stores the offsets once the broker acknowledged
 //! them. Partitions share nothing, so they use every core.
+//!
+//! Clock: the partition is caught up when it has processed every record up
+//! to the broker's end of the partition (from the client's statistics, no
+//! broker call). Until then its timers follow event time, as in replay;
+//! then the wall clock. A quiet spell (a paused broker, a slow fetch) is
+//! not "caught up": only the position decides.
 
 use super::LiveError;
 use super::partition::{Partition, Produced};
@@ -9,7 +15,7 @@ use crate::config::Config;
 use crate::core::{Clock, WallClock};
 use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError, OutRecord};
-use crate::source::kafka::GroupContext;
+use crate::source::kafka::{GroupContext, PartitionProgress, store_next};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
@@ -36,6 +42,12 @@ pub(super) struct Worker {
     pub producer: FutureProducer,
     pub consumer: Arc<StreamConsumer<GroupContext>>,
     in_flight: Option<InFlight>,
+    /// The offset after the last record processed since the assignment.
+    next: Option<i64>,
+    /// The partition's end when it was restored (a broker query), raised by
+    /// every statistics report: it never moves back.
+    end: i64,
+    caught_up: bool,
 }
 
 impl Worker {
@@ -46,6 +58,7 @@ impl Worker {
         rules: SharedRules,
         producer: FutureProducer,
         consumer: Arc<StreamConsumer<GroupContext>>,
+        input_end: i64,
     ) -> Worker {
         Worker {
             partition,
@@ -55,7 +68,55 @@ impl Worker {
             producer,
             consumer,
             in_flight: None,
+            next: None,
+            end: input_end,
+            caught_up: false,
         }
+    }
+
+    /// The statistics' latest word on this partition, if any yet.
+    fn progress(&self) -> Option<PartitionProgress> {
+        let key = (self.cfg.kafka.input_topic.clone(), self.partition);
+        let progress = self
+            .consumer
+            .context()
+            .progress
+            .lock()
+            .expect("not poisoned");
+        progress.get(&key).copied()
+    }
+
+    /// Whether every record up to the partition's end is processed. Before
+    /// the first record, the position is the committed offset (or the low
+    /// watermark, where the group starts without one).
+    fn check_caught_up(&mut self, progress: Option<PartitionProgress>) -> bool {
+        if let Some(p) = progress {
+            self.end = self.end.max(p.end);
+        }
+        let position = self.next.or_else(|| {
+            let p = progress?;
+            let start = if p.committed >= 0 { p.committed } else { p.low };
+            (start >= 0).then_some(start)
+        });
+        let caught_up = self.end >= 0 && position.is_some_and(|pos| pos >= self.end);
+        let p = self.partition.to_string();
+        if let Some(pos) = position {
+            metrics::gauge!("complaintflow_consumer_lag", "partition" => p.clone())
+                .set((self.end - pos).max(0) as f64);
+        }
+        if caught_up != self.caught_up {
+            tracing::info!(partition = self.partition, end = self.end, position = ?position,
+                caught_up, "partition clock: {}", if caught_up { "wall clock" } else { "event time" });
+            metrics::gauge!("complaintflow_partition_caught_up", "partition" => p)
+                .set(f64::from(u8::from(caught_up)));
+            self.caught_up = caught_up;
+        }
+        caught_up
+    }
+
+    /// Committed offset of this partition (-1 when none is known).
+    fn committed(progress: Option<PartitionProgress>) -> i64 {
+        progress.map_or(-1, |p| p.committed)
     }
 
     /// Runs until the channel closes or `stop` (revoke, shutdown): the batch
@@ -122,9 +183,12 @@ impl Worker {
             self.part.take(msg, rules.as_ref(), k, &mut produced);
             next = msg.offset() + 1;
         }
+        self.next = Some(next);
+        let committed = Self::committed(self.progress());
         self.part.finish(
             self.partition,
             self.cfg.run.closed_retention_s,
+            committed,
             k,
             &mut produced,
         );
@@ -145,7 +209,7 @@ impl Worker {
         );
         if let Some(next) = f.next_offset {
             let topic = &self.cfg.kafka.input_topic;
-            match self.consumer.store_offset(topic, self.partition, next) {
+            match store_next(&self.consumer, topic, self.partition, next) {
                 Ok(()) => tracing::debug!(partition = self.partition, next, "offset stored"),
                 // Revoked meanwhile: the new owner reads these inputs again.
                 Err(e) => {
@@ -188,29 +252,31 @@ impl Worker {
         Ok(())
     }
 
-    /// Wall-clock timers once the partition is caught up (no input for
-    /// `run.caught_up_after_ms`), the last offsets, and the gauges.
+    /// Wall-clock timers once the partition is caught up, evictions, the
+    /// last offsets, and the gauges.
     async fn tick(&mut self) -> Result<(), LiveError> {
-        let idle = Duration::from_millis(self.cfg.run.caught_up_after_ms);
-        if self.part.last_input.elapsed() >= idle {
+        let progress = self.progress();
+        let caught_up = self.check_caught_up(progress);
+        let k = &self.cfg.kafka;
+        let mut produced = Produced::default();
+        if caught_up {
             let now = WallClock.now().expect("the wall clock always reads");
-            let k = &self.cfg.kafka;
-            let mut produced = Produced::default();
             self.part.advance(now, k, &mut produced);
-            self.part.finish(
-                self.partition,
-                self.cfg.run.closed_retention_s,
-                k,
-                &mut produced,
+        }
+        self.part.finish(
+            self.partition,
+            self.cfg.run.closed_retention_s,
+            Self::committed(progress),
+            k,
+            &mut produced,
+        );
+        if !produced.records.is_empty() {
+            tracing::debug!(
+                partition = self.partition,
+                records = produced.records.len(),
+                "timer outputs"
             );
-            if !produced.records.is_empty() {
-                tracing::debug!(
-                    partition = self.partition,
-                    records = produced.records.len(),
-                    "timer outputs"
-                );
-                self.flush(produced.records, None).await?;
-            }
+            self.flush(produced.records, None).await?;
         }
         // Quiet input: the last batch's offset moves without waiting for another.
         self.settle().await?;
