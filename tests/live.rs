@@ -399,3 +399,59 @@ async fn rules_reload_while_running_and_broken_rules_are_refused() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_with_more_partitions_than_configured_is_processed_whole() {
+    // kafka.partitions = 3, but the operator created the input with 6.
+    let setup = Setup::with_input_partitions("wide", 3, 6);
+    let lines = scenario(60, 31);
+    produce(&setup.topic("events"), &lines).await;
+    let mut svc = setup.start(&[], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    // The state topic follows the input, so every partition restores.
+    assert_eq!(partitions_of(&setup.topic("state")), 6);
+    assert_same_outputs(&setup, &[&lines], Duration::from_secs(60), &shipped_rules());
+    svc.signal("-TERM");
+    assert!(svc.wait().success(), "{}", setup.all_logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_topic_with_fewer_partitions_than_the_input_is_matched_or_refused_clearly() {
+    // A state topic left with 3 partitions while the input has 6.
+    let setup = Setup::with_input_partitions("narrow", 3, 6);
+    create_topic(&setup.topic("state"), 3);
+    let lines = scenario(30, 32);
+    produce(&setup.topic("events"), &lines).await;
+    let mut svc = setup.start(&[], setup.http_port);
+    let exited = eventually(Duration::from_secs(30), || {
+        svc.0.try_wait().unwrap().is_some()
+            || http_get(setup.http_port, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    assert!(exited, "neither ready nor stopped\n{}", setup.all_logs());
+    match svc.0.try_wait().unwrap() {
+        // A broker that cannot add partitions (the test broker): one clear
+        // refusal that says what to do, not a crash on every restart.
+        Some(status) => {
+            assert!(!status.success());
+            let log = setup.log(setup.http_port);
+            let want = format!(
+                "state topic `{}` has 3 partitions but input topic `{}` has 6",
+                setup.topic("state"),
+                setup.topic("events")
+            );
+            assert!(log.contains(&want), "{log}");
+            assert!(
+                log.contains(&format!(
+                    "--alter --topic {} --partitions 6",
+                    setup.topic("state")
+                )),
+                "{log}"
+            );
+        }
+        // A broker that can: the state topic grows and everything is processed.
+        None => {
+            assert_eq!(partitions_of(&setup.topic("state")), 6);
+            assert_same_outputs(&setup, &[&lines], Duration::from_secs(60), &shipped_rules());
+        }
+    }
+}

@@ -219,3 +219,186 @@ async fn clickhouse_down_for_30_seconds_loses_nothing_and_doubles_nothing() {
     );
     drop(svc);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loader_resumes_at_its_commit_five_then_five() {
+    let setup = Setup::new("whresume", 2);
+    let db = fresh_database("resume");
+    let cfg = config(
+        &setup,
+        "resume.toml",
+        &clickhouse_url(),
+        &db,
+        "period_ms = 300",
+    );
+    let client = client(&db);
+    let batch =
+        |from: usize| -> Vec<String> { (from..from + 5).map(|i| format!("WR-{i}")).collect() };
+    let loaded = |n: u64| {
+        let client = client.clone();
+        async move {
+            for _ in 0..60 {
+                let rows = [
+                    count(
+                        &client,
+                        "SELECT count() FROM events FINAL WHERE refused = 0",
+                    )
+                    .await,
+                    count(&client, "SELECT count() FROM decisions FINAL").await,
+                    count(&client, "SELECT count() FROM complaints FINAL").await,
+                ];
+                if rows == [n; 3] {
+                    return rows;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            [
+                count(
+                    &client,
+                    "SELECT count() FROM events FINAL WHERE refused = 0",
+                )
+                .await,
+                count(&client, "SELECT count() FROM decisions FINAL").await,
+                count(&client, "SELECT count() FROM complaints FINAL").await,
+            ]
+        }
+    };
+    let mut one = setup.start(&["--config", &cfg], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    produce(&setup.topic("events"), &received_now(&batch(0))).await;
+    assert_eq!(
+        loaded(5).await,
+        [5; 3],
+        "events, decisions, complaints\n{}",
+        setup.all_logs()
+    );
+    one.signal("-TERM");
+    assert!(one.wait().success(), "{}", setup.all_logs());
+    assert!(
+        setup
+            .log(setup.http_port)
+            .contains("loader offsets committed at shutdown")
+    );
+    // The loader group's commit is the next record to load on every topic.
+    let group = format!("{}-clickhouse", setup.prefix);
+    let input = committed(&group, &setup.topic("events"));
+    assert_eq!(input.values().sum::<i64>(), 5, "input commit {input:?}");
+
+    produce(&setup.topic("events"), &received_now(&batch(5))).await;
+    let port = free_port();
+    let _two = setup.start(&["--config", &cfg], port);
+    wait_ready(port, Duration::from_secs(30));
+    assert_eq!(
+        loaded(10).await,
+        [10; 3],
+        "events, decisions, complaints\n{}",
+        setup.all_logs()
+    );
+    let ids: Vec<String> = client
+        .query("SELECT complaint_id FROM complaints FINAL ORDER BY complaint_id")
+        .fetch_all::<String>()
+        .await
+        .unwrap();
+    let mut want: Vec<String> = [batch(0), batch(5)].concat();
+    want.sort();
+    assert_eq!(ids, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_catch_up_with_closed_complaints_in_the_tail_refuses_nothing_wrongly() {
+    let setup = Setup::new("tail", 3);
+    let db = fresh_database("tail");
+    // Closed complaints leave the state 60 s (event time) after closing, so
+    // many go within the uncommitted tail of a catch-up; small batches make
+    // the catch-up long enough to be killed in the middle.
+    let base = config(
+        &setup,
+        "tail.toml",
+        &clickhouse_url(),
+        &db,
+        "period_ms = 300",
+    );
+    let text = std::fs::read_to_string(&base).unwrap().replace(
+        "[run]\n",
+        "[run]\nclosed_retention_s = 60\nbatch_max = 20\n",
+    );
+    std::fs::write(&base, text).unwrap();
+    let lines = scenario(1200, 17);
+    produce(&setup.topic("events"), &lines).await;
+    let complaints = lines
+        .iter()
+        .filter(|l| l.contains("\"complaint.received\"") && l.ends_with('}'))
+        .count();
+    let mut first = setup.start(&["--config", &base], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    let mut decided = 0;
+    let midway = eventually(Duration::from_secs(60), || {
+        decided = by_id(&setup.topic("decisions"), "decision_id").len();
+        decided >= complaints / 3
+    });
+    assert!(
+        midway,
+        "{decided} of {complaints} decided\n{}",
+        setup.all_logs()
+    );
+    first.signal("-KILL");
+    first.wait();
+    assert!(
+        decided < complaints,
+        "killed after the catch-up ended: {decided} of {complaints}"
+    );
+    let evicted = setup
+        .log(setup.http_port)
+        .matches("closed complaints evicted")
+        .count();
+    assert!(
+        evicted > 0,
+        "nothing was evicted before the kill\n{}",
+        setup.all_logs()
+    );
+    let port = free_port();
+    let _second = setup.start(&["--config", &base], port);
+    wait_ready(port, Duration::from_secs(30));
+    // No redelivered record is judged `unknown_complaint`: the dead letters,
+    // like every other output, equal a replay's.
+    assert_same_outputs(
+        &setup,
+        &[&lines],
+        Duration::from_secs(120),
+        &shipped_rules(),
+    );
+
+    // In ClickHouse, exactly the events the engine refused are `refused`.
+    let expected = replay_expected(&lines, chrono::Utc::now(), &shipped_rules());
+    let key = |text: &str| {
+        complaintflow::model::Event::from_json(text)
+            .ok()
+            .map(|e| (e.complaint_id, e.event_id))
+    };
+    let all: std::collections::BTreeSet<_> = lines.iter().filter_map(|l| key(l)).collect();
+    let refused: std::collections::BTreeSet<_> = expected
+        .dead_letters
+        .iter()
+        .filter_map(|d| key(&d.payload))
+        .collect();
+    let want = [(all.len() - refused.len()) as u64, refused.len() as u64];
+    let client = client(&db);
+    let sql = [
+        "SELECT count() FROM events FINAL WHERE refused = 0",
+        "SELECT count() FROM events FINAL WHERE refused = 1",
+    ];
+    let mut got = [0; 2];
+    for _ in 0..120 {
+        got = [count(&client, sql[0]).await, count(&client, sql[1]).await];
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        got,
+        want,
+        "accepted and refused event rows\n{}",
+        setup.all_logs()
+    );
+}

@@ -20,11 +20,12 @@ use crate::sink::kafka::{self, KafkaSinkError};
 use crate::source::kafka::{GroupContext, commit_stored, group_consumer, restore_partition};
 use partition::Partition;
 use rdkafka::Message;
+use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -54,6 +55,10 @@ struct Running {
     tx: mpsc::Sender<OwnedMessage>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), LiveError>>,
+    /// Messages its full channel did not take; while any are held the
+    /// partition is paused on the consumer, so only the few fetched before
+    /// the pause can gather here, and the other partitions keep flowing.
+    held: VecDeque<OwnedMessage>,
 }
 
 impl Running {
@@ -143,7 +148,17 @@ impl Live {
                 restored.input_end,
             );
             let task = tokio::spawn(worker.run(rx, stop.clone()));
-            self.workers.insert(p, Running { tx, stop, task });
+            // A partition paused under an earlier assignment starts flowing.
+            self.set_paused(p, false);
+            self.workers.insert(
+                p,
+                Running {
+                    tx,
+                    stop,
+                    task,
+                    held: VecDeque::new(),
+                },
+            );
         }
         health.ready.store(true, Ordering::Relaxed);
         Ok(())
@@ -165,20 +180,71 @@ impl Live {
         Ok(())
     }
 
-    /// Hands a message to its partition's worker (waiting while it is
-    /// behind); messages of partitions revoked meanwhile are dropped: they
-    /// belong to their new owner.
-    async fn dispatch(&mut self, msg: OwnedMessage, cancel: &CancellationToken) {
-        let Some(w) = self.workers.get(&msg.partition()) else {
-            return;
+    /// Pauses or resumes fetching one input partition (a local call).
+    fn set_paused(&self, partition: i32, paused: bool) {
+        let mut tpl = TopicPartitionList::with_capacity(1);
+        tpl.add_partition(&self.cfg.kafka.input_topic, partition);
+        let done = if paused {
+            self.consumer.pause(&tpl)
+        } else {
+            self.consumer.resume(&tpl)
         };
-        tokio::select! {
-            _ = cancel.cancelled() => {}
-            // A closed channel means the worker stopped; the loop sees why.
-            _ = w.tx.send(msg) => {}
+        if let Err(e) = done {
+            tracing::warn!(partition, paused, error = %e, "pause/resume failed");
         }
     }
+
+    /// Hands a message to its partition's worker without waiting: when the
+    /// worker is behind, the message is held and the partition paused, so
+    /// one slow partition never holds back the others. Messages of
+    /// partitions revoked meanwhile are dropped: they belong to their new owner.
+    fn dispatch(&mut self, msg: OwnedMessage) {
+        let p = msg.partition();
+        let Some(w) = self.workers.get_mut(&p) else {
+            return;
+        };
+        if !w.held.is_empty() {
+            w.held.push_back(msg);
+            return;
+        }
+        // A closed channel means the worker stopped; the loop sees why.
+        if let Err(mpsc::error::TrySendError::Full(msg)) = w.tx.try_send(msg) {
+            w.held.push_back(msg);
+            self.set_paused(p, true);
+        }
+    }
+
+    /// Passes held messages on as their workers take them, resuming each
+    /// partition whose held messages are all gone. Whether any are left.
+    fn release_held(&mut self) -> bool {
+        let mut resumed = Vec::new();
+        let mut left = false;
+        for (&p, w) in self.workers.iter_mut().filter(|(_, w)| !w.held.is_empty()) {
+            while let Some(msg) = w.held.pop_front() {
+                match w.tx.try_send(msg) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(msg)) => {
+                        w.held.push_front(msg);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => w.held.clear(),
+                }
+            }
+            if w.held.is_empty() {
+                resumed.push(p);
+            } else {
+                left = true;
+            }
+        }
+        for p in resumed {
+            self.set_paused(p, false);
+        }
+        left
+    }
 }
+
+/// How long the loop waits for a message while some are held for a busy worker.
+const HELD_RETRY: Duration = Duration::from_millis(5);
 
 /// Runs until `cancel`; commits stored offsets on the way out. The topics
 /// must exist (`sink::kafka::ensure_topics`).
@@ -209,10 +275,15 @@ pub async fn run(
         if let Err(e) = live.failed_worker().await {
             break Err(e);
         }
+        let wait = if live.release_held() {
+            HELD_RETRY
+        } else {
+            tick
+        };
         let msg = tokio::select! {
             biased;
             _ = cancel.cancelled() => break Ok(()),
-            m = tokio::time::timeout(tick, live.consumer.recv()) => m,
+            m = tokio::time::timeout(wait, live.consumer.recv()) => m,
         };
         match msg {
             Err(_) => {}
@@ -226,7 +297,7 @@ pub async fn run(
                 if let Err(e) = live.apply_rebalance(&health).await {
                     break Err(e);
                 }
-                live.dispatch(m, &cancel).await;
+                live.dispatch(m);
             }
         }
     };

@@ -105,7 +105,16 @@ impl Partition {
             .zip(retention)
             .and_then(|(now, r)| now.checked_sub_signed(r));
         if let Some(cutoff) = cutoff {
-            for c in self.engine.evict_closed_before(cutoff, committed) {
+            let evicted = self.engine.evict_closed_before(cutoff, committed);
+            if !evicted.is_empty() {
+                tracing::debug!(
+                    partition,
+                    count = evicted.len(),
+                    committed,
+                    "closed complaints evicted"
+                );
+            }
+            for c in evicted {
                 // A final state not written yet goes out before its
                 // tombstone: the ClickHouse loader reads outcomes from it.
                 if !p.changed.insert(c.id.clone()) {
