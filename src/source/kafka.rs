@@ -228,9 +228,9 @@ pub fn restore_partition(
     let started = Instant::now();
     let mut next = low;
     let mut last_message = Instant::now();
-    // The end is the high watermark, and then a quiet spell: some brokers
-    // (Tansu) report the high watermark as the last batch's base offset + 1,
-    // so records of that batch can lie beyond it.
+    // The end is the high watermark, and then a quiet spell: some brokers'
+    // offset query (Tansu's, after multi-record batches) reports less than
+    // the end, so records can lie beyond it.
     while next < high || last_message.elapsed() < END_QUIET {
         if started.elapsed() > deadline {
             return Err(KafkaError::MessageConsumption(

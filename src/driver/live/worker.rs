@@ -98,7 +98,10 @@ impl Worker {
             let start = if p.committed >= 0 { p.committed } else { p.low };
             (start >= 0).then_some(start)
         });
-        let caught_up = self.end >= 0 && position.is_some_and(|pos| pos >= self.end);
+        // Only once a fetch of this assignment reported the end: the end
+        // queried at restore alone may be short on some brokers.
+        let fetched = progress.is_some_and(|p| p.end >= 0);
+        let caught_up = fetched && position.is_some_and(|pos| pos >= self.end);
         let p = self.partition.to_string();
         if let Some(pos) = position {
             metrics::gauge!("complaintflow_consumer_lag", "partition" => p.clone())
