@@ -1,8 +1,17 @@
 //! Live-mode test harness: a real broker (started by scripts/test.sh), the
 //! real binary, and a reader of the output topics.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+pub mod compare;
+pub mod inputs;
+pub mod kafka;
+pub mod own_broker;
 pub mod warehouse;
+
+pub use compare::*;
+pub use inputs::*;
+pub use kafka::*;
+pub use own_broker::*;
 
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::replay_reader;
@@ -162,33 +171,6 @@ tick_ms = 500
     }
 }
 
-/// Creates a topic (blocking), as an operator would before starting.
-pub fn create_topic(topic: &str, partitions: i32) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
-    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-    let results =
-        futures::executor::block_on(admin.create_topics([&new], &AdminOptions::new())).unwrap();
-    for r in results {
-        r.unwrap();
-    }
-}
-
-/// Partitions of a topic, from the broker's metadata.
-pub fn partitions_of(topic: &str) -> i32 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
-    let meta = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    meta.topics()[0].partitions().len() as i32
-}
-
 /// GET on the operations endpoint; `None` when it does not answer.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
@@ -221,100 +203,6 @@ pub fn wait_ready(port: u16, within: Duration) {
     panic!("service on port {port} not ready within {within:?}");
 }
 
-/// Produces lines to the input topic, keyed by complaint id.
-pub async fn produce(topic: &str, lines: &[String]) {
-    // One record per batch: after a multi-record batch the test broker's
-    // offset query reports less than the end (tests/broker.rs), and readers
-    // of the input (read_topic, the service's restore) use that query.
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("batch.num.messages", "1")
-        .create()
-        .unwrap();
-    let sends = lines.iter().map(|line| {
-        let key = serde_json::from_str::<serde_json::Value>(line)
-            .ok()
-            .and_then(|v| v["complaint_id"].as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let producer = &producer;
-        async move {
-            let rec: FutureRecord<'_, str, str> = FutureRecord::to(topic)
-                .key(key.as_str())
-                .payload(line.as_str());
-            producer
-                .send(rec, Duration::from_secs(10))
-                .await
-                .map_err(|(e, _)| e)
-                .unwrap();
-        }
-    });
-    futures::future::join_all(sends).await;
-}
-
-/// Reads every message of a topic (all partitions) from the beginning.
-pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", format!("{topic}.reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let meta = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    let mut ends: HashMap<i32, (i64, i64)> = HashMap::new();
-    for p in meta.topics()[0].partitions() {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
-            .unwrap();
-        if high > low {
-            tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))
-                .unwrap();
-            ends.insert(p.id(), (low, high));
-        }
-    }
-    let mut out = Vec::new();
-    if ends.is_empty() {
-        return out;
-    }
-    consumer.assign(&tpl).unwrap();
-    // To the high watermark and then a quiet spell: after a multi-record
-    // batch, the test broker's offset query reports less than the end
-    // (tests/broker.rs), and the service's output is batched.
-    let start = Instant::now();
-    let mut last = Instant::now();
-    while (ends.values().any(|(next, high)| next < high)
-        || last.elapsed() < Duration::from_millis(700))
-        && start.elapsed() < Duration::from_secs(30)
-    {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            last = Instant::now();
-            if let Some(e) = ends.get_mut(&m.partition())
-                && m.offset() >= e.0
-            {
-                e.0 = m.offset() + 1;
-                out.push(m.payload().unwrap_or_default().to_vec());
-            }
-        }
-    }
-    out
-}
-
-/// Output records of a topic by their id field; panics if one id has two contents.
-pub fn by_id(topic: &str, id_field: &str) -> HashMap<String, serde_json::Value> {
-    let mut map = HashMap::new();
-    for bytes in read_topic(topic) {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        let id = v[id_field].as_str().unwrap().to_string();
-        if let Some(old) = map.insert(id.clone(), v.clone()) {
-            assert_eq!(old, v, "output id {id} appears with different content");
-        }
-    }
-    map
-}
-
 /// Polls until `f` holds or the time is up.
 pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
@@ -325,40 +213,6 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(500));
     }
     f()
-}
-
-/// A demo stream (times in the past) and what replay makes of it with the
-/// clock at `until`.
-pub fn scenario(complaints: usize, seed: u64) -> Vec<String> {
-    let rules = RuleSet::embedded();
-    generate(
-        &DemoConfig {
-            complaints,
-            seed,
-            days: 2,
-            ..DemoConfig::default()
-        },
-        &rules,
-    )
-}
-
-pub fn replay_expected(
-    lines: &[String],
-    until: chrono::DateTime<chrono::Utc>,
-    rules_dir: &Path,
-) -> MemorySink {
-    let rules = RuleSet::load_dir(rules_dir).unwrap();
-    let mut sink = MemorySink::default();
-    replay_reader(
-        lines.join("\n").as_bytes(),
-        "expected",
-        &rules,
-        Some(until),
-        &mut sink,
-        |_| {},
-    )
-    .unwrap();
-    sink
 }
 
 /// A running service; killed when dropped so a failing test leaves nothing behind.
@@ -383,70 +237,6 @@ impl Drop for Service {
     }
 }
 
-pub fn shipped_rules() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")
-}
-
-/// A copy of the shipped rules in `to` whose acknowledge target is `secs`.
-pub fn rules_with_ack_target(to: &Path, secs: u64) {
-    std::fs::create_dir_all(to.join("tests")).unwrap();
-    for sub in ["", "tests"] {
-        for e in std::fs::read_dir(shipped_rules().join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                std::fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-    let sla = std::fs::read_to_string(to.join("sla.toml")).unwrap();
-    std::fs::write(
-        to.join("sla.toml"),
-        sla.replace(
-            "acknowledge = \"10m\"",
-            &format!("acknowledge = \"{secs}s\""),
-        ),
-    )
-    .unwrap();
-}
-
-/// `complaint.received` events happening now, one per id.
-pub fn received_now(ids: &[String]) -> Vec<String> {
-    let now = chrono::Utc::now().to_rfc3339();
-    ids.iter()
-        .map(|id| {
-            serde_json::json!({"event_id": format!("{id}-r"), "type": "complaint.received", "complaint_id": id, "occurred_at": now,
-                "channel": "phone", "customer": {"id": "K9", "name": "N"}, "description": "家里宽带断网了", "impact": "single"})
-            .to_string()
-        })
-        .collect()
-}
-
-/// The offsets `group` has committed on `topic`, by partition (records
-/// before them are done); partitions without a commit are left out.
-pub fn committed(group: &str, topic: &str) -> HashMap<i32, i64> {
-    let partitions = partitions_of(topic);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    let got = consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .unwrap();
-    got.elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.partition(), o)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Waits until every one of `ids` has a decision; panics with the logs if not.
 pub fn wait_decided(setup: &Setup, ids: &[String], within: Duration) {
     let mut got = HashMap::new();
@@ -460,195 +250,4 @@ pub fn wait_decided(setup: &Setup, ids: &[String], within: Duration) {
         .filter(|id| !got.contains_key(&format!("{id}:0:decision")))
         .collect();
     assert!(all, "not decided: {missing:?}\n{}", setup.all_logs());
-}
-
-pub fn ids<T: serde::Serialize>(rows: &[T], field: &str) -> HashMap<String, serde_json::Value> {
-    rows.iter()
-        .map(|r| {
-            let v = serde_json::to_value(r).unwrap();
-            (v[field].as_str().unwrap().to_string(), v)
-        })
-        .collect()
-}
-
-pub type Outputs = HashMap<String, serde_json::Value>;
-
-/// What a failing comparison needs: one missing complaint's SLA events on
-/// both sides, its inputs and dead letters, and the service logs.
-pub fn explain(
-    setup: &Setup,
-    lines: &[&String],
-    want: &Outputs,
-    got: &Outputs,
-    missing: Option<&str>,
-) -> String {
-    let Some(cid) = missing.and_then(|m| m.split(':').next()) else {
-        return setup.all_logs();
-    };
-    let of = |m: &Outputs| {
-        let mut v: Vec<String> = m
-            .values()
-            .filter(|v| v["complaint_id"] == cid)
-            .map(|v| {
-                format!(
-                    "{} at={} deadline={}",
-                    v["event_id"], v["at"], v["deadline"]
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
-    let inputs: Vec<_> = lines
-        .iter()
-        .filter(|l| l.contains(&format!("\"{cid}\"")))
-        .collect();
-    let dlq: Vec<String> = read_topic(&setup.topic("dlq"))
-        .iter()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .filter(|d| d.contains(cid))
-        .collect();
-    format!(
-        "{cid}: want {:#?}\ngot {:#?}\ninputs {inputs:#?}\ndead letters {dlq:#?}\n{}",
-        of(want),
-        of(got),
-        setup.all_logs()
-    )
-}
-
-/// Every expected output id is there with the same content, and nothing
-/// else. `parts` are streams fed to the service at different times, each in
-/// time order; the expectation is their replays together (complaints are
-/// independent of each other).
-pub fn assert_same_outputs(
-    setup: &Setup,
-    parts: &[&[String]],
-    within: Duration,
-    rules: &std::path::Path,
-) {
-    let until = chrono::Utc::now();
-    let mut expected = complaintflow::sink::file::MemorySink::default();
-    for part in parts {
-        let one = replay_expected(part, until, rules);
-        expected.sla.extend(one.sla);
-        expected.decisions.extend(one.decisions);
-        expected.dead_letters.extend(one.dead_letters);
-    }
-    let lines: Vec<&String> = parts.iter().flat_map(|p| p.iter()).collect();
-    let want_sla = ids(&expected.sla, "event_id");
-    let want_dec = ids(&expected.decisions, "decision_id");
-    let mut got_sla = HashMap::new();
-    let complete = eventually(within, || {
-        got_sla = by_id(&setup.topic("sla"), "event_id");
-        got_sla.len() >= want_sla.len()
-    });
-    let missing: Vec<&String> = want_sla
-        .keys()
-        .filter(|k| !got_sla.contains_key(*k))
-        .take(5)
-        .collect();
-    if !complete || !missing.is_empty() {
-        panic!(
-            "{} of {} SLA events arrived; missing e.g. {missing:?}\n{}",
-            got_sla.len(),
-            want_sla.len(),
-            explain(
-                setup,
-                &lines,
-                &want_sla,
-                &got_sla,
-                missing.first().map(|m| m.as_str())
-            )
-        );
-    }
-    for (id, v) in &want_sla {
-        assert_eq!(&got_sla[id], v, "SLA event {id} differs from replay");
-    }
-    assert_eq!(
-        got_sla.len(),
-        want_sla.len(),
-        "live produced SLA events replay did not"
-    );
-    let got_dec = by_id(&setup.topic("decisions"), "decision_id");
-    assert_eq!(got_dec, want_dec);
-    let mut want_dlq: Vec<(String, String)> = expected
-        .dead_letters
-        .iter()
-        .map(|d| (d.payload.clone(), d.reason.clone()))
-        .collect();
-    // One dead letter per input record (its source): a redelivered record
-    // gives the same one again, while two records may carry equal payloads.
-    // (Its time may differ: it is the partition's clock when judged.)
-    let mut by_source: HashMap<String, (String, String)> = HashMap::new();
-    for bytes in read_topic(&setup.topic("dlq")) {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        let pr = (
-            v["payload"].as_str().unwrap().to_string(),
-            v["reason"].as_str().unwrap().to_string(),
-        );
-        let source = v["source"].as_str().unwrap().to_string();
-        if let Some(old) = by_source.insert(source.clone(), pr.clone()) {
-            assert_eq!(old, pr, "dead letters of {source} differ");
-        }
-    }
-    let mut got_dlq: Vec<(String, String)> = by_source.into_values().collect();
-    want_dlq.sort();
-    got_dlq.sort();
-    assert_eq!(got_dlq, want_dlq);
-}
-
-/// A broker of the test's own (the Tansu binary scripts/test.sh installed),
-/// for a test that pauses it; stopped when dropped.
-pub struct OwnBroker {
-    pub addr: String,
-    child: Child,
-}
-
-impl OwnBroker {
-    pub fn start() -> OwnBroker {
-        let bin = std::env::var("COMPLAINTFLOW_TEST_TANSU_BIN")
-            .expect("COMPLAINTFLOW_TEST_TANSU_BIN is not set: run the tests with scripts/test.sh");
-        let addr = format!("127.0.0.1:{}", free_port());
-        let url = format!("tcp://{addr}");
-        let child = Command::new(bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu starts");
-        let up = eventually(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(&addr).is_ok()
-        });
-        assert!(up, "own broker did not listen on {addr}");
-        OwnBroker { addr, child }
-    }
-
-    /// SIGSTOP (`true`) or SIGCONT (`false`): the process freezes, its
-    /// connections stay open, as with a long GC pause or a stalled disk.
-    pub fn freeze(&self, frozen: bool) {
-        let sig = if frozen { "-STOP" } else { "-CONT" };
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig} on the own broker");
-    }
-}
-
-impl Drop for OwnBroker {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
