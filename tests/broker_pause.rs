@@ -25,10 +25,7 @@ fn a_broker_pause_during_catch_up_changes_no_outcome() {
         let slow = setup.config_with("slow.toml", "batch_max = 20");
         let lines = scenario(1500, 8);
         produce(&setup.topic("events"), &lines).await;
-        let complaints = lines
-            .iter()
-            .filter(|l| l.contains("\"complaint.received\"") && l.ends_with('}'))
-            .count();
+        let complaints = complaints_in(&lines);
         let svc = setup.start(&["--config", slow.to_str().unwrap()], setup.http_port);
         wait_ready(setup.http_port, Duration::from_secs(30));
         std::thread::sleep(Duration::from_secs(3));

@@ -234,40 +234,16 @@ async fn the_loader_resumes_at_its_commit_five_then_five() {
     let client = client(&db);
     let batch =
         |from: usize| -> Vec<String> { (from..from + 5).map(|i| format!("WR-{i}")).collect() };
-    let loaded = |n: u64| {
-        let client = client.clone();
-        async move {
-            for _ in 0..60 {
-                let rows = [
-                    count(
-                        &client,
-                        "SELECT count() FROM events FINAL WHERE refused = 0",
-                    )
-                    .await,
-                    count(&client, "SELECT count() FROM decisions FINAL").await,
-                    count(&client, "SELECT count() FROM complaints FINAL").await,
-                ];
-                if rows == [n; 3] {
-                    return rows;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            [
-                count(
-                    &client,
-                    "SELECT count() FROM events FINAL WHERE refused = 0",
-                )
-                .await,
-                count(&client, "SELECT count() FROM decisions FINAL").await,
-                count(&client, "SELECT count() FROM complaints FINAL").await,
-            ]
-        }
-    };
+    let sqls = [
+        "SELECT count() FROM events FINAL WHERE refused = 0",
+        "SELECT count() FROM decisions FINAL",
+        "SELECT count() FROM complaints FINAL",
+    ];
     let mut one = setup.start(&["--config", &cfg], setup.http_port);
     wait_ready(setup.http_port, Duration::from_secs(30));
     produce(&setup.topic("events"), &received_now(&batch(0))).await;
     assert_eq!(
-        loaded(5).await,
+        counts_become(&client, &sqls, &[5; 3]).await,
         [5; 3],
         "events, decisions, complaints\n{}",
         setup.all_logs()
@@ -289,7 +265,7 @@ async fn the_loader_resumes_at_its_commit_five_then_five() {
     let _two = setup.start(&["--config", &cfg], port);
     wait_ready(port, Duration::from_secs(30));
     assert_eq!(
-        loaded(10).await,
+        counts_become(&client, &sqls, &[10; 3]).await,
         [10; 3],
         "events, decisions, complaints\n{}",
         setup.all_logs()
@@ -325,10 +301,7 @@ async fn a_kill_during_catch_up_with_closed_complaints_in_the_tail_refuses_nothi
     std::fs::write(&base, text).unwrap();
     let lines = scenario(1200, 17);
     produce(&setup.topic("events"), &lines).await;
-    let complaints = lines
-        .iter()
-        .filter(|l| l.contains("\"complaint.received\"") && l.ends_with('}'))
-        .count();
+    let complaints = complaints_in(&lines);
     let mut first = setup.start(&["--config", &base], setup.http_port);
     wait_ready(setup.http_port, Duration::from_secs(30));
     let mut decided = 0;
@@ -383,18 +356,11 @@ async fn a_kill_during_catch_up_with_closed_complaints_in_the_tail_refuses_nothi
         .collect();
     let want = [(all.len() - refused.len()) as u64, refused.len() as u64];
     let client = client(&db);
-    let sql = [
+    let sqls = [
         "SELECT count() FROM events FINAL WHERE refused = 0",
         "SELECT count() FROM events FINAL WHERE refused = 1",
     ];
-    let mut got = [0; 2];
-    for _ in 0..120 {
-        got = [count(&client, sql[0]).await, count(&client, sql[1]).await];
-        if got == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let got = counts_become(&client, &sqls, &want).await;
     assert_eq!(
         got,
         want,

@@ -129,14 +129,11 @@ impl Loader {
     /// (end minus committed offset, from the client's statistics, so no
     /// broker call): whether loading keeps up.
     fn record_lag(&self) {
-        let progress = self
+        let behind: i64 = self
             .consumer
             .context()
-            .progress
-            .lock()
-            .expect("not poisoned");
-        let behind: i64 = progress
-            .values()
+            .all_progress()
+            .iter()
             .filter(|p| p.end >= 0)
             .map(|p| (p.end - p.committed.max(p.low).max(0)).max(0))
             .sum();

@@ -127,9 +127,15 @@ pub async fn send_all(
 /// state topic with fewer is given more, or `run` refuses to start.
 pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
     let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
-    let metadata = admin
-        .inner()
-        .fetch_metadata(None, Duration::from_secs(10))?;
+    // A broker round trip: on a blocking thread, not on an async worker.
+    let config = client_config(k);
+    let metadata = tokio::task::spawn_blocking(move || {
+        use rdkafka::consumer::Consumer;
+        let client: rdkafka::consumer::BaseConsumer = config.create()?;
+        client.fetch_metadata(None, Duration::from_secs(10))
+    })
+    .await
+    .map_err(|_| KafkaError::Canceled)??;
     let partitions = |name: &str| {
         metadata
             .topics()

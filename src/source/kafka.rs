@@ -58,6 +58,18 @@ pub struct GroupContext {
 }
 
 impl GroupContext {
+    /// The statistics' latest word on one partition, if any yet.
+    pub fn progress_of(&self, topic: &str, partition: i32) -> Option<PartitionProgress> {
+        let progress = self.progress.lock().expect("not poisoned");
+        progress.get(&(topic.to_string(), partition)).copied()
+    }
+
+    /// The latest word on every assigned partition.
+    pub fn all_progress(&self) -> Vec<PartitionProgress> {
+        let progress = self.progress.lock().expect("not poisoned");
+        progress.values().copied().collect()
+    }
+
     fn partitions(&self, tpl: &TopicPartitionList) -> Vec<i32> {
         let Some(topic) = &self.report else {
             return Vec::new();

@@ -73,3 +73,11 @@ pub fn received_now(ids: &[String]) -> Vec<String> {
         })
         .collect()
 }
+
+/// How many complaints a stream receives (well-formed `complaint.received` lines).
+pub fn complaints_in(lines: &[String]) -> usize {
+    lines
+        .iter()
+        .filter(|l| l.contains("\"complaint.received\"") && l.ends_with('}'))
+        .count()
+}

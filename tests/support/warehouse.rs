@@ -40,6 +40,22 @@ pub async fn tsv(client: &Client, sql: &str, params: &[(&str, &str)]) -> String 
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
+/// Polls `sqls` (counts) until they equal `want`, for up to 30 s; the last counts.
+pub async fn counts_become(client: &Client, sqls: &[&str], want: &[u64]) -> Vec<u64> {
+    let mut got = Vec::new();
+    for _ in 0..60 {
+        got.clear();
+        for sql in sqls {
+            got.push(count(client, sql).await);
+        }
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    got
+}
+
 pub async fn count(client: &Client, sql: &str) -> u64 {
     client.query(sql).fetch_one::<u64>().await.unwrap()
 }

@@ -107,6 +107,9 @@ impl Live {
             return Ok(());
         }
         health.ready.store(false, Ordering::Relaxed);
+        // The input may have grown since the start: its new partitions need
+        // state partitions too (or `run` stops, saying how to add them).
+        kafka::ensure_topics(&self.cfg.kafka).await?;
         // Partitions are read in parallel: each restore waits out a quiet spell.
         let started = Instant::now();
         let reads = assigned.iter().map(|&p| {

@@ -76,14 +76,8 @@ impl Worker {
 
     /// The statistics' latest word on this partition, if any yet.
     fn progress(&self) -> Option<PartitionProgress> {
-        let key = (self.cfg.kafka.input_topic.clone(), self.partition);
-        let progress = self
-            .consumer
-            .context()
-            .progress
-            .lock()
-            .expect("not poisoned");
-        progress.get(&key).copied()
+        let topic = &self.cfg.kafka.input_topic;
+        self.consumer.context().progress_of(topic, self.partition)
     }
 
     /// Whether every record up to the partition's end is processed. Before
