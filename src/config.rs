@@ -293,6 +293,8 @@ impl Config {
             "bootstrap.servers",
             "enable.auto.offset.store",
             "enable.idempotence",
+            // The clock of each partition depends on the statistics.
+            "statistics.interval.ms",
         ] {
             if k.options.contains_key(reserved) {
                 return bad(format!(

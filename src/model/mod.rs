@@ -96,6 +96,8 @@ impl Priority {
     }
 }
 
+// By hand: `wire_enum!` has no way to mark a `#[default]` variant.
+#[allow(clippy::derivable_impls)]
 impl Default for ProgressKind {
     fn default() -> Self {
         ProgressKind::Update

@@ -6,6 +6,7 @@
 use crate::config::KafkaConfig;
 use crate::core::Complaint;
 use crate::sink::kafka::{client_config, with_options};
+use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -13,16 +14,22 @@ use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+/// One assigned partition's own message queue (split off the consumer's).
+pub type PartitionQueue = StreamPartitionQueue<GroupContext>;
+
 /// Partition changes seen by the rebalance callbacks, for the main loop.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Assignment {
     pub assigned: Vec<i32>,
     pub revoked: Vec<i32>,
     /// The group has given this member its share (possibly none).
     pub joined: bool,
+    /// Each newly assigned partition's queue, split off in the callback
+    /// itself, before its first fetch can put a message on the shared queue.
+    pub queues: HashMap<i32, PartitionQueue>,
 }
 
 /// Where one assigned partition stands, as the client's statistics last
@@ -55,6 +62,9 @@ pub struct GroupContext {
     report: Option<String>,
     pub changes: Arc<Mutex<Assignment>>,
     pub progress: Progress,
+    /// The consumer itself, set once created, to split partition queues;
+    /// unset for a consumer that reads everything from the shared queue.
+    pub owner: OnceLock<Weak<StreamConsumer<GroupContext>>>,
 }
 
 impl GroupContext {
@@ -142,11 +152,11 @@ impl ConsumerContext for GroupContext {
             }
             drop(progress);
             if self.report.is_some() {
-                self.changes
-                    .lock()
-                    .expect("not poisoned")
-                    .revoked
-                    .extend(parts);
+                let mut changes = self.changes.lock().expect("not poisoned");
+                for p in &parts {
+                    changes.queues.remove(p);
+                }
+                changes.revoked.extend(parts);
             }
         }
     }
@@ -155,8 +165,17 @@ impl ConsumerContext for GroupContext {
         if let Rebalance::Assign(tpl) = rebalance {
             let parts = self.partitions(tpl);
             tracing::info!(partitions = ?parts, count = tpl.count(), "partitions assigned");
-            if self.report.is_some() {
+            if let Some(topic) = &self.report {
+                let owner = self.owner.get().and_then(Weak::upgrade);
                 let mut changes = self.changes.lock().expect("not poisoned");
+                for &p in &parts {
+                    if let Some(q) = owner
+                        .as_ref()
+                        .and_then(|c| c.split_partition_queue(topic, p))
+                    {
+                        changes.queues.insert(p, q);
+                    }
+                }
                 changes.assigned.extend(parts);
                 changes.joined = true;
             }
@@ -184,6 +203,7 @@ pub fn group_consumer(
         report: report.map(str::to_owned),
         changes: Arc::default(),
         progress: Arc::default(),
+        owner: OnceLock::new(),
     };
     let mut c = client_config(k);
     c.set("group.id", group)

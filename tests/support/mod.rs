@@ -191,6 +191,35 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// A counter or gauge of `/metrics`, 0 when absent; labelled series are
+/// summed when `name` has no labels.
+pub fn metric(port: u16, name: &str) -> f64 {
+    let Some((_, body)) = http_get(port, "/metrics") else {
+        return 0.0;
+    };
+    body.lines()
+        .filter(|l| {
+            l.strip_prefix(name).is_some_and(|rest| {
+                rest.starts_with(' ') || (!name.contains('{') && rest.starts_with('{'))
+            })
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Input records the service on `port` has taken so far (accepted,
+/// repeated or dead-lettered), from its metrics.
+pub fn records_taken(port: u16) -> usize {
+    [
+        "complaintflow_events_in_total",
+        "complaintflow_duplicates_total",
+        "complaintflow_dead_letters_total",
+    ]
+    .iter()
+    .map(|m| metric(port, m))
+    .sum::<f64>() as usize
+}
+
 /// Waits until `/readyz` answers 200.
 pub fn wait_ready(port: u16, within: Duration) {
     let start = Instant::now();

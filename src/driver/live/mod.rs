@@ -2,7 +2,9 @@
 //! replay, outputs and state changes to Kafka, offsets stored only after the
 //! broker acknowledged every output of the messages they cover. This loop
 //! follows the group (restoring assigned partitions, stopping revoked ones)
-//! and hands each message to its partition's worker.
+//! and gives each assigned partition a worker that reads the partition's own
+//! queue. A busy partition thus holds back only itself: librdkafka stops
+//! fetching it when its queue is full, and the others keep flowing.
 //!
 //! Clock: while a partition has input to read (its position is behind the
 //! broker's end of the partition), its timers follow event time exactly as
@@ -19,17 +21,15 @@ use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError};
 use crate::source::kafka::{GroupContext, commit_stored, group_consumer, restore_partition};
 use partition::Partition;
-use rdkafka::Message;
-use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::OwnedMessage;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
-use std::collections::{HashMap, VecDeque};
+use rdkafka::{Message, Offset};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use worker::Worker;
 
@@ -42,6 +42,8 @@ pub enum LiveError {
     Consumer(#[from] KafkaError),
     #[error("restoring partition {partition}: {source}")]
     Restore { partition: i32, source: KafkaError },
+    #[error("partition {0} was assigned, but its queue could not be split off")]
+    NoQueue(i32),
 }
 
 /// Readiness, for `/readyz`.
@@ -52,20 +54,14 @@ pub struct Health {
 
 /// A running partition worker.
 struct Running {
-    tx: mpsc::Sender<OwnedMessage>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), LiveError>>,
-    /// Messages its full channel did not take; while any are held the
-    /// partition is paused on the consumer, so only the few fetched before
-    /// the pause can gather here, and the other partitions keep flowing.
-    held: VecDeque<OwnedMessage>,
 }
 
 impl Running {
     /// Stops the worker after the batch in hand and waits for it.
     async fn stop(self) -> Result<(), LiveError> {
         self.stop.cancel();
-        drop(self.tx);
         self.task.await.expect("a partition worker does not panic")
     }
 }
@@ -82,7 +78,7 @@ impl Live {
     /// Stops the workers of revoked partitions, restores newly assigned
     /// partitions from the changelog and starts their workers.
     async fn apply_rebalance(&mut self, health: &Health) -> Result<(), LiveError> {
-        let (assigned, revoked, joined) = {
+        let (assigned, revoked, joined, mut queues) = {
             let mut a = self
                 .consumer
                 .context()
@@ -93,8 +89,14 @@ impl Live {
                 std::mem::take(&mut a.assigned),
                 std::mem::take(&mut a.revoked),
                 a.joined,
+                std::mem::take(&mut a.queues),
             )
         };
+        // Assigned and revoked again since the last look: no longer ours.
+        let assigned: Vec<i32> = assigned
+            .into_iter()
+            .filter(|p| queues.contains_key(p) || !revoked.contains(p))
+            .collect();
         for p in &revoked {
             // Its records in flight land before any restore reads them.
             if let Some(w) = self.workers.remove(p) {
@@ -138,8 +140,7 @@ impl Live {
             if let Some(old) = self.workers.remove(&p) {
                 old.stop().await?;
             }
-            // Bounded: a worker that falls behind holds the dispatch back.
-            let (tx, rx) = mpsc::channel(self.cfg.run.batch_max.max(1));
+            let queue = queues.remove(&p).ok_or(LiveError::NoQueue(p))?;
             let stop = CancellationToken::new();
             let worker = Worker::new(
                 p,
@@ -150,18 +151,8 @@ impl Live {
                 self.consumer.clone(),
                 restored.input_end,
             );
-            let task = tokio::spawn(worker.run(rx, stop.clone()));
-            // A partition paused under an earlier assignment starts flowing.
-            self.set_paused(p, false);
-            self.workers.insert(
-                p,
-                Running {
-                    tx,
-                    stop,
-                    task,
-                    held: VecDeque::new(),
-                },
-            );
+            let task = tokio::spawn(worker.run(queue, stop.clone()));
+            self.workers.insert(p, Running { stop, task });
         }
         health.ready.store(true, Ordering::Relaxed);
         Ok(())
@@ -183,71 +174,26 @@ impl Live {
         Ok(())
     }
 
-    /// Pauses or resumes fetching one input partition (a local call).
-    fn set_paused(&self, partition: i32, paused: bool) {
-        let mut tpl = TopicPartitionList::with_capacity(1);
-        tpl.add_partition(&self.cfg.kafka.input_topic, partition);
-        let done = if paused {
-            self.consumer.pause(&tpl)
-        } else {
-            self.consumer.resume(&tpl)
-        };
-        if let Err(e) = done {
-            tracing::warn!(partition, paused, error = %e, "pause/resume failed");
+    /// A message on the shared queue: fetched for a newly assigned
+    /// partition before its queue was split off (librdkafka allows it, if
+    /// rarely). The partition is sent back to this offset, so the message
+    /// comes again, in order, through the partition's own queue.
+    fn stray(&self, msg: &BorrowedMessage<'_>) {
+        tracing::warn!(
+            partition = msg.partition(),
+            offset = msg.offset(),
+            "message on the shared queue; reading it again from the partition's queue"
+        );
+        // Zero timeout: the seek is asynchronous, nothing blocks here.
+        let at = Offset::Offset(msg.offset());
+        if let Err(e) = self
+            .consumer
+            .seek(msg.topic(), msg.partition(), at, Duration::ZERO)
+        {
+            tracing::warn!(partition = msg.partition(), error = %e, "seek back failed");
         }
-    }
-
-    /// Hands a message to its partition's worker without waiting: when the
-    /// worker is behind, the message is held and the partition paused, so
-    /// one slow partition never holds back the others. Messages of
-    /// partitions revoked meanwhile are dropped: they belong to their new owner.
-    fn dispatch(&mut self, msg: OwnedMessage) {
-        let p = msg.partition();
-        let Some(w) = self.workers.get_mut(&p) else {
-            return;
-        };
-        if !w.held.is_empty() {
-            w.held.push_back(msg);
-            return;
-        }
-        // A closed channel means the worker stopped; the loop sees why.
-        if let Err(mpsc::error::TrySendError::Full(msg)) = w.tx.try_send(msg) {
-            w.held.push_back(msg);
-            self.set_paused(p, true);
-        }
-    }
-
-    /// Passes held messages on as their workers take them, resuming each
-    /// partition whose held messages are all gone. Whether any are left.
-    fn release_held(&mut self) -> bool {
-        let mut resumed = Vec::new();
-        let mut left = false;
-        for (&p, w) in self.workers.iter_mut().filter(|(_, w)| !w.held.is_empty()) {
-            while let Some(msg) = w.held.pop_front() {
-                match w.tx.try_send(msg) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(msg)) => {
-                        w.held.push_front(msg);
-                        break;
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => w.held.clear(),
-                }
-            }
-            if w.held.is_empty() {
-                resumed.push(p);
-            } else {
-                left = true;
-            }
-        }
-        for p in resumed {
-            self.set_paused(p, false);
-        }
-        left
     }
 }
-
-/// How long the loop waits for a message while some are held for a busy worker.
-const HELD_RETRY: Duration = Duration::from_millis(5);
 
 /// Runs until `cancel`; commits stored offsets on the way out. The topics
 /// must exist (`sink::kafka::ensure_topics`).
@@ -261,10 +207,13 @@ pub async fn run(
     let consumer = group_consumer(&cfg.kafka, &cfg.kafka.group, &[input], Some(input))?;
     let producer = kafka::producer(&cfg.kafka)?;
     let tick = Duration::from_millis(cfg.run.tick_ms);
+    let consumer = Arc::new(consumer);
+    // Lets the rebalance callback split each assigned partition's queue off.
+    let _ = consumer.context().owner.set(Arc::downgrade(&consumer));
     let mut live = Live {
         cfg: Arc::new(cfg),
         rules,
-        consumer: Arc::new(consumer),
+        consumer,
         producer,
         workers: HashMap::new(),
     };
@@ -278,15 +227,11 @@ pub async fn run(
         if let Err(e) = live.failed_worker().await {
             break Err(e);
         }
-        let wait = if live.release_held() {
-            HELD_RETRY
-        } else {
-            tick
-        };
+        // Serves rebalances and statistics; partition queues carry the messages.
         let msg = tokio::select! {
             biased;
             _ = cancel.cancelled() => break Ok(()),
-            m = tokio::time::timeout(wait, live.consumer.recv()) => m,
+            m = tokio::time::timeout(tick, live.consumer.recv()) => m,
         };
         match msg {
             Err(_) => {}
@@ -294,14 +239,7 @@ pub async fn run(
                 tracing::warn!(error = %e, "consumer error");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Ok(Ok(m)) => {
-                let m = m.detach();
-                // The message may come right after a rebalance.
-                if let Err(e) = live.apply_rebalance(&health).await {
-                    break Err(e);
-                }
-                live.dispatch(m);
-            }
+            Ok(Ok(m)) => live.stray(&m),
         }
     };
     health.ready.store(false, Ordering::Relaxed);
@@ -311,6 +249,14 @@ pub async fn run(
             tracing::warn!(partition = p, error = %e, "the last batch was not acknowledged; its inputs will be redelivered");
         }
     }
+    // Queues split off but never taken hold the consumer: let them go.
+    live.consumer
+        .context()
+        .changes
+        .lock()
+        .expect("not poisoned")
+        .queues
+        .clear();
     kafka::flush(&live.producer, Duration::from_secs(5));
     match commit_stored(live.consumer.as_ref()) {
         Ok(()) => tracing::info!("offsets committed at shutdown"),

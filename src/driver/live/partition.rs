@@ -6,7 +6,6 @@ use crate::core::{Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, R
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::sink::kafka::OutRecord;
 use rdkafka::Message;
-use rdkafka::message::OwnedMessage;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -39,7 +38,7 @@ impl Partition {
     /// Applies one input message.
     pub fn take(
         &mut self,
-        msg: &OwnedMessage,
+        msg: &impl Message,
         rules: &dyn Rules,
         k: &KafkaConfig,
         p: &mut Produced,
@@ -165,7 +164,7 @@ fn collect(k: &KafkaConfig, p: &mut Produced) {
 }
 
 fn dead_letter(
-    msg: &OwnedMessage,
+    msg: &impl Message,
     reason: &Rejection,
     at: Timestamp,
     k: &KafkaConfig,

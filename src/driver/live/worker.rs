@@ -1,6 +1,6 @@
 //! One task per assigned partition: it owns the partition's engine, takes
-//! the partition's messages from a bounded channel in batches, sends each
-//! batch's records, and stores the offsets once the broker acknowledged
+//! the partition's messages from its own consumer queue in batches, sends
+//! each batch's records, and stores the offsets once the broker acknowledged
 //! them. Partitions share nothing, so they use every core.
 //!
 //! Clock: the partition is caught up when it has processed every record up
@@ -15,14 +15,15 @@ use crate::config::Config;
 use crate::core::{Clock, WallClock};
 use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError, OutRecord};
-use crate::source::kafka::{GroupContext, PartitionProgress, store_next};
+use crate::source::kafka::{GroupContext, PartitionProgress, PartitionQueue, store_next};
+use futures::FutureExt;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::OwnedMessage;
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A batch whose records are on their way to the broker.
@@ -116,12 +117,11 @@ impl Worker {
         progress.map_or(-1, |p| p.committed)
     }
 
-    /// Runs until the channel closes or `stop` (revoke, shutdown): the batch
-    /// in hand is finished and its offsets stored; queued messages are left
-    /// to be delivered again.
+    /// Runs until `stop` (revoke, shutdown): the batch in hand is finished
+    /// and its offsets stored; messages still queued are delivered again.
     pub async fn run(
         mut self,
-        mut rx: mpsc::Receiver<OwnedMessage>,
+        queue: PartitionQueue,
         stop: CancellationToken,
     ) -> Result<(), LiveError> {
         let tick = Duration::from_millis(self.cfg.run.tick_ms);
@@ -132,31 +132,26 @@ impl Worker {
             let first = tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
-                m = rx.recv() => match m {
-                    Some(m) => Some(m),
-                    None => break,
-                },
+                m = queue.recv() => Some(m),
                 _ = tokio::time::sleep_until(next_tick) => None,
             };
             if let Some(first) = first {
-                let mut batch = vec![first];
+                let mut batch = Vec::with_capacity(batch_max.min(1024));
+                keep(&mut batch, first, self.partition);
                 while batch.len() < batch_max {
-                    let more = match rx.try_recv() {
-                        Ok(m) => Some(m),
-                        Err(mpsc::error::TryRecvError::Empty) => {
-                            tokio::time::timeout(batch_wait, rx.recv())
-                                .await
-                                .ok()
-                                .flatten()
-                        }
-                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    // What is queued already, then a short wait for more.
+                    let more = match queue.recv().now_or_never() {
+                        Some(m) => m,
+                        None => match tokio::time::timeout(batch_wait, queue.recv()).await {
+                            Ok(m) => m,
+                            Err(_) => break,
+                        },
                     };
-                    match more {
-                        Some(m) => batch.push(m),
-                        None => break,
-                    }
+                    keep(&mut batch, more, self.partition);
                 }
-                self.process_batch(batch).await?;
+                if !batch.is_empty() {
+                    self.process_batch(&batch).await?;
+                }
             }
             if tokio::time::Instant::now() >= next_tick {
                 next_tick = tokio::time::Instant::now() + tick;
@@ -170,13 +165,13 @@ impl Worker {
         Ok(())
     }
 
-    async fn process_batch(&mut self, batch: Vec<OwnedMessage>) -> Result<(), LiveError> {
+    async fn process_batch(&mut self, batch: &[BorrowedMessage<'_>]) -> Result<(), LiveError> {
         tracing::debug!(partition = self.partition, messages = batch.len(), "batch");
         let rules = self.rules.load_full();
         let k = &self.cfg.kafka;
         let mut produced = Produced::default();
         let mut next = 0;
-        for msg in &batch {
+        for msg in batch {
             self.part.take(msg, rules.as_ref(), k, &mut produced);
             next = msg.offset() + 1;
         }
@@ -283,5 +278,18 @@ impl Worker {
         metrics::gauge!("complaintflow_timers_pending", "partition" => p)
             .set(self.part.engine.pending_timers() as f64);
         Ok(())
+    }
+}
+
+/// Adds a received message to the batch; a consumer error (the broker gone
+/// for a while, say) costs no message: librdkafka retries the fetch.
+fn keep<'q>(
+    batch: &mut Vec<BorrowedMessage<'q>>,
+    m: Result<BorrowedMessage<'q>, KafkaError>,
+    partition: i32,
+) {
+    match m {
+        Ok(m) => batch.push(m),
+        Err(e) => tracing::warn!(partition, error = %e, "consumer error"),
     }
 }
