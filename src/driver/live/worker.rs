@@ -61,6 +61,8 @@ impl Worker {
         consumer: Arc<StreamConsumer<GroupContext>>,
         input_end: i64,
     ) -> Worker {
+        metrics::gauge!("complaintflow_partition_caught_up", "partition" => partition.to_string())
+            .set(0.0);
         Worker {
             partition,
             part,
@@ -161,7 +163,8 @@ impl Worker {
         self.settle().await?;
         let p = self.partition.to_string();
         metrics::gauge!("complaintflow_open_complaints", "partition" => p.clone()).set(0.0);
-        metrics::gauge!("complaintflow_timers_pending", "partition" => p).set(0.0);
+        metrics::gauge!("complaintflow_timers_pending", "partition" => p.clone()).set(0.0);
+        metrics::gauge!("complaintflow_partition_caught_up", "partition" => p).set(0.0);
         Ok(())
     }
 
