@@ -173,7 +173,7 @@ proptest! {
         for (n, s) in all.iter().enumerate() {
             now += TimeDelta::minutes(s.minutes);
             let ev = event(n, s, now);
-            engine.advance(now, false, &mut out);
+            engine.advance(now, &mut out);
             let result = engine.process(&ev, &rules, &mut out);
             let cid = ev.complaint_id.clone();
             if archived.contains(&cid) {
@@ -186,7 +186,7 @@ proptest! {
             sla.append(&mut out.sla);
             out.clear();
         }
-        engine.advance(now + TimeDelta::days(30), true, &mut out);
+        engine.advance(now + TimeDelta::days(30), &mut out);
         for e in &out.sla {
             prop_assert!(!archived.contains(&e.complaint_id), "timer fired after archive");
         }

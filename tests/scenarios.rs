@@ -459,7 +459,7 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
     restored.restore(serde_json::from_str(&state).unwrap());
     assert_eq!(restored.pending_timers(), 1);
     let mut fired = Outputs::default();
-    restored.advance(t("03T00:00").parse().unwrap(), true, &mut fired);
+    restored.advance(t("03T00:00").parse().unwrap(), &mut fired);
     let got: Vec<String> = fired.sla.iter().map(|e| e.event_id.clone()).collect();
     assert_eq!(
         got,
@@ -485,7 +485,7 @@ fn sub_millisecond_deadlines_fire_once() {
         .process(&Event::from_json(&line).unwrap(), &rules, &mut out)
         .unwrap();
     out.clear();
-    engine.advance(t("03T00:00").parse().unwrap(), true, &mut out);
+    engine.advance(t("03T00:00").parse().unwrap(), &mut out);
     assert_eq!(out.sla.len(), 3, "{:?}", out.sla);
     assert_eq!(engine.pending_timers(), 0);
 }
@@ -533,4 +533,37 @@ fn a_closed_complaint_stays_until_its_last_input_is_committed() {
     assert!(engine.complaint("C15").is_none());
     let restored: complaintflow::core::Complaint = serde_json::from_str(&state).unwrap();
     assert_eq!(restored.last_input, Some(15));
+}
+
+#[test]
+fn a_deadline_is_breached_only_once_the_clock_is_past_it() {
+    let lines = vec![received("e1", "C16", "02T09:00", OUTAGE, "single")];
+    // `--until` exactly at the acknowledge deadline: not breached yet.
+    let (sink, _) = replay(&lines, Some("02T09:10"));
+    assert_eq!(
+        sla_lines(&sink),
+        [
+            "0 acknowledge started at=02T09:00 deadline=02T09:10",
+            "0 acknowledge warning at=02T09:08 deadline=02T09:10",
+        ]
+    );
+    // A minute past it: breached at the deadline, and escalated.
+    let (sink, _) = replay(&lines, Some("02T09:11"));
+    assert_eq!(
+        sla_lines(&sink)[2..],
+        [
+            "0 acknowledge breached at=02T09:10 deadline=02T09:10",
+            "0 acknowledge escalated at=02T09:10 deadline=02T09:10",
+        ]
+    );
+    // An acknowledgement exactly at the deadline is `met`, as is the rule
+    // for `--until`.
+    let mut on_time = lines.clone();
+    on_time.push(ev("e2", "C16", "02T09:10", "acknowledged", json!({})));
+    let (sink, _) = replay(&on_time, Some("02T09:10"));
+    assert!(
+        sla_lines(&sink).contains(&"0 acknowledge met at=02T09:10 deadline=02T09:10".to_string()),
+        "{:?}",
+        sla_lines(&sink)
+    );
 }

@@ -164,11 +164,13 @@ impl Engine {
         result
     }
 
-    /// Fires every timer due at or before `now` (`inclusive`) or strictly
-    /// before it. Replay calls it with each event's time (exclusive) and with
-    /// the end time (inclusive); live mode with the wall clock.
-    pub fn advance(&mut self, now: Timestamp, inclusive: bool, out: &mut Outputs) {
-        while let Some(due) = self.timers.pop_due(now, inclusive) {
+    /// Fires every timer due strictly before `now`: a deadline is breached
+    /// only once the clock is past it, so ending exactly at it is `met` (the
+    /// same rule for events, `replay --until` and the wall clock). Replay
+    /// calls it with each event's time and with the end time; live mode
+    /// with the wall clock.
+    pub fn advance(&mut self, now: Timestamp, out: &mut Outputs) {
+        while let Some(due) = self.timers.pop_due(now, false) {
             let Some(c) = self.complaints.get_mut(&due.complaint) else {
                 continue;
             };

@@ -93,7 +93,7 @@ impl<'r> Replay<'r> {
         };
         self.clock.observe(ev.at());
         let now = self.now();
-        self.engine.advance(now, false, &mut self.out);
+        self.engine.advance(now, &mut self.out);
         let result = self.engine.process(&ev, self.rules, &mut self.out);
         self.drain(sink)?;
         match result {
@@ -142,7 +142,7 @@ impl<'r> Replay<'r> {
         }
         let end = until.or(self.clock.now());
         if let Some(end) = end {
-            self.engine.advance(end, true, &mut self.out);
+            self.engine.advance(end, &mut self.out);
             self.drain(sink)?;
         }
         let mut rows: Vec<_> = self.engine.complaints().map(|c| c.row()).collect();

@@ -58,7 +58,7 @@ impl Partition {
         };
         self.clock.observe(ev.at());
         let now = self.clock.now().expect("just observed");
-        self.engine.advance(now, false, &mut p.out);
+        self.engine.advance(now, &mut p.out);
         match self.engine.process(&ev, rules, &mut p.out) {
             Ok(Applied::Accepted) => {
                 metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
@@ -79,7 +79,7 @@ impl Partition {
 
     /// Fires the timers due by `now` (the wall clock of a caught-up partition).
     pub fn advance(&mut self, now: Timestamp, k: &KafkaConfig, p: &mut Produced) {
-        self.engine.advance(now, true, &mut p.out);
+        self.engine.advance(now, &mut p.out);
         collect(k, p);
     }
 
