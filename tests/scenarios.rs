@@ -567,3 +567,17 @@ fn a_deadline_is_breached_only_once_the_clock_is_past_it() {
         sla_lines(&sink)
     );
 }
+
+#[test]
+fn a_refused_event_of_an_unknown_complaint_delivered_twice_gives_one_dead_letter() {
+    let stray = ev("x1", "C-NOBODY", "02T09:20", "reported", json!({}));
+    let lines = vec![stray.clone(), stray.clone()];
+    let (sink, summary) = replay(&lines, None);
+    assert_eq!(sink.dead_letters.len(), 1, "{:?}", sink.dead_letters);
+    assert!(sink.dead_letters[0].reason.starts_with("unknown_complaint: "));
+    assert_eq!(summary.duplicates, 1);
+    // The same event_id under another complaint is another event.
+    let other = ev("x1", "C-SOMEONE", "02T09:21", "reported", json!({}));
+    let (sink, _) = replay(&[stray, other], None);
+    assert_eq!(sink.dead_letters.len(), 2);
+}

@@ -6,7 +6,7 @@ use super::decision::Rules;
 use super::lifecycle;
 use super::timers::TimerIndex;
 use crate::model::{Decision, Event, SlaEvent, Timestamp};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 /// What one step produced, in order.
@@ -109,6 +109,38 @@ pub struct Engine {
     names: Interner,
     /// Complaints in the order they became archived or withdrawn.
     closed: VecDeque<(Timestamp, Arc<str>)>,
+    /// Refused events of complaints not in the state, so a redelivery is
+    /// ignored rather than dead-lettered again.
+    refused_unknown: RecentSet,
+}
+
+/// The last [`RecentSet::CAPACITY`] hashes inserted: a bounded memory.
+#[derive(Debug, Default)]
+struct RecentSet {
+    order: VecDeque<u64>,
+    members: HashSet<u64>,
+}
+
+impl RecentSet {
+    /// 65,536 ids take about 1.5 MiB per engine (one per partition); an
+    /// adapter redelivers within seconds, far fewer refusals than that.
+    const CAPACITY: usize = 1 << 16;
+
+    fn contains(&self, h: u64) -> bool {
+        self.members.contains(&h)
+    }
+
+    fn insert(&mut self, h: u64) {
+        if !self.members.insert(h) {
+            return;
+        }
+        self.order.push_back(h);
+        if self.order.len() > Self::CAPACITY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.members.remove(&old);
+        }
+    }
 }
 
 impl Engine {
@@ -133,7 +165,14 @@ impl Engine {
             .map(|c| (c.version, c.status.is_final()));
         let result = match self.complaints.get_mut(ev.complaint_id.as_str()) {
             None => {
-                let c = lifecycle::receive(ev, rules, &mut self.names, out)?;
+                // `event_id` is unique per complaint: the pair identifies it.
+                let key = event_hash(&ev.complaint_id) ^ hash.rotate_left(29);
+                if self.refused_unknown.contains(key) {
+                    return Ok(Applied::Duplicate);
+                }
+                let c = lifecycle::receive(ev, rules, &mut self.names, out).inspect_err(|_| {
+                    self.refused_unknown.insert(key);
+                })?;
                 self.complaints.insert(c.id.clone(), Box::new(c));
                 Ok(Applied::Accepted)
             }
