@@ -172,7 +172,7 @@ async fn loader(brokers: &str, url: &str, lines: &[String], states: &[(String, V
         lines.join("\n").as_bytes(),
         "bench",
         &rules,
-        None,
+        complaintflow::driver::replay::Bounds::default(),
         &mut outs,
         |_| {},
     )

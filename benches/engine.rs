@@ -5,7 +5,7 @@
 
 use complaintflow::core::{DecisionInput, Engine, Outputs, Rules};
 use complaintflow::driver::demo::{DemoConfig, generate};
-use complaintflow::driver::replay::replay_reader;
+use complaintflow::driver::replay::{Bounds, replay_reader};
 use complaintflow::model::event::EventBody;
 use complaintflow::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
 use complaintflow::rules::RuleSet;
@@ -113,7 +113,7 @@ fn bench_replay(rules: &RuleSet, lines: &[String]) {
     for _ in 0..3 {
         let mut sink = SerializeOnly::default();
         let start = Instant::now();
-        let s = replay_reader(text.as_bytes(), "bench", rules, None, &mut sink, |_| {})
+        let s = replay_reader(text.as_bytes(), "bench", rules, Bounds::default(), &mut sink, |_| {})
             .expect("replays");
         best = best.min(start.elapsed().as_secs_f64());
         summary = Some((s, sink.rows));

@@ -3,7 +3,7 @@
 use crate::config::{Config, Overrides};
 use crate::core::Rules;
 use crate::driver::demo::{self, DemoConfig};
-use crate::driver::replay::replay_file;
+use crate::driver::replay::{Bounds, replay_file};
 use crate::model::Timestamp;
 use crate::rules::{RuleSet, fixtures};
 use anyhow::{Context, Result, bail};
@@ -37,6 +37,10 @@ pub enum Command {
         /// Clock at the end (default: the last event's time).
         #[arg(long)]
         until: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// The wall clock for refusing events from the future (default: the
+        /// real clock at the start; fix it for reproducible runs).
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::FixedOffset>>,
         /// Rules directory (default: the shipped rules built into the binary).
         #[arg(long)]
         rules: Option<PathBuf>,
@@ -140,6 +144,7 @@ pub fn run(cli: Cli) -> Result<()> {
             input,
             out,
             until,
+            now,
             rules,
             clickhouse_url,
             clickhouse_database,
@@ -153,7 +158,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let extra = warehouse
                 .as_mut()
                 .map(|w| w as &mut dyn crate::sink::OutputSink);
-            let summary = replay_file(&input, &out, &rules, until.map(|t| t.to_utc()), extra)?;
+            let bounds = Bounds {
+                until: until.map(|t| t.to_utc()),
+                now: now.map(|t| t.to_utc()),
+            };
+            let summary = replay_file(&input, &out, &rules, bounds, extra)?;
             if let Some(w) = &warehouse {
                 println!("{} rows stored in ClickHouse", w.rows);
             }
@@ -193,7 +202,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 input.display()
             );
             let until: Timestamp = cfg.end().to_utc();
-            let summary = replay_file(&input, &out, &rules, Some(until), None)?;
+            let summary = replay_file(&input, &out, &rules, Bounds::until(Some(until)), None)?;
             print!("{summary}");
             println!(
                 "\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)",

@@ -214,7 +214,9 @@ fn extension_asked_after_the_deadline_is_a_dead_letter() {
             json!({"until": t("04T09:05"), "reason": "forgot"}),
         ),
     ];
-    let (sink, _) = replay(&lines, None);
+    // The refused request moves no clock: the breach comes from the clock
+    // reaching 03T10:00 (`--until`), not from the request's time.
+    let (sink, _) = replay(&lines, Some("03T10:00"));
     assert_eq!(
         sla_lines(&sink)[4..],
         [
@@ -580,4 +582,60 @@ fn a_refused_event_of_an_unknown_complaint_delivered_twice_gives_one_dead_letter
     let other = ev("x1", "C-SOMEONE", "02T09:21", "reported", json!({}));
     let (sink, _) = replay(&[stray, other], None);
     assert_eq!(sink.dead_letters.len(), 2);
+}
+
+
+#[test]
+fn a_refused_event_moves_no_clock() {
+    let base = vec![
+        received("e1", "C17", "02T09:00", OUTAGE, "single"),
+        received("e1", "C18", "02T09:01", OUTAGE, "single"),
+        ev("e2", "C17", "02T09:05", "acknowledged", json!({})),
+    ];
+    // Days later, and not valid (C18 was never assigned): refused.
+    let mut with_bad = base.clone();
+    with_bad.insert(2, handled("bad", "C18", "05T10:00"));
+    let (clean, _) = replay(&base, None);
+    let (bad, _) = replay(&with_bad, None);
+    assert_eq!(bad.dead_letters.len(), 1);
+    assert!(bad.dead_letters[0].reason.starts_with("invalid_transition: "));
+    // Neither complaint breached: the SLA events are those of the clean file.
+    assert_eq!(sla_lines(&bad), sla_lines(&clean));
+    assert!(!sla_lines(&bad).iter().any(|l| l.contains("breached")));
+}
+
+#[test]
+fn an_event_from_the_future_is_refused_and_changes_nothing() {
+    let base = general_until_confirm("C19", true);
+    let mut with_future = base.clone();
+    with_future.insert(
+        2,
+        ev("f1", "C19", "02T09:06", "progress", json!({"note": "x"}))
+            .replace("2026-03-02T09:06:00Z", "2099-03-29T10:02:00+08:00"),
+    );
+    let (clean, _) = replay(&base, None);
+    let (got, summary) = replay(&with_future, None);
+    assert_eq!(got.dead_letters.len(), 1);
+    let reason = &got.dead_letters[0].reason;
+    assert!(
+        reason.starts_with("future_event: `occurred_at` 2099-03-29T10:02:00+08:00 is later than "),
+        "{reason}"
+    );
+    assert!(reason.contains("max_clock_skew 300s"), "{reason}");
+    assert_eq!(sla_lines(&got), sla_lines(&clean));
+    assert!(summary.future_bound.is_some());
+}
+
+#[test]
+fn an_event_dated_before_its_complaint_was_received_is_refused() {
+    let lines = vec![
+        received("e1", "C20", "02T09:00", OUTAGE, "single"),
+        ev("e2", "C20", "02T08:55", "acknowledged", json!({})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    assert_eq!(sink.dead_letters.len(), 1);
+    assert_eq!(
+        sink.dead_letters[0].reason,
+        "invalid_transition: `complaint.acknowledged` at 2026-03-02T08:55:00+00:00 is before complaint `C20` was received at 2026-03-02T09:00:00+00:00"
+    );
 }

@@ -3,7 +3,7 @@
 //! demo replay validates against the output schemas.
 
 use complaintflow::driver::demo::{DemoConfig, generate};
-use complaintflow::driver::replay::replay_reader;
+use complaintflow::driver::replay::{Bounds, replay_reader};
 use complaintflow::model::Event;
 use complaintflow::rules::RuleSet;
 use complaintflow::sink::file::MemorySink;
@@ -110,7 +110,7 @@ fn replay_outputs_match_the_output_schemas() {
         input.as_bytes(),
         "demo",
         &rules,
-        Some(cfg.end().to_utc()),
+        Bounds::until(Some(cfg.end().to_utc())),
         &mut sink,
         |_| {},
     )

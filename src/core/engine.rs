@@ -52,6 +52,8 @@ pub enum RejectCode {
     ComplaintClosed,
     /// Extension asked after the deadline, or otherwise unusable.
     InvalidExtension,
+    /// `occurred_at` later than the wall clock allows: a wrong clock.
+    FutureEvent,
 }
 
 impl RejectCode {
@@ -63,6 +65,7 @@ impl RejectCode {
             RejectCode::InvalidTransition => "invalid_transition",
             RejectCode::ComplaintClosed => "complaint_closed",
             RejectCode::InvalidExtension => "invalid_extension",
+            RejectCode::FutureEvent => "future_event",
         }
     }
 }
@@ -80,6 +83,32 @@ impl Rejection {
             detail: detail.into(),
         }
     }
+}
+
+/// Refuses an event whose time lies more than `skew_secs` ahead of `now`
+/// (the wall clock): it would move clocks into the future. Pure: the
+/// caller reads the clock.
+pub fn refuse_future(ev: &Event, now: Timestamp, skew_secs: u64) -> Result<(), Rejection> {
+    let bound = future_bound(now, skew_secs);
+    match bound {
+        Some(bound) if ev.at() > bound => Err(Rejection::new(
+            RejectCode::FutureEvent,
+            format!(
+                "`occurred_at` {} is later than {} (the clock {} plus max_clock_skew {}s)",
+                ev.occurred_at.to_rfc3339(),
+                bound.to_rfc3339(),
+                now.to_rfc3339(),
+                skew_secs
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The latest acceptable event time at `now`; `None` past the end of time.
+pub fn future_bound(now: Timestamp, skew_secs: u64) -> Option<Timestamp> {
+    let skew = chrono::TimeDelta::try_seconds(i64::try_from(skew_secs).ok()?)?;
+    now.checked_add_signed(skew)
 }
 
 /// How an accepted event was taken.
@@ -178,8 +207,22 @@ impl Engine {
             }
             Some(c) if c.seen.contains(&hash) => return Ok(Applied::Duplicate),
             Some(c) => {
+                // The complaint's timers due before the event fire first; if
+                // the event is then refused, they never fired: a refused
+                // event moves no clock. (A copy only when one is due.)
+                let due = c.clock.as_ref().and_then(|k| k.next_due());
+                let undo = due
+                    .is_some_and(|d| d.at() < at)
+                    .then(|| (c.as_ref().clone(), out.sla.len()));
                 lifecycle::fire_due(c, at, false, out);
-                lifecycle::apply(c, ev, rules, &mut self.names, out).map(|()| Applied::Accepted)
+                let applied = lifecycle::apply(c, ev, rules, &mut self.names, out);
+                if applied.is_err()
+                    && let Some((before, sla)) = undo
+                {
+                    **c = before;
+                    out.sla.truncate(sla);
+                }
+                applied.map(|()| Applied::Accepted)
             }
         };
         let c = self

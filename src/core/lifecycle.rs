@@ -207,6 +207,18 @@ pub(super) fn apply(
             ),
         ));
     }
+    if at < c.received_at && !matches!(ev.body, EventBody::Received(_)) {
+        return Err(Rejection::new(
+            RejectCode::InvalidTransition,
+            format!(
+                "`{}` at {} is before complaint `{}` was received at {}",
+                ev.type_name(),
+                ev.occurred_at.to_rfc3339(),
+                c.id,
+                c.received_at.to_rfc3339()
+            ),
+        ));
+    }
     match &ev.body {
         EventBody::Received(_) => {
             return Err(Rejection::new(

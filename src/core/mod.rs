@@ -13,5 +13,5 @@ pub mod timers;
 pub use clock::{Clock, EventTimeClock, WallClock};
 pub use complaint::Complaint;
 pub use decision::{DecisionInput, RuleDecision, Rules};
-pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection};
+pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, future_bound, refuse_future};
 pub use sla::SlaPolicy;

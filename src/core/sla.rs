@@ -11,6 +11,9 @@ pub struct SlaPolicy {
     pub targets: [[u64; 3]; 5],
     /// Share of the target after which `warning` fires, in (0, 1).
     pub warning_share: f64,
+    /// How far an event's time may lie ahead of the wall clock, in seconds:
+    /// adapters' clocks drift, but a later time is refused as `future_event`.
+    pub max_clock_skew: u64,
 }
 
 impl Default for SlaPolicy {
@@ -27,6 +30,7 @@ impl Default for SlaPolicy {
                 [30 * M, 30 * M, 30 * M],
             ],
             warning_share: 0.8,
+            max_clock_skew: 5 * M,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Replay: a JSONL file through the core on the event-time clock.
 
 use super::summary::Summary;
-use crate::core::{Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules};
+use crate::core::{
+    Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, future_bound,
+    refuse_future,
+};
 use crate::model::event::EventBody;
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::sink::{OutputSink, SinkError};
@@ -22,6 +25,24 @@ pub enum ReplayError {
     Sink(#[from] SinkError),
 }
 
+/// Where a replay's clock ends, and the wall-clock reading its future
+/// guard uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bounds {
+    /// Timers due before it fire at the end (default: the last event time).
+    pub until: Option<Timestamp>,
+    /// "Now" for refusing events from the future (default: the real clock
+    /// when the replay starts; fixed, so one run is deterministic).
+    pub now: Option<Timestamp>,
+}
+
+impl Bounds {
+    /// Only `until`; "now" is the real clock.
+    pub fn until(until: Option<Timestamp>) -> Bounds {
+        Bounds { until, now: None }
+    }
+}
+
 /// The replay driver: the engine, an event-time clock and a summary.
 pub struct Replay<'r> {
     engine: Engine,
@@ -29,16 +50,29 @@ pub struct Replay<'r> {
     rules: &'r dyn Rules,
     out: Outputs,
     summary: Summary,
+    /// The wall-clock reading the future guard uses.
+    now: Timestamp,
 }
 
 impl<'r> Replay<'r> {
+    /// A replay whose future guard reads the real clock once, now.
     pub fn new(rules: &'r dyn Rules) -> Replay<'r> {
+        Replay::at(rules, chrono::Utc::now())
+    }
+
+    /// A replay whose future guard takes `now` as the wall clock.
+    pub fn at(rules: &'r dyn Rules, now: Timestamp) -> Replay<'r> {
+        let summary = Summary {
+            future_bound: future_bound(now, rules.policy().max_clock_skew),
+            ..Summary::default()
+        };
         Replay {
             engine: Engine::new(),
             clock: EventTimeClock::default(),
             rules,
             out: Outputs::default(),
-            summary: Summary::default(),
+            summary,
+            now,
         }
     }
 
@@ -91,10 +125,17 @@ impl<'r> Replay<'r> {
                 return self.dead_letter(payload.to_string(), &r, source(), sink);
             }
         };
-        self.clock.observe(ev.at());
-        let now = self.now();
-        self.engine.advance(now, &mut self.out);
+        if let Err(r) = refuse_future(&ev, self.now, self.rules.policy().max_clock_skew) {
+            return self.dead_letter(payload.to_string(), &r, source(), sink);
+        }
         let result = self.engine.process(&ev, self.rules, &mut self.out);
+        // Only accepted evidence moves the clock (and fires other
+        // complaints' timers): a refused or repeated event never does.
+        if let Ok(Applied::Accepted) = result {
+            self.clock.observe(ev.at());
+            let now = self.now();
+            self.engine.advance(now, &mut self.out);
+        }
         self.drain(sink)?;
         match result {
             Ok(Applied::Accepted) => {
@@ -168,11 +209,11 @@ pub fn replay_reader(
     reader: impl BufRead,
     name: &str,
     rules: &dyn Rules,
-    until: Option<Timestamp>,
+    bounds: Bounds,
     sink: &mut dyn OutputSink,
     mut on_progress: impl FnMut(u64),
 ) -> Result<Summary, ReplayError> {
-    let mut replay = Replay::new(rules);
+    let mut replay = Replay::at(rules, bounds.now.unwrap_or_else(chrono::Utc::now));
     for line in JsonlLines::new(reader) {
         let line = line.map_err(|source| ReplayError::Input {
             path: name.to_string(),
@@ -186,7 +227,7 @@ pub fn replay_reader(
             }
         }
     }
-    Ok(replay.finish(until, sink)?)
+    Ok(replay.finish(bounds.until, sink)?)
 }
 
 /// Replays `input` into the JSONL outputs in `out_dir`, with a progress bar
@@ -195,7 +236,7 @@ pub fn replay_file(
     input: &Path,
     out_dir: &Path,
     rules: &dyn Rules,
-    until: Option<Timestamp>,
+    bounds: Bounds,
     also: Option<&mut dyn OutputSink>,
 ) -> Result<Summary, ReplayError> {
     let name = input.display().to_string();
@@ -228,7 +269,7 @@ pub fn replay_file(
     };
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut pending = 0u64;
-    let summary = replay_reader(reader, &name, rules, until, sink, |n| {
+    let summary = replay_reader(reader, &name, rules, bounds, sink, |n| {
         // Batch bar updates: per-line updates cost more than the replay.
         pending += n;
         if pending >= 1 << 20 {

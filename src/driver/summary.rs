@@ -48,6 +48,8 @@ pub struct Summary {
     pub confirmations: u64,
     pub satisfied: u64,
     pub ended_at: Option<Timestamp>,
+    /// Events later than this were refused as `future_event`.
+    pub future_bound: Option<Timestamp>,
 }
 
 fn bump<K: Ord>(m: &mut BTreeMap<K, u64>, k: K) {
@@ -140,6 +142,9 @@ impl fmt::Display for Summary {
         writeln!(f, "complaint analysis summary (客户投诉分析)")?;
         if let Some(t) = self.ended_at {
             writeln!(f, "  clock at end           {}", t.to_rfc3339())?;
+        }
+        if let Some(t) = self.future_bound {
+            writeln!(f, "  future bound           {} (later events refused)", t.to_rfc3339())?;
         }
         writeln!(f, "  input lines            {:>8}", self.lines)?;
         writeln!(f, "  events accepted        {:>8}", self.accepted)?;

@@ -8,11 +8,17 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     warning_share: f64,
+    #[serde(default = "default_skew")]
+    max_clock_skew: String,
     acknowledge: Targets,
     assign: Targets,
     handle: Targets,
     report: Targets,
     confirm: Targets,
+}
+
+fn default_skew() -> String {
+    "5m".to_string()
 }
 
 /// One duration for every priority, or one per priority.
@@ -68,9 +74,16 @@ pub fn parse(text: &str) -> Result<SlaPolicy, String> {
             targets[stage.index()][priority.index()] = seconds(*stage, *priority, text)?;
         }
     }
+    let skew = humantime::parse_duration(&file.max_clock_skew)
+        .map_err(|e| format!("`max_clock_skew` = \"{}\": {e}", file.max_clock_skew))?;
+    // Beyond a day it no longer catches a wrong clock.
+    if skew.as_secs() > 86_400 {
+        return Err(format!("`max_clock_skew` must be at most 1 day, not {}", file.max_clock_skew));
+    }
     Ok(SlaPolicy {
         targets,
         warning_share: file.warning_share,
+        max_clock_skew: skew.as_secs(),
     })
 }
 
@@ -98,5 +111,13 @@ mod tests {
                 .contains("handle.general")
         );
         assert!(parse(&format!("{good}\nsurprise = 1\n")).is_err());
+        assert!(
+            parse(&good.replace("max_clock_skew = \"5m\"", "max_clock_skew = \"3d\""))
+                .unwrap_err()
+                .contains("max_clock_skew")
+        );
+        // Optional: files written before it existed keep loading.
+        let without: String = good.lines().filter(|l| !l.starts_with("max_clock_skew")).collect::<Vec<_>>().join("\n");
+        assert_eq!(parse(&without).unwrap().max_clock_skew, 300);
     }
 }

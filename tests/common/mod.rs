@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use complaintflow::driver::Summary;
-use complaintflow::driver::replay::replay_reader;
+use complaintflow::driver::replay::{Bounds, replay_reader};
 use complaintflow::model::{SlaEvent, Timestamp};
 use complaintflow::rules::RuleSet;
 use complaintflow::sink::file::MemorySink;
@@ -65,7 +65,7 @@ pub fn replay(lines: &[String], until: Option<&str>) -> (MemorySink, Summary) {
         text.as_bytes(),
         "scenario",
         &rules,
-        until,
+        Bounds::until(until),
         &mut sink,
         |_| {},
     )

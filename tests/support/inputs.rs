@@ -28,7 +28,7 @@ pub fn replay_expected(
         lines.join("\n").as_bytes(),
         "expected",
         &rules,
-        Some(until),
+        Bounds::until(Some(until)),
         &mut sink,
         |_| {},
     )

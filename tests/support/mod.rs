@@ -14,7 +14,7 @@ pub use kafka::*;
 pub use own_broker::*;
 
 use complaintflow::driver::demo::{DemoConfig, generate};
-use complaintflow::driver::replay::replay_reader;
+use complaintflow::driver::replay::{Bounds, replay_reader};
 use complaintflow::rules::RuleSet;
 use complaintflow::sink::file::MemorySink;
 use rdkafka::config::ClientConfig;

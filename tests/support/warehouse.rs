@@ -114,7 +114,7 @@ pub const MEETING_RESULTS: &[(&str, &str)] = &[
     ),
     (
         "dead_letters.sql",
-        "unknown_complaint\t1\t2026-03-03 06:05:00.000\t2026-03-03 06:05:00.000\n\
+        "unknown_complaint\t1\t2026-03-03 06:00:00.000\t2026-03-03 06:00:00.000\n\
          unparsable\t1\t2026-03-02 01:15:00.000\t2026-03-02 01:15:00.000\n",
     ),
     (

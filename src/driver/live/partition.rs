@@ -2,7 +2,10 @@
 //! produces. Partitions share nothing, so a batch's shares run in parallel.
 
 use crate::config::KafkaConfig;
-use crate::core::{Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules};
+use crate::core::{
+    Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, WallClock,
+    refuse_future,
+};
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::sink::kafka::OutRecord;
 use rdkafka::Message;
@@ -56,18 +59,27 @@ impl Partition {
                 return dead_letter(msg, &r, at, k, p);
             }
         };
-        self.clock.observe(ev.at());
-        let now = self.clock.now().expect("just observed");
-        self.engine.advance(now, &mut p.out);
+        let wall = WallClock.now().expect("the wall clock always reads");
+        if let Err(r) = refuse_future(&ev, wall, rules.policy().max_clock_skew) {
+            let at = self.clock.now().unwrap_or(wall);
+            return dead_letter(msg, &r, at, k, p);
+        }
         match self.engine.process(&ev, rules, &mut p.out) {
+            // Only accepted evidence moves the clock, as in replay.
             Ok(Applied::Accepted) => {
+                self.clock.observe(ev.at());
+                let now = self.clock.now().expect("just observed");
+                self.engine.advance(now, &mut p.out);
                 metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
                     .increment(1)
             }
             Ok(Applied::Duplicate) => {
                 metrics::counter!("complaintflow_duplicates_total").increment(1)
             }
-            Err(r) => dead_letter(msg, &r, now, k, p),
+            Err(r) => {
+                let at = self.clock.now().unwrap_or(wall);
+                dead_letter(msg, &r, at, k, p)
+            }
         }
         collect(k, p);
         // Accepted, repeated or refused: a redelivery of this record must
