@@ -639,3 +639,30 @@ fn an_event_dated_before_its_complaint_was_received_is_refused() {
         "invalid_transition: `complaint.acknowledged` at 2026-03-02T08:55:00+00:00 is before complaint `C20` was received at 2026-03-02T09:00:00+00:00"
     );
 }
+
+#[test]
+fn an_acknowledgement_delivered_after_a_later_receipt_within_lateness_is_met() {
+    // S is acknowledged at 10:09 (deadline 10:10), but T's receipt at 10:12
+    // is delivered first: within the 5 minutes of lateness, S is met.
+    let lines = vec![
+        received("s1", "S", "02T10:00", OUTAGE, "single"),
+        received("t1", "T", "02T10:12", OUTAGE, "single"),
+        ev("s2", "S", "02T10:09", "acknowledged", json!({})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    let s: Vec<String> = sink
+        .sla
+        .iter()
+        .filter(|e| e.complaint_id == "S" && e.stage == complaintflow::model::Stage::Acknowledge)
+        .map(sla_line)
+        .collect();
+    assert_eq!(
+        s,
+        [
+            "0 acknowledge started at=02T10:00 deadline=02T10:10",
+            "0 acknowledge warning at=02T10:08 deadline=02T10:10",
+            "0 acknowledge met at=02T10:09 deadline=02T10:10",
+        ]
+    );
+    assert!(sink.sla.iter().all(|e| e.kind != complaintflow::model::SlaKind::Breached));
+}

@@ -27,6 +27,17 @@ impl Clock for EventTimeClock {
     }
 }
 
+/// How far timers may fire at clock reading `now` when evidence may arrive
+/// `lateness_secs` late: `now − lateness` (the earliest time, should that
+/// underflow).
+pub fn timer_horizon(now: Timestamp, lateness_secs: u64) -> Timestamp {
+    i64::try_from(lateness_secs)
+        .ok()
+        .and_then(chrono::TimeDelta::try_seconds)
+        .and_then(|l| now.checked_sub_signed(l))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+}
+
 /// Live clock: the machine's UTC time.
 #[derive(Debug, Default, Clone)]
 pub struct WallClock;

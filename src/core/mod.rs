@@ -10,7 +10,7 @@ mod lifecycle;
 pub mod sla;
 pub mod timers;
 
-pub use clock::{Clock, EventTimeClock, WallClock};
+pub use clock::{Clock, EventTimeClock, WallClock, timer_horizon};
 pub use complaint::Complaint;
 pub use decision::{DecisionInput, RuleDecision, Rules};
 pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, future_bound, refuse_future};

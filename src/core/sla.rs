@@ -14,6 +14,10 @@ pub struct SlaPolicy {
     /// How far an event's time may lie ahead of the wall clock, in seconds:
     /// adapters' clocks drift, but a later time is refused as `future_event`.
     pub max_clock_skew: u64,
+    /// How late evidence may arrive, in seconds: a timer of one complaint
+    /// fires only once the clock is this far past it, so an event delivered
+    /// out of order within it still counts. Its `at` stays the due time.
+    pub lateness: u64,
 }
 
 impl Default for SlaPolicy {
@@ -31,6 +35,7 @@ impl Default for SlaPolicy {
             ],
             warning_share: 0.8,
             max_clock_skew: 5 * M,
+            lateness: 5 * M,
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::summary::Summary;
 use crate::core::{
     Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, future_bound,
-    refuse_future,
+    refuse_future, timer_horizon,
 };
 use crate::model::event::EventBody;
 use crate::model::{DeadLetter, Event, Timestamp};
@@ -131,10 +131,12 @@ impl<'r> Replay<'r> {
         let result = self.engine.process(&ev, self.rules, &mut self.out);
         // Only accepted evidence moves the clock (and fires other
         // complaints' timers): a refused or repeated event never does.
+        // Other complaints' timers wait `lateness` behind it: their ending
+        // events may still come, out of order.
         if let Ok(Applied::Accepted) = result {
             self.clock.observe(ev.at());
-            let now = self.now();
-            self.engine.advance(now, &mut self.out);
+            let horizon = timer_horizon(self.now(), self.rules.policy().lateness);
+            self.engine.advance(horizon, &mut self.out);
         }
         self.drain(sink)?;
         match result {
@@ -172,7 +174,8 @@ impl<'r> Replay<'r> {
     }
 
     /// Moves the clock to `until` (default: the latest event time), fires the
-    /// timers due by then, writes one row per complaint and the summary.
+    /// timers due before it (the input is complete: no lateness to wait
+    /// for), writes one row per complaint and the summary.
     pub fn finish(
         mut self,
         until: Option<Timestamp>,

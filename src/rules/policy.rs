@@ -10,6 +10,8 @@ struct PolicyFile {
     warning_share: f64,
     #[serde(default = "default_skew")]
     max_clock_skew: String,
+    #[serde(default = "default_lateness")]
+    lateness: String,
     acknowledge: Targets,
     assign: Targets,
     handle: Targets,
@@ -18,6 +20,10 @@ struct PolicyFile {
 }
 
 fn default_skew() -> String {
+    "5m".to_string()
+}
+
+fn default_lateness() -> String {
     "5m".to_string()
 }
 
@@ -80,10 +86,17 @@ pub fn parse(text: &str) -> Result<SlaPolicy, String> {
     if skew.as_secs() > 86_400 {
         return Err(format!("`max_clock_skew` must be at most 1 day, not {}", file.max_clock_skew));
     }
+    let lateness = humantime::parse_duration(&file.lateness)
+        .map_err(|e| format!("`lateness` = \"{}\": {e}", file.lateness))?;
+    // Breaches wait this long; beyond a day they would come too late to act on.
+    if lateness.as_secs() > 86_400 {
+        return Err(format!("`lateness` must be at most 1 day, not {}", file.lateness));
+    }
     Ok(SlaPolicy {
         targets,
         warning_share: file.warning_share,
         max_clock_skew: skew.as_secs(),
+        lateness: lateness.as_secs(),
     })
 }
 

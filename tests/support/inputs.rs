@@ -40,7 +40,8 @@ pub fn shipped_rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")
 }
 
-/// A copy of the shipped rules in `to` whose acknowledge target is `secs`.
+/// A copy of the shipped rules in `to` whose acknowledge target is `secs`,
+/// with a lateness of one second (wall-clock breaches come at once).
 pub fn rules_with_ack_target(to: &Path, secs: u64) {
     std::fs::create_dir_all(to.join("tests")).unwrap();
     for sub in ["", "tests"] {
@@ -57,7 +58,8 @@ pub fn rules_with_ack_target(to: &Path, secs: u64) {
         sla.replace(
             "acknowledge = \"10m\"",
             &format!("acknowledge = \"{secs}s\""),
-        ),
+        )
+        .replace("lateness = \"5m\"", "lateness = \"1s\""),
     )
     .unwrap();
 }

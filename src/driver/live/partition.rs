@@ -4,7 +4,7 @@
 use crate::config::KafkaConfig;
 use crate::core::{
     Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, WallClock,
-    refuse_future,
+    refuse_future, timer_horizon,
 };
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::sink::kafka::OutRecord;
@@ -69,7 +69,8 @@ impl Partition {
             Ok(Applied::Accepted) => {
                 self.clock.observe(ev.at());
                 let now = self.clock.now().expect("just observed");
-                self.engine.advance(now, &mut p.out);
+                let horizon = timer_horizon(now, rules.policy().lateness);
+                self.engine.advance(horizon, &mut p.out);
                 metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
                     .increment(1)
             }
@@ -89,9 +90,10 @@ impl Partition {
         }
     }
 
-    /// Fires the timers due by `now` (the wall clock of a caught-up partition).
-    pub fn advance(&mut self, now: Timestamp, k: &KafkaConfig, p: &mut Produced) {
-        self.engine.advance(now, &mut p.out);
+    /// Fires the timers due `lateness` before `now` (the wall clock of a
+    /// caught-up partition): an event made in time may still be on its way.
+    pub fn advance(&mut self, now: Timestamp, lateness: u64, k: &KafkaConfig, p: &mut Produced) {
+        self.engine.advance(timer_horizon(now, lateness), &mut p.out);
         collect(k, p);
     }
 

@@ -12,7 +12,7 @@
 use super::LiveError;
 use super::partition::{Partition, Produced};
 use crate::config::Config;
-use crate::core::{Clock, WallClock};
+use crate::core::{Clock, Rules, WallClock};
 use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError, OutRecord};
 use crate::source::kafka::{GroupContext, PartitionProgress, PartitionQueue, store_next};
@@ -256,7 +256,8 @@ impl Worker {
         let mut produced = Produced::default();
         if caught_up {
             let now = WallClock.now().expect("the wall clock always reads");
-            self.part.advance(now, k, &mut produced);
+            let lateness = self.rules.load().policy().lateness;
+            self.part.advance(now, lateness, k, &mut produced);
         }
         self.part.finish(
             self.partition,
