@@ -113,8 +113,15 @@ fn bench_replay(rules: &RuleSet, lines: &[String]) {
     for _ in 0..3 {
         let mut sink = SerializeOnly::default();
         let start = Instant::now();
-        let s = replay_reader(text.as_bytes(), "bench", rules, Bounds::default(), &mut sink, |_| {})
-            .expect("replays");
+        let s = replay_reader(
+            text.as_bytes(),
+            "bench",
+            rules,
+            Bounds::default(),
+            &mut sink,
+            |_| {},
+        )
+        .expect("replays");
         best = best.min(start.elapsed().as_secs_f64());
         summary = Some((s, sink.rows));
     }

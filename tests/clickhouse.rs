@@ -39,13 +39,13 @@ async fn migrate_is_idempotent_and_rows_live_three_years_after_their_complaint_i
     let db = fresh_database("ttl");
     assert_eq!(
         migrate(&db).trim(),
-        "applied: 0001_complaints.sql, 0002_outcomes.sql"
+        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql"
     );
     assert_eq!(migrate(&db).trim(), "schema up to date");
     let client = client(&db);
     assert_eq!(
         count(&client, "SELECT count() FROM schema_migrations").await,
-        2
+        3
     );
 
     // Complaints: archived 3 years + 1 day ago (gone), 3 years - 1 day ago
@@ -167,4 +167,62 @@ async fn cluster_schema_parses() {
             .unwrap_or_else(|e| panic!("{e}\n{s}"));
         assert!(formatted.contains("ON CLUSTER main"), "{formatted}");
     }
+}
+
+#[tokio::test]
+async fn a_retracted_breach_counts_nowhere() {
+    // S breaches (T's later receipt came first, beyond the lateness), then
+    // its acknowledgement made in time arrives: `retracted`, then `met`.
+    let lines = [
+        r#"{"event_id":"s1","type":"complaint.received","complaint_id":"S","occurred_at":"2026-03-02T10:00:00Z","channel":"web","customer":{"id":"K1","name":"N"},"description":"家里宽带断网了","impact":"single"}"#,
+        r#"{"event_id":"t1","type":"complaint.received","complaint_id":"T","occurred_at":"2026-03-02T10:20:00Z","channel":"web","customer":{"id":"K2","name":"N"},"description":"家里宽带断网了","impact":"single"}"#,
+        r#"{"event_id":"s2","type":"complaint.acknowledged","complaint_id":"S","occurred_at":"2026-03-02T10:09:00Z"}"#,
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let db = fresh_database("retract");
+    complaintflow(&[
+        "replay",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+        "--until",
+        "2026-03-02T10:20:00Z",
+        "--clickhouse-url",
+        &clickhouse_url(),
+        "--clickhouse-database",
+        &db,
+    ]);
+    let client = client(&db);
+    // The raw events keep the history: the breach and its retraction.
+    assert_eq!(
+        tsv(&client, "SELECT kind FROM sla_events FINAL WHERE complaint_id = 'S' AND stage = 'acknowledge' ORDER BY kind", &[]).await,
+        "breached\nescalated\nmet\nretracted\nstarted\nwarning\n"
+    );
+    // Every figure counts the stage as met.
+    assert_eq!(
+        tsv(&client, "SELECT stage, met, breached, late, compliance_pct FROM sla_compliance WHERE stage = 'acknowledge'", &[]).await,
+        "acknowledge\t1\t0\t0\t100\n"
+    );
+    assert_eq!(
+        tsv(
+            &client,
+            "SELECT acknowledge_sla, breaches FROM complaints FINAL WHERE complaint_id = 'S'",
+            &[]
+        )
+        .await,
+        "met\t0\n"
+    );
+    let sql = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/queries/sla_compliance.sql"
+    ))
+    .unwrap();
+    let params = [("from", "2026-03-01"), ("to", "2026-03-31")];
+    assert_eq!(
+        tsv(&client, &sql, &params).await,
+        "acknowledge\t1\t0\t0\t100\nassign\t1\t0\t0\t100\n"
+    );
 }

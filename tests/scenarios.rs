@@ -576,14 +576,17 @@ fn a_refused_event_of_an_unknown_complaint_delivered_twice_gives_one_dead_letter
     let lines = vec![stray.clone(), stray.clone()];
     let (sink, summary) = replay(&lines, None);
     assert_eq!(sink.dead_letters.len(), 1, "{:?}", sink.dead_letters);
-    assert!(sink.dead_letters[0].reason.starts_with("unknown_complaint: "));
+    assert!(
+        sink.dead_letters[0]
+            .reason
+            .starts_with("unknown_complaint: ")
+    );
     assert_eq!(summary.duplicates, 1);
     // The same event_id under another complaint is another event.
     let other = ev("x1", "C-SOMEONE", "02T09:21", "reported", json!({}));
     let (sink, _) = replay(&[stray, other], None);
     assert_eq!(sink.dead_letters.len(), 2);
 }
-
 
 #[test]
 fn a_refused_event_moves_no_clock() {
@@ -598,7 +601,11 @@ fn a_refused_event_moves_no_clock() {
     let (clean, _) = replay(&base, None);
     let (bad, _) = replay(&with_bad, None);
     assert_eq!(bad.dead_letters.len(), 1);
-    assert!(bad.dead_letters[0].reason.starts_with("invalid_transition: "));
+    assert!(
+        bad.dead_letters[0]
+            .reason
+            .starts_with("invalid_transition: ")
+    );
     // Neither complaint breached: the SLA events are those of the clean file.
     assert_eq!(sla_lines(&bad), sla_lines(&clean));
     assert!(!sla_lines(&bad).iter().any(|l| l.contains("breached")));
@@ -664,5 +671,50 @@ fn an_acknowledgement_delivered_after_a_later_receipt_within_lateness_is_met() {
             "0 acknowledge met at=02T10:09 deadline=02T10:10",
         ]
     );
-    assert!(sink.sla.iter().all(|e| e.kind != complaintflow::model::SlaKind::Breached));
+    assert!(
+        sink.sla
+            .iter()
+            .all(|e| e.kind != complaintflow::model::SlaKind::Breached)
+    );
+}
+
+#[test]
+fn an_acknowledgement_delivered_beyond_lateness_retracts_the_breach() {
+    // T's receipt at 10:20 comes first: the clock minus lateness (10:15) is
+    // past S's deadline (10:10), so S breaches; then S's acknowledgement,
+    // made at 10:09, corrects it.
+    let lines = vec![
+        received("s1", "S", "02T10:00", OUTAGE, "single"),
+        received("t1", "T", "02T10:20", OUTAGE, "single"),
+        ev("s2", "S", "02T10:09", "acknowledged", json!({})),
+    ];
+    let (sink, summary) = replay(&lines, None);
+    let s: Vec<String> = sink
+        .sla
+        .iter()
+        .filter(|e| e.complaint_id == "S" && e.stage == complaintflow::model::Stage::Acknowledge)
+        .map(|e| format!("{} {}", e.event_id, sla_line(e)))
+        .collect();
+    assert_eq!(
+        s,
+        [
+            "S:0:acknowledge:started 0 acknowledge started at=02T10:00 deadline=02T10:10",
+            "S:0:acknowledge:warning 0 acknowledge warning at=02T10:08 deadline=02T10:10",
+            "S:0:acknowledge:breached 0 acknowledge breached at=02T10:10 deadline=02T10:10",
+            "S:0:acknowledge:escalated:breach 0 acknowledge escalated at=02T10:10 deadline=02T10:10",
+            "S:0:acknowledge:retracted 0 acknowledge retracted at=02T10:09 deadline=02T10:10",
+            "S:0:acknowledge:met 0 acknowledge met at=02T10:09 deadline=02T10:10",
+        ]
+    );
+    let row = sink
+        .complaints
+        .iter()
+        .find(|c| c.complaint_id == "S")
+        .unwrap();
+    assert_eq!((row.acknowledge_sla, row.breaches), (StageOutcome::Met, 0));
+    let ack = &summary.stages[&complaintflow::model::Stage::Acknowledge];
+    assert_eq!(
+        (ack.breached, ack.retracted, ack.met, ack.late),
+        (0, 1, 1, 0)
+    );
 }

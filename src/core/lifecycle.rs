@@ -38,15 +38,21 @@ fn start_stage(
     emit(c, SlaKind::Started, at, None, out);
 }
 
-/// Closes the running stage if it is `stage`: `met` in time, `late` after a breach.
+/// Closes the running stage if it is `stage`: `met` in time, `late` after a
+/// breach. Evidence of an end in time that arrives after the breach was
+/// declared corrects it: `retracted`, then `met`.
 fn end_stage(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) {
     let Some(clock) = c.clock.as_ref().filter(|k| k.stage == stage) else {
         return;
     };
-    let (kind, outcome) = if clock.breached {
-        (SlaKind::Late, StageOutcome::Late)
-    } else {
-        (SlaKind::Met, StageOutcome::Met)
+    let (kind, outcome) = match (clock.breached, at <= clock.deadline) {
+        (false, _) => (SlaKind::Met, StageOutcome::Met),
+        (true, false) => (SlaKind::Late, StageOutcome::Late),
+        (true, true) => {
+            emit(c, SlaKind::Retracted, at, None, out);
+            c.breaches = c.breaches.saturating_sub(1);
+            (SlaKind::Met, StageOutcome::Met)
+        }
     };
     emit(c, kind, at, None, out);
     c.outcomes[stage.index()] = outcome;

@@ -17,6 +17,9 @@ pub struct StageStats {
     pub extended: u64,
     pub escalated: u64,
     pub cancelled: u64,
+    /// Breaches corrected by late evidence; `breached` and `escalated` are
+    /// net of them.
+    pub retracted: u64,
 }
 
 impl StageStats {
@@ -83,6 +86,11 @@ impl Summary {
             SlaKind::Extended => &mut s.extended,
             SlaKind::Escalated => &mut s.escalated,
             SlaKind::Cancelled => &mut s.cancelled,
+            SlaKind::Retracted => {
+                s.breached = s.breached.saturating_sub(1);
+                s.escalated = s.escalated.saturating_sub(1);
+                &mut s.retracted
+            }
         };
         *n += 1;
     }
@@ -144,7 +152,11 @@ impl fmt::Display for Summary {
             writeln!(f, "  clock at end           {}", t.to_rfc3339())?;
         }
         if let Some(t) = self.future_bound {
-            writeln!(f, "  future bound           {} (later events refused)", t.to_rfc3339())?;
+            writeln!(
+                f,
+                "  future bound           {} (later events refused)",
+                t.to_rfc3339()
+            )?;
         }
         writeln!(f, "  input lines            {:>8}", self.lines)?;
         writeln!(f, "  events accepted        {:>8}", self.accepted)?;
@@ -188,14 +200,14 @@ impl fmt::Display for Summary {
         table(f, "status", &self.by_status, self.complaints)?;
         writeln!(
             f,
-            "\nSLA by stage           started      met     late breached  compliance  warn  ext  escal  cancel"
+            "\nSLA by stage           started      met     late breached  compliance  warn  ext  escal  cancel  retracted"
         )?;
         for stage in Stage::ALL {
             let s = self.stages.get(stage).cloned().unwrap_or_default();
             let c = s.compliance().map_or("-".into(), |c| format!("{c:.1}%"));
             writeln!(
                 f,
-                "  {:<20} {:>8} {:>8} {:>8} {:>8} {:>11} {:>5} {:>4} {:>6} {:>7}",
+                "  {:<20} {:>8} {:>8} {:>8} {:>8} {:>11} {:>5} {:>4} {:>6} {:>7} {:>10}",
                 stage.as_str(),
                 s.started,
                 s.met,
@@ -205,7 +217,8 @@ impl fmt::Display for Summary {
                 s.warning,
                 s.extended,
                 s.escalated,
-                s.cancelled
+                s.cancelled,
+                s.retracted
             )?;
         }
         writeln!(

@@ -57,7 +57,9 @@ wire_enum!(
     }
 );
 wire_enum!(
-    /// What an SLA event says about its stage.
+    /// What an SLA event says about its stage. `retracted`: the stage's
+    /// `breached` and `escalated:breach` no longer hold, as evidence that it
+    /// ended in time arrived after the breach.
     SlaKind {
         Started = "started",
         Warning = "warning",
@@ -67,6 +69,7 @@ wire_enum!(
         Extended = "extended",
         Escalated = "escalated",
         Cancelled = "cancelled",
+        Retracted = "retracted",
     }
 );
 wire_enum!(

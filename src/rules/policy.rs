@@ -84,13 +84,19 @@ pub fn parse(text: &str) -> Result<SlaPolicy, String> {
         .map_err(|e| format!("`max_clock_skew` = \"{}\": {e}", file.max_clock_skew))?;
     // Beyond a day it no longer catches a wrong clock.
     if skew.as_secs() > 86_400 {
-        return Err(format!("`max_clock_skew` must be at most 1 day, not {}", file.max_clock_skew));
+        return Err(format!(
+            "`max_clock_skew` must be at most 1 day, not {}",
+            file.max_clock_skew
+        ));
     }
     let lateness = humantime::parse_duration(&file.lateness)
         .map_err(|e| format!("`lateness` = \"{}\": {e}", file.lateness))?;
     // Breaches wait this long; beyond a day they would come too late to act on.
     if lateness.as_secs() > 86_400 {
-        return Err(format!("`lateness` must be at most 1 day, not {}", file.lateness));
+        return Err(format!(
+            "`lateness` must be at most 1 day, not {}",
+            file.lateness
+        ));
     }
     Ok(SlaPolicy {
         targets,
@@ -130,7 +136,11 @@ mod tests {
                 .contains("max_clock_skew")
         );
         // Optional: files written before it existed keep loading.
-        let without: String = good.lines().filter(|l| !l.starts_with("max_clock_skew")).collect::<Vec<_>>().join("\n");
+        let without: String = good
+            .lines()
+            .filter(|l| !l.starts_with("max_clock_skew"))
+            .collect::<Vec<_>>()
+            .join("\n");
         assert_eq!(parse(&without).unwrap().max_clock_skew, 300);
     }
 }

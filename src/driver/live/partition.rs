@@ -93,7 +93,8 @@ impl Partition {
     /// Fires the timers due `lateness` before `now` (the wall clock of a
     /// caught-up partition): an event made in time may still be on its way.
     pub fn advance(&mut self, now: Timestamp, lateness: u64, k: &KafkaConfig, p: &mut Produced) {
-        self.engine.advance(timer_horizon(now, lateness), &mut p.out);
+        self.engine
+            .advance(timer_horizon(now, lateness), &mut p.out);
         collect(k, p);
     }
 

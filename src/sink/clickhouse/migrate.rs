@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0002_outcomes.sql",
         include_str!("../../../schemas/clickhouse/0002_outcomes.sql"),
     ),
+    (
+        3,
+        "0003_retractions.sql",
+        include_str!("../../../schemas/clickhouse/0003_retractions.sql"),
+    ),
 ];
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
