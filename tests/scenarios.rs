@@ -718,3 +718,38 @@ fn an_acknowledgement_delivered_beyond_lateness_retracts_the_breach() {
         (0, 1, 1, 0)
     );
 }
+
+#[test]
+fn raising_the_priority_to_urgent_during_report_escalates_once() {
+    let urgent = |id: &str, at: &str| {
+        ev(
+            id,
+            "C21",
+            at,
+            "assigned",
+            json!({"lead_department": "technical", "priority": "urgent"}),
+        )
+    };
+    let lines = vec![
+        received("e1", "C21", "02T09:00", OUTAGE, "single"),
+        ev("e2", "C21", "02T09:05", "acknowledged", json!({})),
+        handled("e3", "C21", "02T12:00"),
+        urgent("e4", "02T12:10"),
+        urgent("e5", "02T12:20"),
+        ev("e6", "C21", "02T12:30", "reported", json!({})),
+    ];
+    let (sink, _) = replay(&lines, None);
+    assert!(sink.dead_letters.is_empty(), "{:?}", sink.dead_letters);
+    let escalations: Vec<String> = sink
+        .sla
+        .iter()
+        .filter(|e| e.kind == complaintflow::model::SlaKind::Escalated)
+        .map(|e| format!("{} {}", e.event_id, sla_line(e)))
+        .collect();
+    assert_eq!(
+        escalations,
+        ["C21:0:report:escalated:urgent 0 report escalated at=02T12:10 deadline=02T13:00"]
+    );
+    let row = &sink.complaints[0];
+    assert_eq!(row.priority, Priority::Urgent);
+}

@@ -109,6 +109,9 @@ pub struct Complaint {
     pub clock: Option<StageClock>,
     pub outcomes: [StageOutcome; 5],
     pub breaches: u32,
+    /// The cycle whose urgency was escalated to the group (once per cycle).
+    #[serde(default)]
+    pub urgent_escalated: Option<u32>,
     pub satisfied: Option<bool>,
     /// Hashes of accepted `event_id`s, to ignore redeliveries.
     pub seen: Vec<u64>,

@@ -59,18 +59,22 @@ fn end_stage(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) 
     c.clock = None;
 }
 
-/// Sends the running stage to the complaint handling group because the
-/// complaint is urgent. Called when urgency appears: the first decision, a
-/// reopen, or an assignment that raises the priority.
+/// Sends an urgent complaint to the complaint handling group, once per
+/// cycle. Called when urgency appears: the first decision, a reopen, or an
+/// assignment that raises the priority while the complaint is open. The
+/// event names the running stage; with none running (handling after a
+/// first answer), `handle`, with the escalation time as its deadline.
 fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
-    if c.routing.priority != Priority::Urgent || c.clock.as_ref().is_none_or(|k| k.escalated_urgent)
-    {
+    if c.routing.priority != Priority::Urgent || c.urgent_escalated == Some(c.cycle) {
         return;
     }
-    emit(c, SlaKind::Escalated, at, Some("urgent"), out);
-    if let Some(k) = c.clock.as_mut() {
-        k.escalated_urgent = true;
-    }
+    let clock = c
+        .clock
+        .clone()
+        .unwrap_or_else(|| StageClock::start(Stage::Handle, at, 0, 0.5));
+    out.sla
+        .push(emitter(c).event(&clock, SlaKind::Escalated, at, Some("urgent")));
+    c.urgent_escalated = Some(c.cycle);
 }
 
 /// Fires this complaint's warnings and breaches due before `until`
@@ -160,6 +164,7 @@ pub(super) fn receive(
         clock: None,
         outcomes: Default::default(),
         breaches: 0,
+        urgent_escalated: None,
         satisfied: None,
         seen: Vec::with_capacity(8),
         version: 0,
@@ -258,14 +263,11 @@ pub(super) fn apply(
         }
         EventBody::Assigned(a) => match c.status {
             Status::Acknowledged => {
-                let before = c.routing.priority;
                 reroute(c, a, names);
                 end_stage(c, Stage::Assign, at, out);
                 c.times.assigned = Some(at);
                 start_stage(c, Stage::Handle, at, policy, out);
-                if before != Priority::Urgent {
-                    escalate_if_urgent(c, at, out);
-                }
+                escalate_if_urgent(c, at, out);
                 c.status = Status::Handling;
             }
             Status::Handling => {
@@ -275,14 +277,20 @@ pub(super) fn apply(
                 reroute(c, a, names);
                 if c.routing.priority != before {
                     retarget_handle(c, at, policy);
-                    escalate_if_urgent(c, at, out);
                 }
+                escalate_if_urgent(c, at, out);
+            }
+            // Handled, not yet confirmed: the group may still re-route or
+            // raise the priority; the running stage keeps its deadline.
+            Status::Handled | Status::Reported => {
+                reroute(c, a, names);
+                escalate_if_urgent(c, at, out);
             }
             _ => {
                 return Err(invalid(
                     ev,
                     c,
-                    "assignment needs an acknowledged complaint not yet handled",
+                    "assignment needs an acknowledged complaint not yet confirmed",
                 ));
             }
         },

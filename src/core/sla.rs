@@ -64,8 +64,6 @@ pub struct StageClock {
     /// `until` of an extension request awaiting the group's decision.
     #[serde(default, with = "crate::model::time::option")]
     pub pending_extension: Option<Timestamp>,
-    /// The urgent escalation was sent for this stage.
-    pub escalated_urgent: bool,
 }
 
 /// The next thing a clock will do on its own.
@@ -102,7 +100,6 @@ impl StageClock {
             breached: false,
             extensions: 0,
             pending_extension: None,
-            escalated_urgent: false,
         }
     }
 
