@@ -1,4 +1,4 @@
-//! Command line: `replay`, `demo`, `rules check|test` (CONTRACT.md "Command line").
+//! Command line: `replay`, `demo`, `rules check|test` (docs/contract.md "Command line").
 
 use crate::config::{Config, Overrides};
 use crate::core::Rules;

@@ -1,5 +1,5 @@
 //! Hand-written scenarios replayed through the shipped rules, with literal
-//! expected SLA outputs (CONTRACT.md "Default SLA policy").
+//! expected SLA outputs (docs/contract.md "SLA policy").
 
 mod common;
 use common::*;

@@ -1,4 +1,4 @@
-//! The lifecycle state machine (DOMAIN.md "The process and its deadlines").
+//! The lifecycle state machine of the regulation (docs/contract.md "SLA policy").
 //! Every function validates before it changes anything, so a refused event
 //! leaves the complaint as it was.
 

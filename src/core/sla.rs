@@ -21,7 +21,7 @@ pub struct SlaPolicy {
 }
 
 impl Default for SlaPolicy {
-    /// The regulation's targets (CONTRACT.md "Default SLA policy").
+    /// The regulation's targets (docs/contract.md "SLA policy").
     fn default() -> Self {
         const M: u64 = 60;
         const H: u64 = 3600;

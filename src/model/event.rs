@@ -1,4 +1,4 @@
-//! Input lifecycle events (CONTRACT.md "Input").
+//! Input lifecycle events (docs/contract.md "Input").
 //!
 //! Parsing is two-pass over the same text: the common header first, then the
 //! body struct its `type` names. That avoids serde's buffering of flattened,

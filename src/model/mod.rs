@@ -1,4 +1,4 @@
-//! The public data model of CONTRACT.md: input events and the outputs.
+//! The public data model of docs/contract.md: input events and the outputs.
 
 pub mod event;
 pub mod output;

@@ -1,4 +1,4 @@
-//! Output records (CONTRACT.md "Output"). Their JSON shapes are the rows of the
+//! Output records (docs/contract.md "Output"). Their JSON shapes are the rows of the
 //! ClickHouse tables, so the file and Kafka outputs and the database agree.
 
 use super::{Category, Priority, SlaKind, Stage, Timestamp};

@@ -42,7 +42,7 @@ impl JsonlFile {
     }
 }
 
-/// The replay outputs of CONTRACT.md in a directory.
+/// The replay outputs of docs/contract.md in a directory.
 pub struct JsonlSink {
     decisions: JsonlFile,
     sla: JsonlFile,
