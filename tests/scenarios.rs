@@ -624,11 +624,10 @@ fn an_event_from_the_future_is_refused_and_changes_nothing() {
     let (got, summary) = replay(&with_future, None);
     assert_eq!(got.dead_letters.len(), 1);
     let reason = &got.dead_letters[0].reason;
-    assert!(
-        reason.starts_with("future_event: `occurred_at` 2099-03-29T10:02:00+08:00 is later than "),
-        "{reason}"
+    assert_eq!(
+        reason,
+        "future_event: `occurred_at` 2099-03-29T10:02:00+08:00 is later than the wall clock plus max_clock_skew (300s)"
     );
-    assert!(reason.contains("max_clock_skew 300s"), "{reason}");
     assert_eq!(sla_lines(&got), sla_lines(&clean));
     assert!(summary.future_bound.is_some());
 }

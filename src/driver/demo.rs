@@ -108,9 +108,12 @@ struct Gen<'r> {
     rng: ChaCha8Rng,
     rules: &'r dyn Rules,
     end: DateTime<FixedOffset>,
-    /// `(time in ms, insertion order, line)`.
+    /// `(delivery time in ms, insertion order, line)`.
     lines: Vec<(i64, u64, String)>,
     seq: u64,
+    /// How late the current complaint's acknowledgement reaches the stream
+    /// (adapters batch and retry): after events that happened later.
+    ack_delay: TimeDelta,
 }
 
 fn mins(m: i64) -> TimeDelta {
@@ -260,6 +263,18 @@ impl Gen<'_> {
             );
             return;
         }
+        // Some acknowledgements made in time reach the stream late: within
+        // the rules' lateness (no effect), or, where the next event is hours
+        // away, beyond it (a breach, then its retraction).
+        self.ack_delay = if late_ack {
+            TimeDelta::zero()
+        } else if self.chance(0.04) {
+            self.between(1, 4)
+        } else if self.chance(0.03) {
+            self.between(10, 30)
+        } else {
+            TimeDelta::zero()
+        };
         if !self.emit(
             &cid,
             &mut n,
@@ -486,8 +501,33 @@ impl Gen<'_> {
         (!withdraw).then_some(handled)
     }
 
+    /// Delays the delivery of the acknowledgement among the complaint's lines
+    /// from `first` on by `ack_delay`, but keeps it a minute ahead of the
+    /// complaint's next event: the complaint's own order stays.
+    fn deliver_ack_late(&mut self, first: usize) {
+        let delay = self.ack_delay.num_milliseconds();
+        let lines = &mut self.lines[first..];
+        let Some(ack) = lines
+            .iter()
+            .position(|l| l.2.contains("\"complaint.acknowledged\""))
+        else {
+            return;
+        };
+        let at = lines[ack].0;
+        let next = lines[ack..].iter().map(|l| l.0).find(|&t| t > at);
+        let room = next.map_or(delay, |n| n - at - 60_000);
+        let delay = delay.min(room);
+        if delay <= 0 {
+            return;
+        }
+        for l in lines[ack..].iter_mut().take_while(|l| l.0 == at) {
+            l.0 += delay;
+        }
+    }
+
     /// A few lines a real stream also carries: garbage, truncated JSON,
-    /// unknown types and events for complaints nobody received.
+    /// unknown types, events for complaints nobody received, and one from a
+    /// system whose clock is wrong.
     fn malformed(&mut self, cfg: &DemoConfig) {
         let count = cfg.complaints / 500 + 3;
         for k in 0..count {
@@ -507,6 +547,12 @@ impl Gen<'_> {
             };
             self.push_line(at, line);
         }
+        // A department system whose clock is a lifetime ahead.
+        let at = cfg.start + self.between(0, cfg.days * 24 * 60);
+        let line = format!(
+            r#"{{"event_id":"skewed-1","type":"complaint.progress","complaint_id":"CF-000001","occurred_at":"2099-03-29T10:02:00+08:00","actor":"dept-system","note":"checked the line"}}"#
+        );
+        self.push_line(at, line);
     }
 }
 
@@ -518,9 +564,13 @@ pub fn generate(cfg: &DemoConfig, rules: &dyn Rules) -> Vec<String> {
         end: cfg.end(),
         lines: Vec::new(),
         seq: 0,
+        ack_delay: TimeDelta::zero(),
     };
     for i in 0..cfg.complaints {
+        let first = g.lines.len();
+        g.ack_delay = TimeDelta::zero();
         g.complaint(i, cfg);
+        g.deliver_ack_late(first);
     }
     g.malformed(cfg);
     g.lines.sort_unstable_by_key(|(t, s, _)| (*t, *s));

@@ -12,7 +12,9 @@ use crate::config::Config;
 use crate::core::Complaint;
 use crate::model::{DeadLetter, Decision, Event, SlaEvent};
 use crate::sink::clickhouse::{Batch, Limits, Warehouse};
-use crate::source::kafka::{GroupContext, commit_stored, group_consumer, store_next};
+use crate::source::kafka::{
+    GroupContext, WATERMARK_KEY, commit_stored, group_consumer, store_next,
+};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
@@ -60,6 +62,9 @@ fn add(batch: &mut Batch, source: Source, msg: &OwnedMessage) {
     let Some(payload) = msg.payload() else {
         return; // a state tombstone: the complaint's row stays as it was
     };
+    if matches!(source, Source::State) && msg.key() == Some(WATERMARK_KEY.as_bytes()) {
+        return; // the partition's clock, not a complaint
+    }
     let position = || format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset());
     let text = std::str::from_utf8(payload);
     let ok = match (source, text) {

@@ -155,7 +155,7 @@ impl fmt::Display for Summary {
             writeln!(
                 f,
                 "  future bound           {} (later events refused)",
-                t.to_rfc3339()
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             )?;
         }
         writeln!(f, "  input lines            {:>8}", self.lines)?;

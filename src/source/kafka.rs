@@ -224,10 +224,23 @@ pub fn group_consumer(
 /// How long no record may arrive before a partition counts as read to its end.
 const END_QUIET: Duration = Duration::from_millis(500);
 
+/// Key of the state record holding a partition's event-time watermark (a
+/// NUL byte first: no complaint id of the contract starts with one).
+pub const WATERMARK_KEY: &str = "\u{0}watermark";
+
+/// The payload of the watermark record.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct WatermarkRecord {
+    #[serde(with = "crate::model::time")]
+    pub watermark: crate::model::Timestamp,
+}
+
 /// A partition's restored state, and how far its input reached then.
 pub struct Restored {
     /// The latest state of every complaint in the changelog partition.
     pub states: HashMap<String, Complaint>,
+    /// The partition's event-time watermark: a restart does not move it back.
+    pub watermark: Option<crate::model::Timestamp>,
     /// The input partition's high watermark when the restore began: every
     /// input the states reflect lies before it.
     pub input_end: i64,
@@ -251,8 +264,13 @@ pub fn restore_partition(
     let (low, high) =
         consumer.fetch_watermarks(&k.state_topic, partition, Duration::from_secs(10))?;
     let mut states = HashMap::new();
+    let mut watermark = None;
     if high <= low {
-        return Ok(Restored { states, input_end });
+        return Ok(Restored {
+            states,
+            watermark,
+            input_end,
+        });
     }
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(&k.state_topic, partition, Offset::Offset(low))?;
@@ -278,6 +296,14 @@ pub fn restore_partition(
         let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
             continue;
         };
+        if key == WATERMARK_KEY {
+            watermark = msg
+                .payload()
+                .and_then(|b| serde_json::from_slice::<WatermarkRecord>(b).ok())
+                .map(|w| w.watermark)
+                .max(watermark);
+            continue;
+        }
         match msg.payload() {
             None => {
                 states.remove(key);
@@ -292,5 +318,9 @@ pub fn restore_partition(
             },
         }
     }
-    Ok(Restored { states, input_end })
+    Ok(Restored {
+        states,
+        watermark,
+        input_end,
+    })
 }

@@ -61,6 +61,11 @@ pub async fn produce(topic: &str, lines: &[String]) {
 
 /// Reads every message of a topic (all partitions) from the beginning.
 pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
+    read_partitions(topic).into_values().flatten().collect()
+}
+
+/// Every message of a topic, by partition, each in offset order.
+pub fn read_partitions(topic: &str) -> std::collections::BTreeMap<i32, Vec<Vec<u8>>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers())
         .set("group.id", format!("{topic}.reader"))
@@ -83,7 +88,7 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
             ends.insert(p.id(), (low, high));
         }
     }
-    let mut out = Vec::new();
+    let mut out = std::collections::BTreeMap::new();
     if ends.is_empty() {
         return out;
     }
@@ -103,7 +108,9 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
                 && m.offset() >= e.0
             {
                 e.0 = m.offset() + 1;
-                out.push(m.payload().unwrap_or_default().to_vec());
+                out.entry(m.partition())
+                    .or_insert_with(Vec::new)
+                    .push(m.payload().unwrap_or_default().to_vec());
             }
         }
     }

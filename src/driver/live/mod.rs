@@ -144,7 +144,7 @@ impl Live {
             let stop = CancellationToken::new();
             let worker = Worker::new(
                 p,
-                Partition::new(engine),
+                Partition::new(engine, restored.watermark),
                 self.cfg.clone(),
                 self.rules.clone(),
                 self.producer.clone(),

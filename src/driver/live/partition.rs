@@ -8,6 +8,7 @@ use crate::core::{
 };
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::sink::kafka::OutRecord;
+use crate::source::kafka::{WATERMARK_KEY, WatermarkRecord};
 use rdkafka::Message;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,13 +29,21 @@ pub(super) struct Produced {
 pub(super) struct Partition {
     pub engine: Engine,
     pub clock: EventTimeClock,
+    /// The watermark last written to the changelog.
+    written: Option<Timestamp>,
 }
 
 impl Partition {
-    pub fn new(engine: Engine) -> Partition {
+    /// A partition's engine, with its clock where it stood (restored).
+    pub fn new(engine: Engine, watermark: Option<Timestamp>) -> Partition {
+        let mut clock = EventTimeClock::default();
+        if let Some(w) = watermark {
+            clock.observe(w);
+        }
         Partition {
             engine,
-            clock: EventTimeClock::default(),
+            clock,
+            written: watermark,
         }
     }
 
@@ -140,6 +149,17 @@ impl Partition {
         for id in std::mem::take(&mut p.changed) {
             let payload = self.engine.complaint(&id).map(json);
             p.records.push(state_record(k, &id, payload, partition));
+        }
+        // The partition's clock too: a restart must not move it back.
+        if let Some(w) = self.clock.now().filter(|w| Some(*w) != self.written) {
+            let record = WatermarkRecord { watermark: w };
+            p.records.push(state_record(
+                k,
+                WATERMARK_KEY,
+                Some(json(&record)),
+                partition,
+            ));
+            self.written = Some(w);
         }
     }
 }
