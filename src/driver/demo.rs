@@ -549,10 +549,8 @@ impl Gen<'_> {
         }
         // A department system whose clock is a lifetime ahead.
         let at = cfg.start + self.between(0, cfg.days * 24 * 60);
-        let line = format!(
-            r#"{{"event_id":"skewed-1","type":"complaint.progress","complaint_id":"CF-000001","occurred_at":"2099-03-29T10:02:00+08:00","actor":"dept-system","note":"checked the line"}}"#
-        );
-        self.push_line(at, line);
+        let line = r#"{"event_id":"skewed-1","type":"complaint.progress","complaint_id":"CF-000001","occurred_at":"2099-03-29T10:02:00+08:00","actor":"dept-system","note":"checked the line"}"#;
+        self.push_line(at, line.to_string());
     }
 }
 
