@@ -54,7 +54,7 @@ fn valid_stream(seed: u64) -> (Vec<Line>, chrono::DateTime<chrono::Utc>) {
         .into_iter()
         .map(|d| d.payload)
         .collect();
-    let valid = lines
+    let mut valid: Vec<Line> = lines
         .into_iter()
         .filter(|l| !refused.contains(l))
         .map(|text| {
@@ -68,6 +68,9 @@ fn valid_stream(seed: u64) -> (Vec<Line>, chrono::DateTime<chrono::Utc>) {
             }
         })
         .collect();
+    // The demo delivers some acknowledgements late: put them back in time
+    // order (stable, so each complaint keeps its own order).
+    valid.sort_by_key(|l| l.at_ms);
     (valid, until)
 }
 
