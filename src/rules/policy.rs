@@ -52,6 +52,15 @@ fn seconds(stage: Stage, priority: Priority, text: &str) -> Result<u64, String> 
     Ok(d.as_secs())
 }
 
+/// A duration setting in seconds, at most one day.
+fn at_most_a_day(name: &str, text: &str) -> Result<u64, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("`{name}` = \"{text}\": {e}"))?;
+    if d.as_secs() > 86_400 {
+        return Err(format!("`{name}` must be at most 1 day, not {text}"));
+    }
+    Ok(d.as_secs())
+}
+
 /// Parses and validates the policy text.
 pub fn parse(text: &str) -> Result<SlaPolicy, String> {
     let file: PolicyFile = toml::from_str(text).map_err(|e| e.to_string())?;
@@ -80,29 +89,15 @@ pub fn parse(text: &str) -> Result<SlaPolicy, String> {
             targets[stage.index()][priority.index()] = seconds(*stage, *priority, text)?;
         }
     }
-    let skew = humantime::parse_duration(&file.max_clock_skew)
-        .map_err(|e| format!("`max_clock_skew` = \"{}\": {e}", file.max_clock_skew))?;
-    // Beyond a day it no longer catches a wrong clock.
-    if skew.as_secs() > 86_400 {
-        return Err(format!(
-            "`max_clock_skew` must be at most 1 day, not {}",
-            file.max_clock_skew
-        ));
-    }
-    let lateness = humantime::parse_duration(&file.lateness)
-        .map_err(|e| format!("`lateness` = \"{}\": {e}", file.lateness))?;
-    // Breaches wait this long; beyond a day they would come too late to act on.
-    if lateness.as_secs() > 86_400 {
-        return Err(format!(
-            "`lateness` must be at most 1 day, not {}",
-            file.lateness
-        ));
-    }
+    // Beyond a day, a skew no longer catches a wrong clock, and breaches
+    // that wait that long come too late to act on.
+    let skew = at_most_a_day("max_clock_skew", &file.max_clock_skew)?;
+    let lateness = at_most_a_day("lateness", &file.lateness)?;
     Ok(SlaPolicy {
         targets,
         warning_share: file.warning_share,
-        max_clock_skew: skew.as_secs(),
-        lateness: lateness.as_secs(),
+        max_clock_skew: skew,
+        lateness,
     })
 }
 
