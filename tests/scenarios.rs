@@ -628,7 +628,10 @@ fn an_event_from_the_future_is_refused_and_changes_nothing() {
         reason,
         "future_event: `occurred_at` 2099-03-29T10:02:00+08:00 is later than the wall clock plus max_clock_skew (300s)"
     );
-    assert_eq!(sla_lines(&got), sla_lines(&clean));
+    // Every output but the dead letter is that of the file without it.
+    assert_eq!(rows(&got.sla), rows(&clean.sla));
+    assert_eq!(rows(&got.decisions), rows(&clean.decisions));
+    assert_eq!(rows(&got.complaints), rows(&clean.complaints));
     assert!(summary.future_bound.is_some());
 }
 
@@ -751,4 +754,11 @@ fn raising_the_priority_to_urgent_during_report_escalates_once() {
     );
     let row = &sink.complaints[0];
     assert_eq!(row.priority, Priority::Urgent);
+}
+
+/// Outputs serialized, for comparing them byte for byte.
+fn rows<T: serde::Serialize>(v: &[T]) -> Vec<String> {
+    v.iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect()
 }
