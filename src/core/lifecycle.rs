@@ -60,21 +60,19 @@ fn end_stage(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) 
 }
 
 /// Sends an urgent complaint to the complaint handling group, once per
-/// cycle. Called when urgency appears: the first decision, a reopen, or an
-/// assignment that raises the priority while the complaint is open. The
-/// event names the running stage; with none running (handling after a
-/// first answer), `handle`, with the escalation time as its deadline.
+/// cycle, naming the running stage. Called when urgency appears (the first
+/// decision, a reopen, an assignment that raises the priority while the
+/// complaint is open) and when a stage starts. With no stage running
+/// (handling after a first answer) it waits for the next stage of the
+/// cycle: nothing is said of a stage after its end.
 fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
     if c.routing.priority != Priority::Urgent || c.urgent_escalated == Some(c.cycle) {
         return;
     }
-    let clock = c
-        .clock
-        .clone()
-        .unwrap_or_else(|| StageClock::start(Stage::Handle, at, 0, 0.5));
-    out.sla
-        .push(emitter(c).event(&clock, SlaKind::Escalated, at, Some("urgent")));
-    c.urgent_escalated = Some(c.cycle);
+    if c.clock.is_some() {
+        emit(c, SlaKind::Escalated, at, Some("urgent"), out);
+        c.urgent_escalated = Some(c.cycle);
+    }
 }
 
 /// Fires this complaint's warnings and breaches due before `until`
@@ -394,6 +392,8 @@ pub(super) fn apply(
             end_stage(c, Stage::Handle, at, out);
             c.times.handled = Some(at);
             start_stage(c, Stage::Report, at, policy, out);
+            // Raised to urgent after a first answer ended the handle clock.
+            escalate_if_urgent(c, at, out);
             c.status = Status::Handled;
         }
         EventBody::Reported(_) => {
