@@ -337,7 +337,7 @@ fn run_live(cfg: Config) -> Result<()> {
         }
         let drain = std::time::Duration::from_millis(cfg.run.drain_timeout_ms);
         // Before the live loop and the loader subscribe to them.
-        crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
+        let state_partitions = crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
         if !cfg.clickhouse.url.is_empty() {
             if cfg.clickhouse.migrate {
                 let applied = crate::sink::clickhouse::migrate(&cfg.clickhouse)
@@ -353,7 +353,7 @@ fn run_live(cfg: Config) -> Result<()> {
                 }
             });
         }
-        let mut task = tokio::spawn(live::run(cfg, shared, health, cancel.clone()));
+        let mut task = tokio::spawn(live::run(cfg, shared, health, state_partitions, cancel.clone()));
         let result = tokio::select! {
             r = &mut task => r,
             _ = async { cancel.cancelled().await; tokio::time::sleep(drain).await } => {

@@ -125,7 +125,8 @@ pub async fn send_all(
 /// The state topic is compacted and has as many partitions as the input
 /// topic has on the broker (`kafka.partitions` only when both are new); a
 /// state topic with fewer is given more, or `run` refuses to start.
-pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
+/// Returns the state topic's partition count.
+pub async fn ensure_topics(k: &KafkaConfig) -> Result<usize, KafkaSinkError> {
     let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
     // A broker round trip: on a blocking thread, not on an async worker.
     let config = client_config(k);
@@ -188,10 +189,10 @@ pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
         }
     }
     let Some(have) = partitions(&k.state_topic) else {
-        return Ok(()); // just created with the input's count
+        return Ok(input_partitions); // just created with the input's count
     };
     if have >= input_partitions {
-        return Ok(());
+        return Ok(have);
     }
     let refuse = |why: String| KafkaSinkError::StatePartitions {
         state: k.state_topic.clone(),
@@ -217,7 +218,7 @@ pub async fn ensure_topics(k: &KafkaConfig) -> Result<(), KafkaSinkError> {
         Ok(()) => {
             tracing::warn!(topic = %k.state_topic, from = have, to = input_partitions,
                 "state topic given as many partitions as the input topic");
-            Ok(())
+            Ok(input_partitions)
         }
         Err(reason) => Err(refuse(format!(
             "; the broker refused to add them: {reason}"

@@ -72,6 +72,8 @@ struct Live {
     consumer: Arc<StreamConsumer<GroupContext>>,
     producer: FutureProducer,
     workers: HashMap<i32, Running>,
+    /// Partitions of the state topic, as last ensured.
+    state_partitions: usize,
 }
 
 impl Live {
@@ -109,9 +111,14 @@ impl Live {
             return Ok(());
         }
         health.ready.store(false, Ordering::Relaxed);
-        // The input may have grown since the start: its new partitions need
-        // state partitions too (or `run` stops, saying how to add them).
-        kafka::ensure_topics(&self.cfg.kafka).await?;
+        // The input grew since the start: its new partitions need state
+        // partitions too (or `run` stops, saying how to add them).
+        if assigned
+            .iter()
+            .any(|&p| usize::try_from(p).is_ok_and(|p| p >= self.state_partitions))
+        {
+            self.state_partitions = kafka::ensure_topics(&self.cfg.kafka).await?;
+        }
         // Partitions are read in parallel: each restore waits out a quiet spell.
         let started = Instant::now();
         let reads = assigned.iter().map(|&p| {
@@ -196,11 +203,12 @@ impl Live {
 }
 
 /// Runs until `cancel`; commits stored offsets on the way out. The topics
-/// must exist (`sink::kafka::ensure_topics`).
+/// must exist: `state_partitions` is what `sink::kafka::ensure_topics` found.
 pub async fn run(
     cfg: Config,
     rules: SharedRules,
     health: Arc<Health>,
+    state_partitions: usize,
     cancel: CancellationToken,
 ) -> Result<(), LiveError> {
     let input = cfg.kafka.input_topic.as_str();
@@ -216,6 +224,7 @@ pub async fn run(
         consumer,
         producer,
         workers: HashMap::new(),
+        state_partitions,
     };
     // Not ready until the group assigned this member its partitions and
     // their state is restored.
