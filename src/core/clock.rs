@@ -27,15 +27,21 @@ impl Clock for EventTimeClock {
     }
 }
 
-/// How far timers may fire at clock reading `now` when evidence may arrive
-/// `lateness_secs` late: `now − lateness` (the earliest time, should that
-/// underflow).
-pub fn timer_horizon(now: Timestamp, lateness_secs: u64) -> Timestamp {
-    i64::try_from(lateness_secs)
-        .ok()
-        .and_then(chrono::TimeDelta::try_seconds)
-        .and_then(|l| now.checked_sub_signed(l))
+fn seconds(secs: u64) -> Option<chrono::TimeDelta> {
+    chrono::TimeDelta::try_seconds(i64::try_from(secs).ok()?)
+}
+
+/// `now − secs`, or the earliest time should that underflow: how far timers
+/// may fire when evidence may arrive `secs` late, or where a retention ends.
+pub fn seconds_before(now: Timestamp, secs: u64) -> Timestamp {
+    seconds(secs)
+        .and_then(|d| now.checked_sub_signed(d))
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+}
+
+/// `now + secs`; `None` past the end of time.
+pub fn seconds_after(now: Timestamp, secs: u64) -> Option<Timestamp> {
+    now.checked_add_signed(seconds(secs)?)
 }
 
 /// Live clock: the machine's UTC time.

@@ -90,7 +90,7 @@ impl Rejection {
 /// caller reads the clock. The reason names the bound by its rule, not by
 /// the clock's reading, so a replay's dead letters stay reproducible.
 pub fn refuse_future(ev: &Event, now: Timestamp, skew_secs: u64) -> Result<(), Rejection> {
-    match future_bound(now, skew_secs) {
+    match super::clock::seconds_after(now, skew_secs) {
         Some(bound) if ev.at() > bound => Err(Rejection::new(
             RejectCode::FutureEvent,
             format!(
@@ -100,12 +100,6 @@ pub fn refuse_future(ev: &Event, now: Timestamp, skew_secs: u64) -> Result<(), R
         )),
         _ => Ok(()),
     }
-}
-
-/// The latest acceptable event time at `now`; `None` past the end of time.
-pub fn future_bound(now: Timestamp, skew_secs: u64) -> Option<Timestamp> {
-    let skew = chrono::TimeDelta::try_seconds(i64::try_from(skew_secs).ok()?)?;
-    now.checked_add_signed(skew)
 }
 
 /// How an accepted event was taken.

@@ -10,8 +10,8 @@ mod lifecycle;
 pub mod sla;
 pub mod timers;
 
-pub use clock::{Clock, EventTimeClock, WallClock, timer_horizon};
+pub use clock::{Clock, EventTimeClock, WallClock, seconds_after, seconds_before};
 pub use complaint::Complaint;
 pub use decision::{DecisionInput, RuleDecision, Rules};
-pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, future_bound, refuse_future};
+pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, refuse_future};
 pub use sla::SlaPolicy;

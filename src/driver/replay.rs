@@ -2,8 +2,8 @@
 
 use super::summary::Summary;
 use crate::core::{
-    Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, future_bound,
-    refuse_future, timer_horizon,
+    Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, refuse_future,
+    seconds_after, seconds_before,
 };
 use crate::model::event::EventBody;
 use crate::model::{DeadLetter, Event, Timestamp};
@@ -63,7 +63,7 @@ impl<'r> Replay<'r> {
     /// A replay whose future guard takes `now` as the wall clock.
     pub fn at(rules: &'r dyn Rules, now: Timestamp) -> Replay<'r> {
         let summary = Summary {
-            future_bound: future_bound(now, rules.policy().max_clock_skew),
+            future_bound: seconds_after(now, rules.policy().max_clock_skew),
             ..Summary::default()
         };
         Replay {
@@ -135,7 +135,7 @@ impl<'r> Replay<'r> {
         // events may still come, out of order.
         if let Ok(Applied::Accepted) = result {
             self.clock.observe(ev.at());
-            let horizon = timer_horizon(self.now(), self.rules.policy().lateness);
+            let horizon = seconds_before(self.now(), self.rules.policy().lateness);
             self.engine.advance(horizon, &mut self.out);
         }
         self.drain(sink)?;

@@ -4,7 +4,7 @@
 use crate::config::KafkaConfig;
 use crate::core::{
     Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, WallClock,
-    refuse_future, timer_horizon,
+    refuse_future, seconds_before,
 };
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::sink::kafka::OutRecord;
@@ -78,7 +78,7 @@ impl Partition {
             Ok(Applied::Accepted) => {
                 self.clock.observe(ev.at());
                 let now = self.clock.now().expect("just observed");
-                let horizon = timer_horizon(now, rules.policy().lateness);
+                let horizon = seconds_before(now, rules.policy().lateness);
                 self.engine.advance(horizon, &mut p.out);
                 metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
                     .increment(1)
@@ -103,7 +103,7 @@ impl Partition {
     /// caught-up partition): an event made in time may still be on its way.
     pub fn advance(&mut self, now: Timestamp, lateness: u64, k: &KafkaConfig, p: &mut Produced) {
         self.engine
-            .advance(timer_horizon(now, lateness), &mut p.out);
+            .advance(seconds_before(now, lateness), &mut p.out);
         collect(k, p);
     }
 
@@ -119,15 +119,7 @@ impl Partition {
         k: &KafkaConfig,
         p: &mut Produced,
     ) {
-        let retention = i64::try_from(retention_s)
-            .ok()
-            .and_then(chrono::TimeDelta::try_seconds);
-        let cutoff = self
-            .clock
-            .now()
-            .zip(retention)
-            .and_then(|(now, r)| now.checked_sub_signed(r));
-        if let Some(cutoff) = cutoff {
+        if let Some(cutoff) = self.clock.now().map(|now| seconds_before(now, retention_s)) {
             let evicted = self.engine.evict_closed_before(cutoff, committed);
             if !evicted.is_empty() {
                 tracing::debug!(
