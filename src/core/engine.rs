@@ -142,7 +142,8 @@ struct RecentSet {
 }
 
 impl RecentSet {
-    /// 65,536 ids take about 1.5 MiB per engine (one per partition); an
+    /// 65,536 ids take about 2 MiB per engine (one per partition) when full:
+    /// a ring and a hash table of 131,072 slots of 8-byte ids each; an
     /// adapter redelivers within seconds, far fewer refusals than that.
     const CAPACITY: usize = 1 << 16;
 

@@ -46,10 +46,6 @@ pub struct PartitionProgress {
     pub low: i64,
 }
 
-/// Partition progress by topic and partition; refreshed every
-/// [`STATS_INTERVAL_MS`] without any call to the broker.
-pub type Progress = Arc<Mutex<HashMap<(String, i32), PartitionProgress>>>;
-
 /// How often the client reports its statistics (partition ends and commits).
 pub const STATS_INTERVAL_MS: u64 = 250;
 
@@ -61,7 +57,9 @@ pub struct GroupContext {
     /// consumer whose loop does not read them (they would only pile up).
     report: Option<String>,
     pub changes: Arc<Mutex<Assignment>>,
-    pub progress: Progress,
+    /// Partition progress by topic and partition; refreshed every
+    /// [`STATS_INTERVAL_MS`] without any call to the broker.
+    progress: Mutex<HashMap<(String, i32), PartitionProgress>>,
     /// The consumer itself, set once created, to split partition queues;
     /// unset for a consumer that reads everything from the shared queue.
     pub owner: OnceLock<Weak<StreamConsumer<GroupContext>>>,
@@ -202,7 +200,7 @@ pub fn group_consumer(
     let ctx = GroupContext {
         report: report.map(str::to_owned),
         changes: Arc::default(),
-        progress: Arc::default(),
+        progress: Mutex::default(),
         owner: OnceLock::new(),
     };
     let mut c = client_config(k);
