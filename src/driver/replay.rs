@@ -51,7 +51,7 @@ pub struct Replay<'r> {
     out: Outputs,
     summary: Summary,
     /// The wall-clock reading the future guard uses.
-    now: Timestamp,
+    wall_clock: Timestamp,
 }
 
 impl<'r> Replay<'r> {
@@ -72,7 +72,7 @@ impl<'r> Replay<'r> {
             rules,
             out: Outputs::default(),
             summary,
-            now,
+            wall_clock: now,
         }
     }
 
@@ -125,7 +125,7 @@ impl<'r> Replay<'r> {
                 return self.dead_letter(payload.to_string(), &r, source(), sink);
             }
         };
-        if let Err(r) = refuse_future(&ev, self.now, self.rules.policy().max_clock_skew) {
+        if let Err(r) = refuse_future(&ev, self.wall_clock, self.rules.policy().max_clock_skew) {
             return self.dead_letter(payload.to_string(), &r, source(), sink);
         }
         let result = self.engine.process(&ev, self.rules, &mut self.out);
