@@ -3,7 +3,7 @@
 //! stream of >= 1M mixed lifecycle events, and heap bytes per open complaint.
 //! Run: `scripts/bench.sh` (or `cargo bench --bench engine`).
 
-use complaintflow::core::{DecisionInput, Engine, Outputs, Rules};
+use complaintflow::core::{DecisionInput, Engine, Origin, Outputs, Rules};
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::{Bounds, replay_reader};
 use complaintflow::model::event::EventBody;
@@ -150,7 +150,7 @@ fn bench_memory(rules: &RuleSet, lines: &[String]) {
     let before = LIVE.load(Ordering::Relaxed);
     let mut engine = Engine::new();
     for e in &events {
-        let _ = engine.process(e, rules, &mut out);
+        let _ = engine.process(e, Origin::default, rules, &mut out);
         out.clear();
     }
     let after = LIVE.load(Ordering::Relaxed);

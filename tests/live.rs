@@ -251,6 +251,7 @@ async fn a_state_topic_with_fewer_partitions_than_the_input_is_matched_or_refuse
 /// S received, acknowledged one minute before its deadline, but delivered
 /// after T's later receipt: within lateness (T 2 min after S's deadline)
 /// and, if `beyond`, beyond it (T 10 min after). `base` is S's receipt time.
+/// Before them, U's acknowledgement comes before U's receipt.
 fn disorder_case(base: chrono::DateTime<chrono::Utc>, tag: &str, beyond: bool) -> Vec<String> {
     let line = |id: &str, cid: &str, at: chrono::DateTime<chrono::Utc>, kind: &str| {
         let mut v = serde_json::json!({"event_id": id, "type": format!("complaint.{kind}"), "complaint_id": cid, "occurred_at": at.to_rfc3339()});
@@ -263,7 +264,13 @@ fn disorder_case(base: chrono::DateTime<chrono::Utc>, tag: &str, beyond: bool) -
         v.to_string()
     };
     let m = chrono::TimeDelta::minutes;
-    let mut lines = Vec::new();
+    // U's acknowledgement (another adapter) delivered before its receipt,
+    // both within lateness of the partition's clock: it waits for it.
+    let u = format!("U-{tag}");
+    let mut lines = vec![
+        line(&format!("{u}-a"), &u, base + m(11), "acknowledged"),
+        line(&format!("{u}-r"), &u, base + m(10), "received"),
+    ];
     let cases: &[(&str, i64)] = if beyond {
         &[("in", 12), ("beyond", 20)]
     } else {
@@ -319,4 +326,10 @@ async fn disorder_on_the_broker_gives_the_outcomes_of_replay() {
         );
     }
     assert!(sla.contains_key("S-old-beyond:0:acknowledge:retracted"));
+    for tag in ["old", "now"] {
+        assert!(
+            sla.contains_key(&format!("U-{tag}:0:acknowledge:met")),
+            "{tag}"
+        );
+    }
 }

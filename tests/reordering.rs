@@ -96,6 +96,31 @@ fn deliver(lines: &[Line], delays: &[i64], max_delay_ms: i64) -> Vec<String> {
         .collect()
 }
 
+/// Like [`deliver`], but each complaint's receipt may also come after the
+/// complaint's own later events (another adapter), by up to `max_delay_ms`.
+fn deliver_receipts_late(lines: &[Line], delays: &[i64], max_delay_ms: i64) -> Vec<String> {
+    let mut last: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut keyed: Vec<(i64, usize)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let delay = delays[i % delays.len()].rem_euclid(max_delay_ms + 1);
+            if l.text.contains("\"complaint.received\"") {
+                return (l.at_ms + delay, i);
+            }
+            let prev = last.entry(&l.complaint).or_insert(i64::MIN);
+            let key = (l.at_ms + delay).max(*prev);
+            *prev = key;
+            (key, i)
+        })
+        .collect();
+    keyed.sort();
+    keyed
+        .into_iter()
+        .map(|(_, i)| lines[i].text.clone())
+        .collect()
+}
+
 fn sorted_json<T: serde::Serialize>(rows: &[T]) -> Vec<String> {
     let mut v: Vec<String> = rows
         .iter()
@@ -162,6 +187,22 @@ proptest! {
         prop_assert_eq!(sorted_json(&a.decisions), sorted_json(&b.decisions));
         prop_assert_eq!(sorted_json(&a.complaints), sorted_json(&b.complaints));
         prop_assert!(b.sla.iter().all(|e| e.kind != SlaKind::Retracted));
+    }
+
+    #[test]
+    fn receipts_delivered_after_their_complaints_events_within_lateness_change_no_outcome(
+        seed in 0u64..1_000,
+        delays in prop::collection::vec(any::<i64>(), 1..64),
+    ) {
+        let (lines, until) = valid_stream(seed);
+        let ordered: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
+        let disordered = deliver_receipts_late(&lines, &delays, LATENESS_MS);
+        let a = replay(&ordered, until);
+        let b = replay(&disordered, until);
+        prop_assert!(b.dead_letters.is_empty(), "{:?}", b.dead_letters);
+        prop_assert_eq!(sorted_json(&a.sla), sorted_json(&b.sla));
+        prop_assert_eq!(sorted_json(&a.decisions), sorted_json(&b.decisions));
+        prop_assert_eq!(sorted_json(&a.complaints), sorted_json(&b.complaints));
     }
 
     #[test]

@@ -214,3 +214,59 @@ async fn a_second_instance_takes_over_partitions_state_and_due_timers() {
         "no dead letters"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_event_waiting_at_a_restart_is_read_again_and_applied() {
+    let setup = Setup::new("early", 1);
+    let ids: Vec<String> = ["V", "U", "W"]
+        .iter()
+        .map(|c| format!("{c}-{}", setup.prefix))
+        .collect();
+    let mut first_batch = received_now(&ids);
+    // U's acknowledgement arrives; its receipt (from another adapter) not yet.
+    let now = chrono::Utc::now();
+    first_batch[1] = serde_json::json!({"event_id": "U-ack", "type": "complaint.acknowledged",
+        "complaint_id": ids[1], "occurred_at": now.to_rfc3339()})
+    .to_string();
+    produce(&setup.topic("events"), &first_batch).await;
+    let mut first = setup.start(&[], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    let port = setup.http_port;
+    assert!(
+        eventually(Duration::from_secs(30), || metric(
+            port,
+            "complaintflow_events_in_total"
+        ) == 2.0
+            && metric(port, "complaintflow_events_held") == 1.0),
+        "{}",
+        setup.all_logs()
+    );
+    first.signal("-TERM");
+    assert!(first.wait().success(), "{}", setup.all_logs());
+    // Nothing past the held acknowledgement (offset 1) is committed.
+    let offsets = committed(&setup.prefix, &setup.topic("events"));
+    assert_eq!(offsets.get(&0), Some(&1), "{}", setup.all_logs());
+    let mut u = serde_json::from_str::<serde_json::Value>(&received_now(&ids[1..2])[0]).unwrap();
+    u["occurred_at"] = (now - chrono::TimeDelta::minutes(1)).to_rfc3339().into();
+    produce(&setup.topic("events"), &[u.to_string()]).await;
+    let second_port = free_port();
+    let _second = setup.start(&[], second_port);
+    wait_ready(second_port, Duration::from_secs(30));
+    let met = format!("{}:0:acknowledge:met", ids[1]);
+    assert!(
+        eventually(Duration::from_secs(30), || by_id(
+            &setup.topic("sla"),
+            "event_id"
+        )
+        .contains_key(&met)),
+        "{}",
+        setup.all_logs()
+    );
+    assert!(
+        read_topic(&setup.topic("dlq")).is_empty(),
+        "{}",
+        setup.all_logs()
+    );
+    // W, read again after the restart, is a duplicate: one decision each.
+    assert_eq!(records_in(&setup.topic("decisions")), 3);
+}

@@ -370,16 +370,18 @@ fn invalid_transitions_go_to_dead_letters_with_precise_reasons() {
         reasons,
         [
             (
-                "scenario:3",
-                "invalid_transition: `complaint.handled` is not valid while complaint `C10` is `acknowledged` (handling needs an assigned complaint)"
-            ),
-            (
-                "scenario:4",
-                "unknown_complaint: `complaint.reported` for complaint `C404`, which was never received"
-            ),
-            (
                 "scenario:5",
                 "already_received: complaint `C10` was already received (with another event_id)"
+            ),
+            // Held for the assignment, which turned out to be later.
+            (
+                "scenario:3",
+                "invalid_transition: `complaint.handled` at 2026-03-02T09:20:00+00:00 is dated before `complaint.assigned` at 2026-03-02T09:30:00+00:00, the step of complaint `C10` it follows"
+            ),
+            // Held for a receipt that never came.
+            (
+                "scenario:4",
+                "unknown_complaint: `complaint.reported` for complaint `C404`, which was never received; it waited for the complaint's earlier events, which did not come within the allowed lateness"
             ),
             (
                 "scenario:10",
@@ -446,7 +448,7 @@ fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
 
 #[test]
 fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
-    use complaintflow::core::{Engine, Outputs};
+    use complaintflow::core::{Engine, Origin, Outputs};
     use complaintflow::model::Event;
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
@@ -454,7 +456,12 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
     let mut out = Outputs::default();
     let line = received("e1", "C12", "02T09:00", OUTAGE, "single");
     engine
-        .process(&Event::from_json(&line).unwrap(), &rules, &mut out)
+        .process(
+            &Event::from_json(&line).unwrap(),
+            Origin::default,
+            &rules,
+            &mut out,
+        )
         .unwrap();
     let state = serde_json::to_string(engine.complaint("C12").unwrap()).unwrap();
     let mut restored = Engine::new();
@@ -475,7 +482,7 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
 
 #[test]
 fn sub_millisecond_deadlines_fire_once() {
-    use complaintflow::core::{Engine, Outputs};
+    use complaintflow::core::{Engine, Origin, Outputs};
     use complaintflow::model::Event;
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
@@ -484,7 +491,12 @@ fn sub_millisecond_deadlines_fire_once() {
     let line =
         received("e1", "C13", "02T09:00", OUTAGE, "single").replace(":00Z\"", ":00.123456789Z\"");
     engine
-        .process(&Event::from_json(&line).unwrap(), &rules, &mut out)
+        .process(
+            &Event::from_json(&line).unwrap(),
+            Origin::default,
+            &rules,
+            &mut out,
+        )
         .unwrap();
     out.clear();
     engine.advance(t("03T00:00").parse().unwrap(), &mut out);
@@ -508,7 +520,7 @@ fn a_redelivered_refused_event_is_ignored_not_judged_again() {
 
 #[test]
 fn a_closed_complaint_stays_until_its_last_input_is_committed() {
-    use complaintflow::core::{Engine, Outputs};
+    use complaintflow::core::{Engine, Origin, Outputs};
     use complaintflow::model::Event;
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
@@ -518,7 +530,9 @@ fn a_closed_complaint_stays_until_its_last_input_is_committed() {
     lines.push(ev("e6", "C15", "02T16:00", "archived", json!({})));
     for (offset, line) in lines.iter().enumerate() {
         let e = Event::from_json(line).unwrap();
-        engine.process(&e, &rules, &mut out).unwrap();
+        engine
+            .process(&e, Origin::default, &rules, &mut out)
+            .unwrap();
         let noted = engine.note_input(&e.complaint_id, offset as i64 + 10);
         assert!(noted.is_some(), "a later offset changes the state");
     }

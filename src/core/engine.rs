@@ -3,10 +3,13 @@
 
 use super::complaint::{Complaint, Interner};
 use super::decision::Rules;
+use super::early::{EarlyEvents, Origin, Released};
 use super::lifecycle;
+use super::refusal::RecentSet;
+pub use super::refusal::{RejectCode, Rejection, refuse_future};
 use super::timers::TimerIndex;
 use crate::model::{Decision, Event, SlaEvent, Timestamp};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// What one step produced, in order.
@@ -16,6 +19,8 @@ pub struct Outputs {
     pub sla: Vec<SlaEvent>,
     /// Complaints whose state changed (live mode writes them to the changelog).
     pub changed: Vec<Arc<str>>,
+    /// Held events decided in this step: applied at last, or refused.
+    pub released: Vec<Released>,
 }
 
 impl Outputs {
@@ -23,82 +28,10 @@ impl Outputs {
         self.decisions.clear();
         self.sla.clear();
         self.changed.clear();
+        self.released.clear();
     }
     pub fn is_empty(&self) -> bool {
-        self.decisions.is_empty() && self.sla.is_empty()
-    }
-}
-
-/// Why an event was refused; `code` is low-cardinality (metrics, queries).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {detail}")]
-pub struct Rejection {
-    pub code: RejectCode,
-    pub detail: String,
-}
-
-/// Classes of refused input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectCode {
-    /// Not JSON, or not an event of the contract.
-    Unparsable,
-    /// An event for a complaint never received.
-    UnknownComplaint,
-    /// A second `complaint.received` for one complaint.
-    AlreadyReceived,
-    /// Not valid in the complaint's current state.
-    InvalidTransition,
-    /// Archived or withdrawn complaints take no more events.
-    ComplaintClosed,
-    /// Extension asked after the deadline, or otherwise unusable.
-    InvalidExtension,
-    /// `occurred_at` later than the wall clock allows: a wrong clock.
-    FutureEvent,
-}
-
-impl RejectCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectCode::Unparsable => "unparsable",
-            RejectCode::UnknownComplaint => "unknown_complaint",
-            RejectCode::AlreadyReceived => "already_received",
-            RejectCode::InvalidTransition => "invalid_transition",
-            RejectCode::ComplaintClosed => "complaint_closed",
-            RejectCode::InvalidExtension => "invalid_extension",
-            RejectCode::FutureEvent => "future_event",
-        }
-    }
-}
-
-impl std::fmt::Display for RejectCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Rejection {
-    pub fn new(code: RejectCode, detail: impl Into<String>) -> Rejection {
-        Rejection {
-            code,
-            detail: detail.into(),
-        }
-    }
-}
-
-/// Refuses an event whose time lies more than `skew_secs` ahead of `now`
-/// (the wall clock): it would move clocks into the future. Pure: the
-/// caller reads the clock. The reason names the bound by its rule, not by
-/// the clock's reading, so a replay's dead letters stay reproducible.
-pub fn refuse_future(ev: &Event, now: Timestamp, skew_secs: u64) -> Result<(), Rejection> {
-    match super::clock::seconds_after(now, skew_secs) {
-        Some(bound) if ev.at() > bound => Err(Rejection::new(
-            RejectCode::FutureEvent,
-            format!(
-                "`occurred_at` {} is later than the wall clock plus max_clock_skew ({skew_secs}s)",
-                ev.occurred_at.to_rfc3339(),
-            ),
-        )),
-        _ => Ok(()),
+        self.decisions.is_empty() && self.sla.is_empty() && self.released.is_empty()
     }
 }
 
@@ -109,6 +42,15 @@ pub enum Applied {
     Accepted,
     /// Its `event_id` was seen before for this complaint: ignored.
     Duplicate,
+    /// It came before the step it follows: held until that step arrives
+    /// (then in [`Outputs::released`]).
+    Held,
+}
+
+/// Identifies a refused event of an unknown complaint: `event_id` is
+/// unique per complaint, so the pair does.
+fn unknown_key(ev: &Event, hash: u64) -> u64 {
+    event_hash(&ev.complaint_id) ^ hash.rotate_left(29)
 }
 
 /// Stable 64-bit FNV-1a: event-id hashes are persisted with the state, so
@@ -132,36 +74,8 @@ pub struct Engine {
     /// Refused events of complaints not in the state, so a redelivery is
     /// ignored rather than dead-lettered again.
     refused_unknown: RecentSet,
-}
-
-/// The last [`RecentSet::CAPACITY`] hashes inserted: a bounded memory.
-#[derive(Debug, Default)]
-struct RecentSet {
-    order: VecDeque<u64>,
-    members: HashSet<u64>,
-}
-
-impl RecentSet {
-    /// 65,536 ids take about 2 MiB per engine (one per partition) when full:
-    /// a ring and a hash table of 131,072 slots of 8-byte ids each; an
-    /// adapter redelivers within seconds, far fewer refusals than that.
-    const CAPACITY: usize = 1 << 16;
-
-    fn contains(&self, h: u64) -> bool {
-        self.members.contains(&h)
-    }
-
-    fn insert(&mut self, h: u64) {
-        if !self.members.insert(h) {
-            return;
-        }
-        self.order.push_back(h);
-        if self.order.len() > Self::CAPACITY
-            && let Some(old) = self.order.pop_front()
-        {
-            self.members.remove(&old);
-        }
-    }
+    /// Events that came before the step they follow.
+    early: EarlyEvents,
 }
 
 impl Engine {
@@ -171,33 +85,68 @@ impl Engine {
 
     /// Applies one event at its event time. Timers of this complaint due
     /// before the event fire first, so the outcome never depends on when the
-    /// clock last advanced.
+    /// clock last advanced. An event that came before the step it follows
+    /// is held (`origin` says where it came from) and applied, in event-time
+    /// order, when that step arrives: see [`Outputs::released`].
     pub fn process(
+        &mut self,
+        ev: &Event,
+        origin: impl FnOnce() -> Origin,
+        rules: &dyn Rules,
+        out: &mut Outputs,
+    ) -> Result<Applied, Rejection> {
+        let hash = event_hash(&ev.event_id);
+        let repeated = match self.complaints.get(ev.complaint_id.as_str()) {
+            None => self.refused_unknown.contains(unknown_key(ev, hash)),
+            Some(c) => c.seen.contains(&hash),
+        };
+        if repeated || self.early.holds(ev) {
+            return Ok(Applied::Duplicate);
+        }
+        let before = self.state_of(&ev.complaint_id);
+        let result = self.attempt(ev, rules, out);
+        if let Err(r) = result {
+            let known = self.complaints.get(ev.complaint_id.as_str());
+            if !lifecycle::comes_early(known.map(|c| c.as_ref()), ev) {
+                self.settle(ev, hash, before, false, out);
+                return Err(r);
+            }
+            if !self.early.has_room(&ev.complaint_id) {
+                self.settle(ev, hash, before, false, out);
+                return Err(Rejection::new(
+                    r.code,
+                    format!("{}; too many early events to wait for", r.detail),
+                ));
+            }
+            self.early.hold(ev.clone(), origin(), r);
+            return Ok(Applied::Held);
+        }
+        self.settle(ev, hash, before, true, out);
+        self.release(ev, rules, out);
+        Ok(Applied::Accepted)
+    }
+
+    /// The complaint's version and whether it was final, before a change.
+    fn state_of(&self, id: &str) -> Option<(u64, bool)> {
+        self.complaints
+            .get(id)
+            .map(|c| (c.version, c.status.is_final()))
+    }
+
+    /// Applies `ev`, or leaves everything as it was and says why not.
+    fn attempt(
         &mut self,
         ev: &Event,
         rules: &dyn Rules,
         out: &mut Outputs,
-    ) -> Result<Applied, Rejection> {
+    ) -> Result<(), Rejection> {
         let at = ev.at();
-        let hash = event_hash(&ev.event_id);
-        let before = self
-            .complaints
-            .get(ev.complaint_id.as_str())
-            .map(|c| (c.version, c.status.is_final()));
-        let result = match self.complaints.get_mut(ev.complaint_id.as_str()) {
+        match self.complaints.get_mut(ev.complaint_id.as_str()) {
             None => {
-                // `event_id` is unique per complaint: the pair identifies it.
-                let key = event_hash(&ev.complaint_id) ^ hash.rotate_left(29);
-                if self.refused_unknown.contains(key) {
-                    return Ok(Applied::Duplicate);
-                }
-                let c = lifecycle::receive(ev, rules, &mut self.names, out).inspect_err(|_| {
-                    self.refused_unknown.insert(key);
-                })?;
+                let c = lifecycle::receive(ev, rules, &mut self.names, out)?;
                 self.complaints.insert(c.id.clone(), Box::new(c));
-                Ok(Applied::Accepted)
+                Ok(())
             }
-            Some(c) if c.seen.contains(&hash) => return Ok(Applied::Duplicate),
             Some(c) => {
                 // The complaint's timers due before the event fire first; if
                 // the event is then refused, they never fired: a refused
@@ -214,19 +163,30 @@ impl Engine {
                     **c = before;
                     out.sla.truncate(sla);
                 }
-                applied.map(|()| Applied::Accepted)
+                applied
             }
+        }
+    }
+
+    /// Book-keeping after `ev` was applied or finally refused: a refused
+    /// event is remembered too, so that redelivered it is ignored rather
+    /// than judged again against a later state (another reason).
+    fn settle(
+        &mut self,
+        ev: &Event,
+        hash: u64,
+        before: Option<(u64, bool)>,
+        accepted: bool,
+        out: &mut Outputs,
+    ) {
+        let Some(c) = self.complaints.get_mut(ev.complaint_id.as_str()) else {
+            self.refused_unknown.insert(unknown_key(ev, hash));
+            return;
         };
-        let c = self
-            .complaints
-            .get_mut(ev.complaint_id.as_str())
-            .expect("present after receive");
-        // A refused event is remembered too: redelivered, it is ignored
-        // rather than judged again against a later state (another reason).
         c.seen.push(hash);
         c.version += 1;
-        if result.is_ok() {
-            c.updated_at = c.updated_at.max(at);
+        if accepted {
+            c.updated_at = c.updated_at.max(ev.at());
         }
         if before.map(|b| b.0) != Some(c.version) {
             out.changed.push(c.id.clone());
@@ -235,7 +195,102 @@ impl Engine {
             self.closed.push_back((c.updated_at, c.id.clone()));
         }
         Self::reschedule(&mut self.timers, c);
-        result
+    }
+
+    /// Applies the held events of complaint `id` that its latest change
+    /// (`trigger`, just accepted) made valid, in event-time order, until
+    /// none is. A held event dated before the step it waited for did not
+    /// come early: it contradicts that step, and is refused.
+    fn release(&mut self, trigger: &Event, rules: &dyn Rules, out: &mut Outputs) {
+        let id = trigger.complaint_id.as_str();
+        let mut last = (trigger.at(), trigger.type_name());
+        while self.early.holds_for(id) {
+            let mut waiting = Vec::new();
+            let mut progressed = false;
+            for mut h in self.early.take(id) {
+                let known = self.complaints.get(id).map(|c| c.as_ref());
+                if lifecycle::comes_early(known, &h.event) {
+                    waiting.push(h);
+                    continue;
+                }
+                let hash = event_hash(&h.event.event_id);
+                let before = self.state_of(id);
+                let outcome = if h.event.at() < last.0 {
+                    Err(Rejection::new(
+                        h.rejection.code,
+                        format!(
+                            "`{}` at {} is dated before `{}` at {}, the step of complaint `{id}` it follows",
+                            h.event.type_name(),
+                            h.event.occurred_at.to_rfc3339(),
+                            last.1,
+                            last.0.to_rfc3339(),
+                        ),
+                    ))
+                } else {
+                    self.attempt(&h.event, rules, out)
+                };
+                match outcome {
+                    Err(r) if lifecycle::comes_early(self.complaint(id), &h.event) => {
+                        h.rejection = r;
+                        waiting.push(h);
+                    }
+                    outcome => {
+                        if outcome.is_ok() {
+                            progressed = true;
+                            last = (h.event.at(), h.event.type_name());
+                        }
+                        self.settle(&h.event, hash, before, outcome.is_ok(), out);
+                        out.released.push(Released {
+                            event: h.event,
+                            origin: h.origin,
+                            outcome,
+                        });
+                    }
+                }
+            }
+            self.early.put_back(waiting);
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Refuses the held events dated before `horizon` (all with `None`):
+    /// the events they wait for did not come within the allowed lateness.
+    fn give_up_before(&mut self, horizon: Option<Timestamp>, out: &mut Outputs) {
+        for h in self.early.overdue(horizon) {
+            let hash = event_hash(&h.event.event_id);
+            let before = self.state_of(&h.event.complaint_id);
+            self.settle(&h.event, hash, before, false, out);
+            let r = h.rejection;
+            out.released.push(Released {
+                outcome: Err(Rejection::new(
+                    r.code,
+                    format!(
+                        "{}; it waited for the complaint's earlier events, which did not come within the allowed lateness",
+                        r.detail
+                    ),
+                )),
+                event: h.event,
+                origin: h.origin,
+            });
+        }
+    }
+
+    /// The input is complete (end of a replay): held events wait no more.
+    pub fn end_of_input(&mut self, out: &mut Outputs) {
+        self.give_up_before(None, out);
+    }
+
+    /// Events held for their predecessors.
+    pub fn held(&self) -> usize {
+        self.early.len()
+    }
+
+    /// The earliest source position of a held event: live mode commits no
+    /// offset past it, so a restart reads it again.
+    pub fn earliest_held_position(&self) -> Option<i64> {
+        self.early.earliest_position()
     }
 
     /// Fires every timer due strictly before `now`: a deadline is breached
@@ -261,6 +316,7 @@ impl Engine {
         let complaints = &self.complaints;
         self.timers
             .rebuild_if_stale(|id, g| complaints.get(id).is_some_and(|c| c.timer_gen == g));
+        self.give_up_before(Some(now), out);
     }
 
     fn reschedule(timers: &mut TimerIndex, c: &mut Complaint) {

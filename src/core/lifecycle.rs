@@ -5,6 +5,7 @@
 use super::complaint::{Complaint, Interner, Milestones, Routing};
 use super::decision::{DecisionInput, RuleDecision, Rules};
 use super::engine::{Outputs, RejectCode, Rejection};
+use super::extension;
 use super::sla::{Due, SlaEmitter, SlaPolicy, StageClock};
 use crate::model::event::{Assigned, EventBody};
 use crate::model::output::{StageOutcome, Status};
@@ -19,7 +20,13 @@ fn emitter(c: &Complaint) -> SlaEmitter<'_> {
     }
 }
 
-fn emit(c: &Complaint, kind: SlaKind, at: Timestamp, detail: Option<&str>, out: &mut Outputs) {
+pub(super) fn emit(
+    c: &Complaint,
+    kind: SlaKind,
+    at: Timestamp,
+    detail: Option<&str>,
+    out: &mut Outputs,
+) {
     if let Some(clock) = &c.clock {
         out.sla.push(emitter(c).event(clock, kind, at, detail));
     }
@@ -191,6 +198,44 @@ fn invalid(ev: &Event, c: &Complaint, expected: &str) -> Rejection {
     )
 }
 
+/// Whether an event may only have come too early: its complaint is not
+/// received yet, or has not reached the step the event follows (with an
+/// extension decision, the request). Such an event may become valid when
+/// the missing events arrive, so it waits for them. An event behind the
+/// complaint's step, or dated before its receipt, never will.
+pub(super) fn comes_early(c: Option<&Complaint>, ev: &Event) -> bool {
+    let Some(c) = c else {
+        return !matches!(ev.body, EventBody::Received(_));
+    };
+    if c.status.is_final() || ev.at() < c.received_at {
+        return false;
+    }
+    let rank = |s: Status| match s {
+        Status::Received => 0,
+        Status::Acknowledged => 1,
+        Status::Handling => 2,
+        Status::Handled => 3,
+        Status::Reported => 4,
+        Status::Closed => 5,
+        Status::Archived | Status::Withdrawn => 6,
+    };
+    let needs = match &ev.body {
+        EventBody::Assigned(_) => Status::Acknowledged,
+        EventBody::Progress(_) | EventBody::Handled(_) => Status::Handling,
+        EventBody::Reported(_) => Status::Handled,
+        EventBody::CustomerConfirmed(_) => Status::Reported,
+        EventBody::Archived(_) => Status::Closed,
+        EventBody::ExtensionDecided(_) => {
+            return c
+                .clock
+                .as_ref()
+                .is_some_and(|k| k.pending_extension.is_none());
+        }
+        _ => return false,
+    };
+    rank(c.status) < rank(needs)
+}
+
 /// Applies a non-`received` event to an existing complaint.
 pub(super) fn apply(
     c: &mut Complaint,
@@ -305,86 +350,8 @@ pub(super) fn apply(
                 end_stage(c, Stage::Handle, at, out);
             }
         }
-        EventBody::ExtensionRequested(x) => {
-            let until = x.until.to_utc();
-            let Some(k) = c.clock.as_ref() else {
-                return Err(Rejection::new(
-                    RejectCode::InvalidExtension,
-                    format!("no SLA stage of complaint `{}` is running to extend", c.id),
-                ));
-            };
-            if k.breached || at > k.deadline {
-                return Err(Rejection::new(
-                    RejectCode::InvalidExtension,
-                    format!(
-                        "extension of `{}` requested at {} after its deadline {}; it must be asked before",
-                        k.stage,
-                        at.to_rfc3339(),
-                        k.deadline.to_rfc3339()
-                    ),
-                ));
-            }
-            if until <= k.deadline {
-                return Err(Rejection::new(
-                    RejectCode::InvalidExtension,
-                    format!(
-                        "extension until {} does not move the deadline {}",
-                        until.to_rfc3339(),
-                        k.deadline.to_rfc3339()
-                    ),
-                ));
-            }
-            c.clock.as_mut().expect("checked").pending_extension = Some(until);
-        }
-        EventBody::ExtensionDecided(d) => {
-            let Some(k) = c.clock.as_ref() else {
-                return Err(Rejection::new(
-                    RejectCode::InvalidExtension,
-                    format!("complaint `{}` has no running stage", c.id),
-                ));
-            };
-            let Some(requested) = k.pending_extension else {
-                return Err(Rejection::new(
-                    RejectCode::InvalidExtension,
-                    format!(
-                        "no extension request of `{}` is pending for complaint `{}`",
-                        k.stage, c.id
-                    ),
-                ));
-            };
-            if d.approved {
-                let until = d.until.map_or(requested, |u| u.to_utc());
-                if k.breached {
-                    return Err(Rejection::new(
-                        RejectCode::InvalidExtension,
-                        format!(
-                            "extension approved at {} after `{}` breached at {}",
-                            at.to_rfc3339(),
-                            k.stage,
-                            k.deadline.to_rfc3339()
-                        ),
-                    ));
-                }
-                if until <= k.deadline {
-                    return Err(Rejection::new(
-                        RejectCode::InvalidExtension,
-                        format!(
-                            "approved extension until {} does not move the deadline {}",
-                            until.to_rfc3339(),
-                            k.deadline.to_rfc3339()
-                        ),
-                    ));
-                }
-                let k = c.clock.as_mut().expect("checked");
-                k.move_deadline(until, at, policy.warning_share, true);
-                k.extensions = k.extensions.saturating_add(1);
-                k.pending_extension = None;
-                let n = k.extensions.to_string();
-                emit(c, SlaKind::Extended, at, Some(&n), out);
-            } else {
-                c.clock.as_mut().expect("checked").pending_extension = None;
-            }
-        }
+        EventBody::ExtensionRequested(x) => extension::request(c, x, at)?,
+        EventBody::ExtensionDecided(d) => extension::decide(c, d, at, policy, out)?,
         EventBody::Handled(_) => {
             if c.status != Status::Handling {
                 return Err(invalid(ev, c, "handling needs an assigned complaint"));

@@ -5,13 +5,17 @@
 pub mod clock;
 pub mod complaint;
 pub mod decision;
+pub mod early;
 pub mod engine;
+mod extension;
 mod lifecycle;
+mod refusal;
 pub mod sla;
 pub mod timers;
 
 pub use clock::{Clock, EventTimeClock, WallClock, seconds_after, seconds_before};
 pub use complaint::Complaint;
 pub use decision::{DecisionInput, RuleDecision, Rules};
+pub use early::{Origin, Released};
 pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, refuse_future};
 pub use sla::SlaPolicy;

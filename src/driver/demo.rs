@@ -525,6 +525,32 @@ impl Gen<'_> {
         }
     }
 
+    /// Now and then the receipt comes from a slow adapter: it reaches the
+    /// stream just after the complaint's acknowledgement (which then waits
+    /// for it), within the allowed lateness.
+    fn deliver_receipt_after_ack(&mut self, first: usize) {
+        if self.ack_delay > TimeDelta::zero() || !self.chance(0.03) {
+            return;
+        }
+        let lines = &mut self.lines[first..];
+        let at = |kind: &str| lines.iter().find(|l| l.2.contains(kind)).map(|l| l.0);
+        let (Some(received), Some(ack)) = (
+            at("\"complaint.received\""),
+            at("\"complaint.acknowledged\""),
+        ) else {
+            return;
+        };
+        if ack - received >= 4 * 60_000 {
+            return;
+        }
+        for l in lines
+            .iter_mut()
+            .filter(|l| l.2.contains("\"complaint.received\""))
+        {
+            l.0 = ack + 1;
+        }
+    }
+
     /// A few lines a real stream also carries: garbage, truncated JSON,
     /// unknown types, events for complaints nobody received, and one from a
     /// system whose clock is wrong.
@@ -569,6 +595,7 @@ pub fn generate(cfg: &DemoConfig, rules: &dyn Rules) -> Vec<String> {
         g.ack_delay = TimeDelta::zero();
         g.complaint(i, cfg);
         g.deliver_ack_late(first);
+        g.deliver_receipt_after_ack(first);
     }
     g.malformed(cfg);
     g.lines.sort_unstable_by_key(|(t, s, _)| (*t, *s));

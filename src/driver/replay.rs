@@ -2,8 +2,8 @@
 
 use super::summary::Summary;
 use crate::core::{
-    Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, refuse_future,
-    seconds_after, seconds_before,
+    Applied, Clock, Engine, EventTimeClock, Origin, Outputs, RejectCode, Rejection, Rules,
+    refuse_future, seconds_after, seconds_before,
 };
 use crate::model::event::EventBody;
 use crate::model::{DeadLetter, Event, Timestamp};
@@ -89,7 +89,40 @@ impl<'r> Replay<'r> {
             self.summary.record_sla(e);
             sink.sla_event(e)?;
         }
+        let released = std::mem::take(&mut self.out.released);
         self.out.clear();
+        // Events that waited for earlier ones: applied now, or refused.
+        for r in released {
+            match r.outcome {
+                Ok(()) => {
+                    self.summary.waited += 1;
+                    self.accepted(
+                        &r.event,
+                        &r.origin.payload,
+                        &|| r.origin.source.clone(),
+                        sink,
+                    )?;
+                }
+                Err(rejection) => {
+                    self.dead_letter(r.origin.payload, &rejection, r.origin.source, sink)?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn accepted(
+        &mut self,
+        ev: &Event,
+        payload: &str,
+        source: &dyn Fn() -> String,
+        sink: &mut dyn OutputSink,
+    ) -> Result<(), SinkError> {
+        sink.event(ev, payload, source)?;
+        self.summary.record_event(ev);
+        if let EventBody::CustomerConfirmed(c) = &ev.body {
+            self.summary.record_confirmation(c.satisfied);
+        }
         Ok(())
     }
 
@@ -128,32 +161,35 @@ impl<'r> Replay<'r> {
         if let Err(r) = refuse_future(&ev, self.wall_clock, self.rules.policy().max_clock_skew) {
             return self.dead_letter(payload.to_string(), &r, source(), sink);
         }
-        let result = self.engine.process(&ev, self.rules, &mut self.out);
+        let position = self.summary.lines as i64;
+        let origin = || Origin {
+            payload: payload.to_string(),
+            source: source(),
+            position,
+        };
+        let result = self.engine.process(&ev, origin, self.rules, &mut self.out);
         // Only accepted evidence moves the clock (and fires other
-        // complaints' timers): a refused or repeated event never does.
-        // Other complaints' timers wait `lateness` behind it: their ending
-        // events may still come, out of order.
+        // complaints' timers): a refused or repeated event never does; an
+        // early event does once it is applied. Other complaints' timers
+        // wait `lateness` behind it: their ending events may still come,
+        // out of order.
         if let Ok(Applied::Accepted) = result {
             self.clock.observe(ev.at());
+            for r in &self.out.released {
+                if r.outcome.is_ok() {
+                    self.clock.observe(r.event.at());
+                }
+            }
             let horizon = seconds_before(self.now(), self.rules.policy().lateness);
             self.engine.advance(horizon, &mut self.out);
         }
-        self.drain(sink)?;
         match result {
-            Ok(Applied::Accepted) => {
-                sink.event(&ev, payload, &source)?;
-                self.summary.record_event(&ev);
-                if let EventBody::CustomerConfirmed(c) = &ev.body {
-                    self.summary.record_confirmation(c.satisfied);
-                }
-                Ok(())
-            }
-            Ok(Applied::Duplicate) => {
-                self.summary.duplicates += 1;
-                Ok(())
-            }
-            Err(r) => self.dead_letter(payload.to_string(), &r, source(), sink),
+            Ok(Applied::Accepted) => self.accepted(&ev, payload, &source, sink)?,
+            Ok(Applied::Held) => self.summary.held += 1,
+            Ok(Applied::Duplicate) => self.summary.duplicates += 1,
+            Err(r) => self.dead_letter(payload.to_string(), &r, source(), sink)?,
         }
+        self.drain(sink)
     }
 
     /// Feeds a line that is not UTF-8.
@@ -187,8 +223,9 @@ impl<'r> Replay<'r> {
         let end = until.or(self.clock.now());
         if let Some(end) = end {
             self.engine.advance(end, &mut self.out);
-            self.drain(sink)?;
         }
+        self.engine.end_of_input(&mut self.out);
+        self.drain(sink)?;
         let mut rows: Vec<_> = self.engine.complaints().map(|c| c.row()).collect();
         rows.sort_unstable_by(|a, b| a.complaint_id.cmp(&b.complaint_id));
         for row in &rows {

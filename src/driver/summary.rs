@@ -53,6 +53,10 @@ pub struct Summary {
     pub ended_at: Option<Timestamp>,
     /// Events later than this were refused as `future_event`.
     pub future_bound: Option<Timestamp>,
+    /// Events that came before the step they follow and were held.
+    pub held: u64,
+    /// Held events applied once their predecessors came (also in `accepted`).
+    pub waited: u64,
 }
 
 fn bump<K: Ord>(m: &mut BTreeMap<K, u64>, k: K) {
@@ -161,6 +165,13 @@ impl fmt::Display for Summary {
         writeln!(f, "  input lines            {:>8}", self.lines)?;
         writeln!(f, "  events accepted        {:>8}", self.accepted)?;
         writeln!(f, "  duplicates ignored     {:>8}", self.duplicates)?;
+        if self.held > 0 {
+            writeln!(
+                f,
+                "  came early, waited     {:>8}   applied later {}",
+                self.held, self.waited
+            )?;
+        }
         writeln!(f, "  dead letters           {:>8}", dead)?;
         writeln!(
             f,

@@ -3,8 +3,8 @@
 
 use crate::config::KafkaConfig;
 use crate::core::{
-    Applied, Clock, Engine, EventTimeClock, Outputs, RejectCode, Rejection, Rules, WallClock,
-    refuse_future, seconds_before,
+    Applied, Clock, Engine, EventTimeClock, Origin, Outputs, RejectCode, Rejection, Rules,
+    WallClock, refuse_future, seconds_before,
 };
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::sink::kafka::OutRecord;
@@ -55,14 +55,18 @@ impl Partition {
         k: &KafkaConfig,
         p: &mut Produced,
     ) {
-        let parsed = match msg.payload().map(std::str::from_utf8) {
+        let text = match msg.payload().map(std::str::from_utf8) {
             None => Err(Rejection::new(RejectCode::Unparsable, "empty message")),
             Some(Err(_)) => Err(Rejection::new(RejectCode::Unparsable, "not UTF-8 text")),
-            Some(Ok(text)) => Event::from_json(text)
-                .map_err(|e| Rejection::new(RejectCode::Unparsable, e.to_string())),
+            Some(Ok(text)) => Ok(text),
         };
-        let ev = match parsed {
-            Ok(ev) => ev,
+        let parsed = text.and_then(|t| {
+            Event::from_json(t)
+                .map(|ev| (t, ev))
+                .map_err(|e| Rejection::new(RejectCode::Unparsable, e.to_string()))
+        });
+        let (text, ev) = match parsed {
+            Ok(parsed) => parsed,
             Err(r) => {
                 let at = self.clock.now().unwrap_or_else(chrono::Utc::now);
                 return dead_letter(msg, &r, at, k, p);
@@ -73,16 +77,26 @@ impl Partition {
             let at = self.clock.now().unwrap_or(wall);
             return dead_letter(msg, &r, at, k, p);
         }
-        match self.engine.process(&ev, rules, &mut p.out) {
-            // Only accepted evidence moves the clock, as in replay.
+        let origin = || Origin {
+            payload: text.to_string(),
+            source: source_of(msg),
+            position: msg.offset(),
+        };
+        match self.engine.process(&ev, origin, rules, &mut p.out) {
+            // Only accepted evidence moves the clock, as in replay; an early
+            // event does once it is applied.
             Ok(Applied::Accepted) => {
                 self.clock.observe(ev.at());
+                for r in p.out.released.iter().filter(|r| r.outcome.is_ok()) {
+                    self.clock.observe(r.event.at());
+                }
                 let now = self.clock.now().expect("just observed");
                 let horizon = seconds_before(now, rules.policy().lateness);
                 self.engine.advance(horizon, &mut p.out);
                 metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
                     .increment(1)
             }
+            Ok(Applied::Held) => metrics::counter!("complaintflow_events_held_total").increment(1),
             Ok(Applied::Duplicate) => {
                 metrics::counter!("complaintflow_duplicates_total").increment(1)
             }
@@ -91,7 +105,7 @@ impl Partition {
                 dead_letter(msg, &r, at, k, p)
             }
         }
-        collect(k, p);
+        collect(k, self.clock.now().unwrap_or(wall), p);
         // Accepted, repeated or refused: a redelivery of this record must
         // still find its complaint, so the complaint stays until it is committed.
         if let Some(id) = self.engine.note_input(&ev.complaint_id, msg.offset()) {
@@ -99,12 +113,22 @@ impl Partition {
         }
     }
 
+    /// The offset that may be committed after processing up to `next`: not
+    /// past a held event, which a restart must read again.
+    pub fn committable(&self, next: i64) -> i64 {
+        self.engine
+            .earliest_held_position()
+            .map_or(next, |held| held.min(next))
+    }
+
     /// Fires the timers due `lateness` before `now` (the wall clock of a
     /// caught-up partition): an event made in time may still be on its way.
     pub fn advance(&mut self, now: Timestamp, lateness: u64, k: &KafkaConfig, p: &mut Produced) {
         self.engine
             .advance(seconds_before(now, lateness), &mut p.out);
-        collect(k, p);
+        // Dead letters carry the partition's clock (event time), as every
+        // other refusal does; the wall clock only says when timers fire.
+        collect(k, self.clock.now().unwrap_or(now), p);
     }
 
     /// Ends a share: evicts closed complaints past `retention_s` (event
@@ -165,8 +189,26 @@ fn state_record(k: &KafkaConfig, id: &str, payload: Option<Vec<u8>>, partition: 
     }
 }
 
-/// Turns the core's outputs into records and notes the changed complaints.
-fn collect(k: &KafkaConfig, p: &mut Produced) {
+/// Turns the core's outputs into records and notes the changed complaints;
+/// held events refused at last are dead-lettered at `now`.
+fn collect(k: &KafkaConfig, now: Timestamp, p: &mut Produced) {
+    for r in std::mem::take(&mut p.out.released) {
+        match r.outcome {
+            Ok(()) => {
+                metrics::counter!("complaintflow_events_in_total", "type" => r.event.type_name())
+                    .increment(1)
+            }
+            Err(reason) => {
+                let dl = DeadLetter {
+                    payload: r.origin.payload,
+                    reason: reason.to_string(),
+                    source: r.origin.source,
+                    at: now,
+                };
+                push_dead_letter(k, reason.code, r.event.complaint_id.to_string(), &dl, p);
+            }
+        }
+    }
     for d in p.out.decisions.drain(..) {
         metrics::counter!("complaintflow_decisions_total", "category" => d.category.as_str())
             .increment(1);
@@ -190,6 +232,10 @@ fn collect(k: &KafkaConfig, p: &mut Produced) {
     p.changed.extend(p.out.changed.drain(..));
 }
 
+fn source_of(msg: &impl Message) -> String {
+    format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset())
+}
+
 fn dead_letter(
     msg: &impl Message,
     reason: &Rejection,
@@ -197,8 +243,6 @@ fn dead_letter(
     k: &KafkaConfig,
     p: &mut Produced,
 ) {
-    metrics::counter!("complaintflow_dead_letters_total", "reason" => reason.code.as_str())
-        .increment(1);
     let payload = msg
         .payload()
         .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -206,17 +250,28 @@ fn dead_letter(
     let dl = DeadLetter {
         payload,
         reason: reason.to_string(),
-        source: format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()),
+        source: source_of(msg),
         at,
     };
     let key = msg
         .key()
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .unwrap_or_default();
+    push_dead_letter(k, reason.code, key, &dl, p);
+}
+
+fn push_dead_letter(
+    k: &KafkaConfig,
+    code: RejectCode,
+    key: String,
+    dl: &DeadLetter,
+    p: &mut Produced,
+) {
+    metrics::counter!("complaintflow_dead_letters_total", "reason" => code.as_str()).increment(1);
     p.records.push(OutRecord {
         topic: k.dlq_topic.clone(),
         key,
-        payload: Some(json(&dl)),
+        payload: Some(json(dl)),
         partition: None,
     });
 }

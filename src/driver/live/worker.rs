@@ -164,6 +164,7 @@ impl Worker {
         let p = self.partition.to_string();
         metrics::gauge!("complaintflow_open_complaints", "partition" => p.clone()).set(0.0);
         metrics::gauge!("complaintflow_timers_pending", "partition" => p.clone()).set(0.0);
+        metrics::gauge!("complaintflow_events_held", "partition" => p.clone()).set(0.0);
         metrics::gauge!("complaintflow_partition_caught_up", "partition" => p).set(0.0);
         Ok(())
     }
@@ -187,7 +188,8 @@ impl Worker {
             k,
             &mut produced,
         );
-        self.flush(produced.records, Some(next)).await
+        let offset = self.part.committable(next);
+        self.flush(produced.records, Some(offset)).await
     }
 
     /// Waits for the batch in flight and stores the offset it covers.
@@ -272,15 +274,19 @@ impl Worker {
                 records = produced.records.len(),
                 "timer outputs"
             );
-            self.flush(produced.records, None).await?;
+            // Held events given up on free their offsets.
+            let offset = self.next.map(|n| self.part.committable(n));
+            self.flush(produced.records, offset).await?;
         }
         // Quiet input: the last batch's offset moves without waiting for another.
         self.settle().await?;
         let p = self.partition.to_string();
         metrics::gauge!("complaintflow_open_complaints", "partition" => p.clone())
             .set(self.part.engine.len() as f64);
-        metrics::gauge!("complaintflow_timers_pending", "partition" => p)
+        metrics::gauge!("complaintflow_timers_pending", "partition" => p.clone())
             .set(self.part.engine.pending_timers() as f64);
+        metrics::gauge!("complaintflow_events_held", "partition" => p)
+            .set(self.part.engine.held() as f64);
         Ok(())
     }
 }

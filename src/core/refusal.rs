@@ -1,0 +1,108 @@
+//! Refused input: why an event was refused, the future guard, and the
+//! bounded memory of refused events of unknown complaints.
+
+use crate::model::{Event, Timestamp};
+use std::collections::{HashSet, VecDeque};
+
+/// Why an event was refused; `code` is low-cardinality (metrics, queries).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct Rejection {
+    pub code: RejectCode,
+    pub detail: String,
+}
+
+/// Classes of refused input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectCode {
+    /// Not JSON, or not an event of the contract.
+    Unparsable,
+    /// An event for a complaint never received.
+    UnknownComplaint,
+    /// A second `complaint.received` for one complaint.
+    AlreadyReceived,
+    /// Not valid in the complaint's current state.
+    InvalidTransition,
+    /// Archived or withdrawn complaints take no more events.
+    ComplaintClosed,
+    /// Extension asked after the deadline, or otherwise unusable.
+    InvalidExtension,
+    /// `occurred_at` later than the wall clock allows: a wrong clock.
+    FutureEvent,
+}
+
+impl RejectCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::Unparsable => "unparsable",
+            RejectCode::UnknownComplaint => "unknown_complaint",
+            RejectCode::AlreadyReceived => "already_received",
+            RejectCode::InvalidTransition => "invalid_transition",
+            RejectCode::ComplaintClosed => "complaint_closed",
+            RejectCode::InvalidExtension => "invalid_extension",
+            RejectCode::FutureEvent => "future_event",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Rejection {
+    pub fn new(code: RejectCode, detail: impl Into<String>) -> Rejection {
+        Rejection {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Refuses an event whose time lies more than `skew_secs` ahead of `now`
+/// (the wall clock): it would move clocks into the future. Pure: the
+/// caller reads the clock. The reason names the bound by its rule, not by
+/// the clock's reading, so a replay's dead letters stay reproducible.
+pub fn refuse_future(ev: &Event, now: Timestamp, skew_secs: u64) -> Result<(), Rejection> {
+    match super::clock::seconds_after(now, skew_secs) {
+        Some(bound) if ev.at() > bound => Err(Rejection::new(
+            RejectCode::FutureEvent,
+            format!(
+                "`occurred_at` {} is later than the wall clock plus max_clock_skew ({skew_secs}s)",
+                ev.occurred_at.to_rfc3339(),
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The last [`RecentSet::CAPACITY`] hashes inserted: a bounded memory.
+#[derive(Debug, Default)]
+pub(super) struct RecentSet {
+    order: VecDeque<u64>,
+    members: HashSet<u64>,
+}
+
+impl RecentSet {
+    /// 65,536 ids take about 2 MiB per engine (one per partition) when full:
+    /// a ring and a hash table of 131,072 slots of 8-byte ids each; an
+    /// adapter redelivers within seconds, far fewer refusals than that.
+    const CAPACITY: usize = 1 << 16;
+
+    pub fn contains(&self, h: u64) -> bool {
+        self.members.contains(&h)
+    }
+
+    pub fn insert(&mut self, h: u64) {
+        if !self.members.insert(h) {
+            return;
+        }
+        self.order.push_back(h);
+        if self.order.len() > Self::CAPACITY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.members.remove(&old);
+        }
+    }
+}
