@@ -302,6 +302,15 @@ impl Config {
                 ));
             }
         }
+        // Every record complaintflow writes is bounded to fit the broker's
+        // default limit (1,000,000 bytes; see docs/contract.md "Input").
+        if let Some(v) = k.options.get("message.max.bytes")
+            && v.parse::<u64>().is_ok_and(|n| n < 1_000_000)
+        {
+            return bad(format!(
+                "kafka.options.\"message.max.bytes\" = {v} is below 1000000, the size complaintflow's records are bounded to"
+            ));
+        }
         if self.run.batch_max == 0 || self.run.tick_ms == 0 {
             return bad("run.batch_max and run.tick_ms must be positive".into());
         }

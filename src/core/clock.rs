@@ -44,6 +44,12 @@ pub fn seconds_after(now: Timestamp, secs: u64) -> Option<Timestamp> {
     now.checked_add_signed(seconds(secs)?)
 }
 
+/// `now + secs`, or the end of time should that overflow. Inputs are
+/// bounded so that it never does; this only keeps arithmetic from panicking.
+pub fn saturating_after(now: Timestamp, secs: u64) -> Timestamp {
+    seconds_after(now, secs).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
+
 /// Live clock: the machine's UTC time.
 #[derive(Debug, Default, Clone)]
 pub struct WallClock;

@@ -47,6 +47,10 @@ pub enum Applied {
     Held,
 }
 
+/// Events one complaint takes, refused ones included: a lifecycle has a
+/// dozen per cycle, and the state record holds an 8-byte id for each.
+pub const MAX_EVENTS_PER_COMPLAINT: usize = 1_000;
+
 /// Identifies a refused event of an unknown complaint: `event_id` is
 /// unique per complaint, so the pair does.
 fn unknown_key(ev: &Event, hash: u64) -> u64 {
@@ -102,6 +106,18 @@ impl Engine {
         };
         if repeated || self.early.holds(ev) {
             return Ok(Applied::Duplicate);
+        }
+        if let Some(c) = self.complaints.get(ev.complaint_id.as_str())
+            && c.seen.len() >= MAX_EVENTS_PER_COMPLAINT
+        {
+            // Its state record (ids included) must stay small.
+            return Err(Rejection::new(
+                RejectCode::TooLarge,
+                format!(
+                    "complaint `{}` has had {MAX_EVENTS_PER_COMPLAINT} events, the most one complaint takes",
+                    c.id
+                ),
+            ));
         }
         let before = self.state_of(&ev.complaint_id);
         let result = self.attempt(ev, rules, out);

@@ -465,7 +465,7 @@ fn retarget_handle(c: &mut Complaint, at: Timestamp, policy: &SlaPolicy) {
     else {
         return;
     };
-    let mut deadline = k.started_at + chrono::TimeDelta::seconds(target as i64);
+    let mut deadline = super::clock::saturating_after(k.started_at, target);
     if k.extensions > 0 {
         deadline = deadline.max(k.deadline);
     }

@@ -11,6 +11,7 @@ mod extension;
 mod lifecycle;
 mod refusal;
 pub mod sla;
+pub mod step;
 pub mod timers;
 
 pub use clock::{Clock, EventTimeClock, WallClock, seconds_after, seconds_before};
@@ -19,3 +20,4 @@ pub use decision::{DecisionInput, RuleDecision, Rules};
 pub use early::{Origin, Released};
 pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, refuse_future};
 pub use sla::SlaPolicy;
+pub use step::{Stream, Taken, admit};

@@ -29,6 +29,14 @@ pub enum RejectCode {
     InvalidExtension,
     /// `occurred_at` later than the wall clock allows: a wrong clock.
     FutureEvent,
+    /// A time outside the accepted range (before `earliest_event_time`, an
+    /// extension too far ahead).
+    OutOfRange,
+    /// Larger than allowed: the payload, a field, or a complaint's events.
+    TooLarge,
+    /// Processing the event failed inside complaintflow (a bug); the
+    /// stream goes on without it.
+    InternalError,
 }
 
 impl RejectCode {
@@ -41,6 +49,9 @@ impl RejectCode {
             RejectCode::ComplaintClosed => "complaint_closed",
             RejectCode::InvalidExtension => "invalid_extension",
             RejectCode::FutureEvent => "future_event",
+            RejectCode::OutOfRange => "out_of_range",
+            RejectCode::TooLarge => "too_large",
+            RejectCode::InternalError => "internal_error",
         }
     }
 }

@@ -18,7 +18,20 @@ pub struct SlaPolicy {
     /// fires only once the clock is this far past it, so an event delivered
     /// out of order within it still counts. Its `at` stays the due time.
     pub lateness: u64,
+    /// Events dated before this are refused (`out_of_range`): a broken
+    /// clock, or data older than anyone acts on.
+    pub earliest_event_time: Timestamp,
+    /// Input records larger than this many bytes are refused (`too_large`).
+    pub max_event_bytes: usize,
 }
+
+/// The longest target or extension: a stage's clock runs at most a year.
+pub const MAX_TARGET_SECS: u64 = 366 * 86_400;
+
+/// The largest `max_event_bytes`: what any record derived from an event
+/// (state, dead letter) needs must stay well inside a broker's default
+/// 1 MB message limit.
+pub const MAX_EVENT_BYTES_LIMIT: usize = 512 * 1024;
 
 impl Default for SlaPolicy {
     /// The regulation's targets (docs/contract.md "SLA policy").
@@ -36,6 +49,9 @@ impl Default for SlaPolicy {
             warning_share: 0.8,
             max_clock_skew: 5 * M,
             lateness: 5 * M,
+            earliest_event_time: chrono::DateTime::from_timestamp(946_684_800, 0)
+                .expect("2000-01-01 is a valid time"),
+            max_event_bytes: 256 * 1024,
         }
     }
 }
@@ -84,13 +100,15 @@ impl Due {
 /// `start + share × (deadline − start)`, to the millisecond.
 pub fn warning_time(start: Timestamp, deadline: Timestamp, share: f64) -> Timestamp {
     let span = (deadline - start).num_milliseconds().max(0) as f64;
-    start + TimeDelta::milliseconds((span * share).round() as i64)
+    TimeDelta::try_milliseconds((span * share).round() as i64)
+        .and_then(|d| start.checked_add_signed(d))
+        .unwrap_or(deadline)
 }
 
 impl StageClock {
     /// A clock that starts now with a target in seconds.
     pub fn start(stage: Stage, at: Timestamp, target_secs: u64, share: f64) -> StageClock {
-        let deadline = at + TimeDelta::seconds(target_secs as i64);
+        let deadline = super::clock::saturating_after(at, target_secs);
         StageClock {
             stage,
             started_at: at,

@@ -2,8 +2,7 @@
 
 use super::summary::Summary;
 use crate::core::{
-    Applied, Clock, Engine, EventTimeClock, Origin, Outputs, RejectCode, Rejection, Rules,
-    refuse_future, seconds_after, seconds_before,
+    Applied, Clock, Engine, Outputs, RejectCode, Rejection, Rules, Stream, seconds_after,
 };
 use crate::model::event::EventBody;
 use crate::model::{DeadLetter, Event, Timestamp};
@@ -43,10 +42,10 @@ impl Bounds {
     }
 }
 
-/// The replay driver: the engine, an event-time clock and a summary.
+/// The replay driver: the shared event step on an event-time clock, and a
+/// summary.
 pub struct Replay<'r> {
-    engine: Engine,
-    clock: EventTimeClock,
+    stream: Stream,
     rules: &'r dyn Rules,
     out: Outputs,
     summary: Summary,
@@ -67,17 +66,12 @@ impl<'r> Replay<'r> {
             ..Summary::default()
         };
         Replay {
-            engine: Engine::new(),
-            clock: EventTimeClock::default(),
+            stream: Stream::default(),
             rules,
             out: Outputs::default(),
             summary,
             wall_clock: now,
         }
-    }
-
-    fn now(&self) -> Timestamp {
-        self.clock.now().unwrap_or(chrono::DateTime::UNIX_EPOCH)
     }
 
     fn drain(&mut self, sink: &mut dyn OutputSink) -> Result<(), SinkError> {
@@ -103,9 +97,12 @@ impl<'r> Replay<'r> {
                         sink,
                     )?;
                 }
-                Err(rejection) => {
-                    self.dead_letter(r.origin.payload, &rejection, r.origin.source, sink)?
-                }
+                Err(rejection) => self.dead_letter(
+                    r.origin.payload.as_bytes(),
+                    &rejection,
+                    r.origin.source,
+                    sink,
+                )?,
             }
         }
         Ok(())
@@ -128,85 +125,50 @@ impl<'r> Replay<'r> {
 
     fn dead_letter(
         &mut self,
-        payload: String,
+        payload: &[u8],
         rejection: &Rejection,
         source: String,
         sink: &mut dyn OutputSink,
     ) -> Result<(), SinkError> {
         self.summary.record_dead_letter(rejection.code);
-        let at = self.now();
-        sink.dead_letter(&DeadLetter {
-            payload,
-            reason: rejection.to_string(),
-            source,
-            at,
-        })
+        let at = self.stream.judged_at(self.wall_clock);
+        sink.dead_letter(&DeadLetter::new(payload, rejection.to_string(), source, at))
     }
 
     /// Feeds one payload; `source` names it for a dead letter.
     pub fn feed(
         &mut self,
-        payload: &str,
+        payload: &[u8],
         source: impl Fn() -> String,
         sink: &mut dyn OutputSink,
     ) -> Result<(), SinkError> {
         self.summary.lines += 1;
-        let ev = match Event::from_json(payload) {
-            Ok(ev) => ev,
-            Err(e) => {
-                let r = Rejection::new(RejectCode::Unparsable, e.to_string());
-                return self.dead_letter(payload.to_string(), &r, source(), sink);
-            }
-        };
-        if let Err(r) = refuse_future(&ev, self.wall_clock, self.rules.policy().max_clock_skew) {
-            return self.dead_letter(payload.to_string(), &r, source(), sink);
-        }
         let position = self.summary.lines as i64;
-        let origin = || Origin {
-            payload: payload.to_string(),
-            source: source(),
+        let taken = self.stream.take(
+            payload,
             position,
-        };
-        let result = self.engine.process(&ev, origin, self.rules, &mut self.out);
-        // Only accepted evidence moves the clock (and fires other
-        // complaints' timers): a refused or repeated event never does; an
-        // early event does once it is applied. Other complaints' timers
-        // wait `lateness` behind it: their ending events may still come,
-        // out of order.
-        if let Ok(Applied::Accepted) = result {
-            self.clock.observe(ev.at());
-            for r in &self.out.released {
-                if r.outcome.is_ok() {
-                    self.clock.observe(r.event.at());
-                }
+            &source,
+            self.wall_clock,
+            self.rules,
+            &mut self.out,
+        );
+        match (taken.result, taken.event) {
+            (Ok(Applied::Accepted), Some(ev)) => {
+                // Admitted, so the payload is the event's UTF-8 text.
+                let text = std::str::from_utf8(payload).unwrap_or_default();
+                self.accepted(&ev, text, &source, sink)?
             }
-            let horizon = seconds_before(self.now(), self.rules.policy().lateness);
-            self.engine.advance(horizon, &mut self.out);
-        }
-        match result {
-            Ok(Applied::Accepted) => self.accepted(&ev, payload, &source, sink)?,
-            Ok(Applied::Held) => self.summary.held += 1,
-            Ok(Applied::Duplicate) => self.summary.duplicates += 1,
-            Err(r) => self.dead_letter(payload.to_string(), &r, source(), sink)?,
+            (Ok(Applied::Held), _) => self.summary.held += 1,
+            (Ok(_), _) => self.summary.duplicates += 1,
+            (Err(r), _) => {
+                if r.code == RejectCode::InternalError {
+                    tracing::error!(source = source(), reason = %r,
+                        "an event failed inside complaintflow; dead-lettered, the replay goes on");
+                }
+                self.dead_letter(payload, &r, source(), sink)?
+            }
         }
         self.drain(sink)
-    }
-
-    /// Feeds a line that is not UTF-8.
-    pub fn feed_invalid_bytes(
-        &mut self,
-        bytes: &[u8],
-        source: String,
-        sink: &mut dyn OutputSink,
-    ) -> Result<(), SinkError> {
-        self.summary.lines += 1;
-        let r = Rejection::new(RejectCode::Unparsable, "not UTF-8 text");
-        self.dead_letter(
-            String::from_utf8_lossy(bytes).into_owned(),
-            &r,
-            source,
-            sink,
-        )
     }
 
     /// Moves the clock to `until` (default: the latest event time), fires the
@@ -218,15 +180,15 @@ impl<'r> Replay<'r> {
         sink: &mut dyn OutputSink,
     ) -> Result<Summary, SinkError> {
         if let Some(t) = until {
-            self.clock.observe(t);
+            self.stream.clock.observe(t);
         }
-        let end = until.or(self.clock.now());
+        let end = until.or(self.stream.clock.now());
         if let Some(end) = end {
-            self.engine.advance(end, &mut self.out);
+            self.stream.engine.advance(end, &mut self.out);
         }
-        self.engine.end_of_input(&mut self.out);
+        self.stream.engine.end_of_input(&mut self.out);
         self.drain(sink)?;
-        let mut rows: Vec<_> = self.engine.complaints().map(|c| c.row()).collect();
+        let mut rows: Vec<_> = self.stream.engine.complaints().map(|c| c.row()).collect();
         rows.sort_unstable_by(|a, b| a.complaint_id.cmp(&b.complaint_id));
         for row in &rows {
             self.summary.record_complaint(row);
@@ -239,7 +201,7 @@ impl<'r> Replay<'r> {
 
     /// The engine, for inspection.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.stream.engine
     }
 }
 
@@ -260,12 +222,11 @@ pub fn replay_reader(
             source,
         })?;
         on_progress(line.bytes);
-        match &line.text {
-            Ok(text) => replay.feed(text, || format!("{name}:{}", line.number), sink)?,
-            Err(bytes) => {
-                replay.feed_invalid_bytes(bytes, format!("{name}:{}", line.number), sink)?
-            }
-        }
+        let bytes = match &line.text {
+            Ok(text) => text.as_bytes(),
+            Err(bytes) => bytes.as_slice(),
+        };
+        replay.feed(bytes, || format!("{name}:{}", line.number), sink)?;
     }
     Ok(replay.finish(bounds.until, sink)?)
 }

@@ -62,7 +62,11 @@ pub struct Received {
     pub channel: String,
     pub customer: Customer,
     pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::time::offset::option::deserialize"
+    )]
     pub happened_at: Option<DateTime<FixedOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,
@@ -115,6 +119,7 @@ pub struct Progress {
 /// `complaint.extension_requested`: a department asks for more time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExtensionRequested {
+    #[serde(deserialize_with = "super::time::offset::deserialize")]
     pub until: DateTime<FixedOffset>,
     pub reason: String,
 }
@@ -123,7 +128,11 @@ pub struct ExtensionRequested {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExtensionDecided {
     pub approved: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::time::offset::option::deserialize"
+    )]
     pub until: Option<DateTime<FixedOffset>>,
 }
 
@@ -163,6 +172,15 @@ pub enum ParseError {
     Body { kind: String, detail: String },
     #[error("field `{0}` must not be empty")]
     Empty(&'static str),
+    #[error("field `{field}` has {size} {unit}, more than the {max} allowed")]
+    TooLarge {
+        field: &'static str,
+        size: usize,
+        max: usize,
+        unit: &'static str,
+    },
+    #[error("invalid `attributes`: {0}")]
+    Attributes(String),
 }
 
 #[derive(Deserialize)]
@@ -171,6 +189,7 @@ struct Header {
     #[serde(rename = "type")]
     kind: String,
     complaint_id: String,
+    #[serde(deserialize_with = "super::time::offset::deserialize")]
     occurred_at: DateTime<FixedOffset>,
     #[serde(default)]
     actor: Option<String>,
@@ -193,34 +212,11 @@ impl Event {
                 ParseError::Json(e.to_string())
             }
         })?;
-        if header.event_id.is_empty() {
-            return Err(ParseError::Empty("event_id"));
-        }
-        if header.complaint_id.is_empty() {
-            return Err(ParseError::Empty("complaint_id"));
-        }
         let kind = header.kind.as_str();
         let body = match kind {
-            "complaint.received" => {
-                let r: Received = body(text, kind)?;
-                if let Some(a) = &r.attributes
-                    && !a.get().trim_start().starts_with('{')
-                {
-                    return Err(ParseError::Body {
-                        kind: kind.into(),
-                        detail: "`attributes` must be an object".into(),
-                    });
-                }
-                EventBody::Received(r)
-            }
+            "complaint.received" => EventBody::Received(body(text, kind)?),
             "complaint.acknowledged" => EventBody::Acknowledged(NoFields {}),
-            "complaint.assigned" => {
-                let a: Assigned = body(text, kind)?;
-                if a.lead_department.is_empty() {
-                    return Err(ParseError::Empty("lead_department"));
-                }
-                EventBody::Assigned(a)
-            }
+            "complaint.assigned" => EventBody::Assigned(body(text, kind)?),
             "complaint.progress" => EventBody::Progress(body(text, kind)?),
             "complaint.extension_requested" => EventBody::ExtensionRequested(body(text, kind)?),
             "complaint.extension_decided" => EventBody::ExtensionDecided(body(text, kind)?),
@@ -231,13 +227,15 @@ impl Event {
             "complaint.withdrawn" => EventBody::Withdrawn(body(text, kind)?),
             other => return Err(ParseError::UnknownType(other.to_string())),
         };
-        Ok(Event {
+        let ev = Event {
             event_id: header.event_id,
             complaint_id: header.complaint_id,
             occurred_at: header.occurred_at,
             actor: header.actor,
             body,
-        })
+        };
+        super::bounds::check(&ev)?;
+        Ok(ev)
     }
 
     /// Event time in UTC.

@@ -1,5 +1,6 @@
 //! The public data model of docs/contract.md: input events and the outputs.
 
+pub mod bounds;
 pub mod event;
 pub mod output;
 pub mod time;

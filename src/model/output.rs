@@ -47,12 +47,67 @@ pub struct SlaEvent {
 /// An input that could not be used, with the original payload and why.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DeadLetter {
+    /// The payload as it came (invalid UTF-8 replaced), cut to
+    /// [`DeadLetter::MAX_PAYLOAD_BYTES`] when longer.
     pub payload: String,
     pub reason: String,
     /// `topic/partition/offset` or `file:line`.
     pub source: String,
     #[serde(with = "crate::model::time")]
     pub at: Timestamp,
+    /// When `payload` was cut: the original's size in bytes ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_bytes: Option<u64>,
+    /// ... and its SHA-256 (hex), to find the original at its source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_sha256: Option<String>,
+}
+
+impl DeadLetter {
+    /// Payloads longer than this are cut: escaped as JSON (at most six
+    /// bytes a byte), a dead letter still fits a broker's 1 MB limit.
+    pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+    /// Reasons quote input values (an unknown type, a bad enum value):
+    /// longer ones are cut.
+    pub const MAX_REASON_BYTES: usize = 4 * 1024;
+
+    /// A dead letter for `payload`, cut with its size and digest when long.
+    pub fn new(payload: &[u8], reason: String, source: String, at: Timestamp) -> DeadLetter {
+        let (kept, cut) = if payload.len() > Self::MAX_PAYLOAD_BYTES {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(payload);
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            (
+                &payload[..Self::MAX_PAYLOAD_BYTES],
+                Some((payload.len() as u64, hex)),
+            )
+        } else {
+            (payload, None)
+        };
+        let mut text = String::from_utf8_lossy(kept).into_owned();
+        if cut.is_some() && text.ends_with('\u{fffd}') {
+            // A character cut in half is not part of the payload.
+            text.pop();
+        }
+        let (payload_bytes, payload_sha256) = cut.unzip();
+        let mut reason = reason;
+        if reason.len() > Self::MAX_REASON_BYTES {
+            let mut end = Self::MAX_REASON_BYTES;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+            reason.push('…');
+        }
+        DeadLetter {
+            payload: text,
+            reason,
+            source,
+            at,
+            payload_bytes,
+            payload_sha256,
+        }
+    }
 }
 
 /// Outcome of one SLA stage in the complaint's latest cycle that ran it.

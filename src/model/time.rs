@@ -82,10 +82,73 @@ pub mod option {
     }
 }
 
+/// Input timestamps (`DateTime<FixedOffset>`): strict RFC 3339 with a `T`
+/// and an offset, as the schema says; chrono's own parsing also takes
+/// forms like `2026-11-02 16:22:33 UTC`, which the contract does not.
+pub mod offset {
+    use chrono::{DateTime, FixedOffset};
+    use serde::{Deserialize, Deserializer};
+
+    /// Parses one input timestamp.
+    pub fn parse(text: &str) -> Result<DateTime<FixedOffset>, String> {
+        let shaped = text.len() >= 20 && matches!(text.as_bytes()[10], b'T' | b't');
+        shaped
+            .then(|| DateTime::parse_from_rfc3339(text).ok())
+            .flatten()
+            .ok_or_else(|| {
+                format!("`{text}` is not an RFC 3339 timestamp with an offset (like 2026-11-02T16:22:33+08:00)")
+            })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for optional fields.
+    pub mod option {
+        use chrono::{DateTime, FixedOffset};
+        use serde::{Deserialize, Deserializer};
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
+            match Option::<std::borrow::Cow<'de, str>>::deserialize(d)? {
+                None => Ok(None),
+                Some(text) => super::parse(&text)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn input_timestamps_are_strict_rfc_3339() {
+        for good in [
+            "2026-11-02T16:22:33+08:00",
+            "2026-11-02t16:22:33.5Z",
+            "2026-11-02T08:22:33z",
+        ] {
+            assert!(offset::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "2026-11-02 16:22:33 UTC",
+            "2026-11-02 16:22:33+08:00",
+            "2026-11-02T16:22:33",
+            "2026-11-02",
+            "",
+            "2026-13-02T16:22:33Z",
+        ] {
+            let err = offset::parse(bad).unwrap_err();
+            assert!(err.contains("RFC 3339"), "{bad}: {err}");
+        }
+    }
 
     proptest! {
         /// Byte-identical to chrono's own serde output.

@@ -3,6 +3,7 @@
 use super::keywords::Keywords;
 use super::subject::{self, Subject};
 use crate::core::decision::{DecisionInput, RuleDecision};
+use crate::model::bounds::{MAX_DEPARTMENTS, MAX_NAME_CHARS, MAX_TEXT_CHARS};
 use crate::model::{Category, Priority, Stage};
 use rhai::{AST, Array, CallFnOptions, Dynamic, Engine, Map, Scope};
 use std::collections::BTreeMap;
@@ -81,9 +82,21 @@ fn text(map: &Map, key: &str) -> Result<Option<String>, String> {
 }
 
 fn required(map: &Map, key: &str) -> Result<String, String> {
-    text(map, key)?
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| format!("`decide` must return a non-empty `{key}`"))
+    let v = text(map, key)?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| format!("`decide` must return a non-empty `{key}`"))?;
+    short(key, v, MAX_NAME_CHARS)
+}
+
+/// What a rule returns goes into every decision record: bounded like input.
+fn short(key: &str, v: String, max: usize) -> Result<String, String> {
+    let chars = if v.len() > max { v.chars().count() } else { 0 };
+    if chars > max {
+        return Err(format!(
+            "`{key}` has {chars} characters, more than the {max} allowed"
+        ));
+    }
+    Ok(v)
 }
 
 fn decision_from_map(map: Map) -> Result<RuleDecision, String> {
@@ -102,11 +115,18 @@ fn decision_from_map(map: Map) -> Result<RuleDecision, String> {
                 .clone()
                 .try_cast::<Array>()
                 .ok_or("`assist_departments` must be an array")?;
+            if arr.len() > MAX_DEPARTMENTS {
+                return Err(format!(
+                    "`assist_departments` has {} entries, more than the {MAX_DEPARTMENTS} allowed",
+                    arr.len()
+                ));
+            }
             let mut out = Vec::with_capacity(arr.len());
             for d in arr {
                 let d = d
                     .into_string()
                     .map_err(|t| format!("assist department must be a string, not {t}"))?;
+                let d = short("assist_departments", d, MAX_NAME_CHARS)?;
                 if d != lead_department && !d.is_empty() && !out.contains(&d) {
                     out.push(d);
                 }
@@ -121,7 +141,11 @@ fn decision_from_map(map: Map) -> Result<RuleDecision, String> {
             .as_bool()
             .map_err(|t| format!("`coordination_required` must be a bool, not {t}"))?,
     };
-    let reason = text(&map, "reason")?.unwrap_or_default();
+    let reason = short(
+        "reason",
+        text(&map, "reason")?.unwrap_or_default(),
+        MAX_TEXT_CHARS,
+    )?;
     let mut sla_overrides = BTreeMap::new();
     if let Some(v) = map.get("sla").filter(|v| !v.is_unit()) {
         let sla = v
@@ -145,22 +169,15 @@ fn decision_from_map(map: Map) -> Result<RuleDecision, String> {
     })
 }
 
-/// A duration from a rule: seconds as an integer, or text such as "2h 30m".
+/// A duration from a rule: seconds as an integer, or text such as "2h 30m";
+/// from one second to a year, like the targets of `sla.toml`.
 fn duration_secs(d: Dynamic) -> Result<u64, String> {
     if let Ok(n) = d.as_int() {
-        return u64::try_from(n)
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("SLA target {n} must be positive"));
+        let secs = u64::try_from(n).map_err(|_| format!("SLA target {n} must be positive"))?;
+        return super::policy::check_target(secs).map_err(|e| format!("SLA target {n} {e}"));
     }
     let s = d
         .into_string()
         .map_err(|t| format!("SLA target must be seconds or text like \"2h\", not {t}"))?;
-    let secs = humantime::parse_duration(&s)
-        .map_err(|e| format!("SLA target `{s}`: {e}"))?
-        .as_secs();
-    if secs == 0 {
-        return Err(format!("SLA target `{s}` must be at least one second"));
-    }
-    Ok(secs)
+    super::policy::target_secs(&s).map_err(|e| format!("SLA target `{s}`: {e}"))
 }

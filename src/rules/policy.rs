@@ -1,6 +1,7 @@
 //! `rules/sla.toml`: the admin-editable SLA policy, parsed and validated.
 
 use crate::core::SlaPolicy;
+use crate::core::sla::{MAX_EVENT_BYTES_LIMIT, MAX_TARGET_SECS};
 use crate::model::{Priority, Stage};
 use serde::Deserialize;
 
@@ -12,6 +13,10 @@ struct PolicyFile {
     max_clock_skew: String,
     #[serde(default = "default_lateness")]
     lateness: String,
+    #[serde(default)]
+    earliest_event_time: Option<String>,
+    #[serde(default)]
+    max_event_bytes: Option<usize>,
     acknowledge: Targets,
     assign: Targets,
     handle: Targets,
@@ -43,13 +48,29 @@ struct PerPriority {
     urgent: String,
 }
 
-fn seconds(stage: Stage, priority: Priority, text: &str) -> Result<u64, String> {
-    let d = humantime::parse_duration(text)
-        .map_err(|e| format!("`{stage}.{priority}` = \"{text}\": {e}"))?;
-    if d.as_secs() == 0 {
-        return Err(format!("`{stage}.{priority}` must be at least one second"));
+/// A stage target: from one second to [`MAX_TARGET_SECS`] (a year).
+pub fn target_secs(text: &str) -> Result<u64, String> {
+    let secs = humantime::parse_duration(text)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    check_target(secs)
+}
+
+/// Checks a target in seconds against its bounds.
+pub fn check_target(secs: u64) -> Result<u64, String> {
+    if secs == 0 {
+        return Err("must be at least one second".into());
     }
-    Ok(d.as_secs())
+    if secs > MAX_TARGET_SECS {
+        return Err(format!(
+            "must be at most 366 days ({MAX_TARGET_SECS} s), not {secs} s"
+        ));
+    }
+    Ok(secs)
+}
+
+fn seconds(stage: Stage, priority: Priority, text: &str) -> Result<u64, String> {
+    target_secs(text).map_err(|e| format!("`{stage}.{priority}` = \"{text}\": {e}"))
 }
 
 /// A duration setting in seconds, at most one day.
@@ -93,11 +114,35 @@ pub fn parse(text: &str) -> Result<SlaPolicy, String> {
     // that wait that long come too late to act on.
     let skew = at_most_a_day("max_clock_skew", &file.max_clock_skew)?;
     let lateness = at_most_a_day("lateness", &file.lateness)?;
+    let defaults = SlaPolicy::default();
+    let earliest_event_time = match &file.earliest_event_time {
+        None => defaults.earliest_event_time,
+        Some(text) => {
+            let t = crate::model::time::offset::parse(text)
+                .map_err(|e| format!("`earliest_event_time`: {e}"))?
+                .to_utc();
+            // ClickHouse's DateTime64 starts in 1900; the year is a sanity bound.
+            if !(1970..=2100).contains(&chrono::Datelike::year(&t)) {
+                return Err(format!(
+                    "`earliest_event_time` must lie between 1970 and 2100, not {text}"
+                ));
+            }
+            t
+        }
+    };
+    let max_event_bytes = file.max_event_bytes.unwrap_or(defaults.max_event_bytes);
+    if !(1024..=MAX_EVENT_BYTES_LIMIT).contains(&max_event_bytes) {
+        return Err(format!(
+            "`max_event_bytes` must be between 1024 and {MAX_EVENT_BYTES_LIMIT}, not {max_event_bytes}"
+        ));
+    }
     Ok(SlaPolicy {
         targets,
         warning_share: file.warning_share,
         max_clock_skew: skew,
         lateness,
+        earliest_event_time,
+        max_event_bytes,
     })
 }
 
@@ -125,6 +170,22 @@ mod tests {
                 .contains("handle.general")
         );
         assert!(parse(&format!("{good}\nsurprise = 1\n")).is_err());
+        let years = parse(&good.replace("\"24h\"", "\"2629800000h\"")).unwrap_err();
+        assert!(
+            years.contains("handle.general") && years.contains("366 days"),
+            "{years}"
+        );
+        assert!(parse(&good.replace("\"10m\"", "\"0s\"")).is_err());
+        assert!(
+            parse(&good.replace("max_event_bytes = 262144", "max_event_bytes = 100000000"))
+                .unwrap_err()
+                .contains("max_event_bytes")
+        );
+        assert!(
+            parse(&good.replace("2000-01-01T00:00:00Z", "2000-01-01 00:00:00"))
+                .unwrap_err()
+                .contains("earliest_event_time")
+        );
         assert!(
             parse(&good.replace("max_clock_skew = \"5m\"", "max_clock_skew = \"3d\""))
                 .unwrap_err()

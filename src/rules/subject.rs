@@ -103,15 +103,19 @@ fn customer(c: &mut Subject) -> Map {
     m
 }
 
-fn attributes(c: &mut Subject) -> Dynamic {
+fn attributes(c: &mut Subject) -> Result<Dynamic, Box<EvalAltResult>> {
     if c.attributes.is_none() {
-        let parsed = c
-            .attributes_json
-            .as_deref()
-            .and_then(|j| serde_json::from_str(j).ok());
-        c.attributes = Some(parsed.map_or_else(|| Dynamic::from_map(Map::new()), to_dynamic));
+        // Checked when the event entered (model::bounds); an error here is
+        // an error of the rule's call, never a silently empty map.
+        let parsed = match c.attributes_json.as_deref() {
+            None => Dynamic::from_map(Map::new()),
+            Some(j) => to_dynamic(
+                serde_json::from_str(j).map_err(|e| format!("`attributes` unreadable: {e}"))?,
+            ),
+        };
+        c.attributes = Some(parsed);
     }
-    c.attributes.clone().unwrap_or_default()
+    Ok(c.attributes.clone().unwrap_or_default())
 }
 
 /// Any other field name: an error that lists the real ones.

@@ -3,10 +3,9 @@
 
 use crate::config::KafkaConfig;
 use crate::core::{
-    Applied, Clock, Engine, EventTimeClock, Origin, Outputs, RejectCode, Rejection, Rules,
-    WallClock, refuse_future, seconds_before,
+    Applied, Clock, Engine, Outputs, RejectCode, Rules, Stream, WallClock, seconds_before,
 };
-use crate::model::{DeadLetter, Event, Timestamp};
+use crate::model::{DeadLetter, Timestamp};
 use crate::sink::kafka::OutRecord;
 use crate::source::kafka::{WATERMARK_KEY, WatermarkRecord};
 use rdkafka::Message;
@@ -27,8 +26,8 @@ pub(super) struct Produced {
 }
 
 pub(super) struct Partition {
-    pub engine: Engine,
-    pub clock: EventTimeClock,
+    /// The shared event step: engine and event-time clock.
+    pub stream: Stream,
     /// The watermark last written to the changelog.
     written: Option<Timestamp>,
 }
@@ -36,13 +35,8 @@ pub(super) struct Partition {
 impl Partition {
     /// A partition's engine, with its clock where it stood (restored).
     pub fn new(engine: Engine, watermark: Option<Timestamp>) -> Partition {
-        let mut clock = EventTimeClock::default();
-        if let Some(w) = watermark {
-            clock.observe(w);
-        }
         Partition {
-            engine,
-            clock,
+            stream: Stream::new(engine, watermark),
             written: watermark,
         }
     }
@@ -55,44 +49,19 @@ impl Partition {
         k: &KafkaConfig,
         p: &mut Produced,
     ) {
-        let text = match msg.payload().map(std::str::from_utf8) {
-            None => Err(Rejection::new(RejectCode::Unparsable, "empty message")),
-            Some(Err(_)) => Err(Rejection::new(RejectCode::Unparsable, "not UTF-8 text")),
-            Some(Ok(text)) => Ok(text),
-        };
-        let parsed = text.and_then(|t| {
-            Event::from_json(t)
-                .map(|ev| (t, ev))
-                .map_err(|e| Rejection::new(RejectCode::Unparsable, e.to_string()))
-        });
-        let (text, ev) = match parsed {
-            Ok(parsed) => parsed,
-            Err(r) => {
-                let at = self.clock.now().unwrap_or_else(chrono::Utc::now);
-                return dead_letter(msg, &r, at, k, p);
-            }
-        };
         let wall = WallClock.now().expect("the wall clock always reads");
-        if let Err(r) = refuse_future(&ev, wall, rules.policy().max_clock_skew) {
-            let at = self.clock.now().unwrap_or(wall);
-            return dead_letter(msg, &r, at, k, p);
-        }
-        let origin = || Origin {
-            payload: text.to_string(),
-            source: source_of(msg),
-            position: msg.offset(),
-        };
-        match self.engine.process(&ev, origin, rules, &mut p.out) {
-            // Only accepted evidence moves the clock, as in replay; an early
-            // event does once it is applied.
+        let payload = msg.payload().unwrap_or_default();
+        let taken = self.stream.take(
+            payload,
+            msg.offset(),
+            &|| source_of(msg),
+            wall,
+            rules,
+            &mut p.out,
+        );
+        match &taken.result {
             Ok(Applied::Accepted) => {
-                self.clock.observe(ev.at());
-                for r in p.out.released.iter().filter(|r| r.outcome.is_ok()) {
-                    self.clock.observe(r.event.at());
-                }
-                let now = self.clock.now().expect("just observed");
-                let horizon = seconds_before(now, rules.policy().lateness);
-                self.engine.advance(horizon, &mut p.out);
+                let ev = taken.event.as_ref().expect("an accepted event parsed");
                 metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
                     .increment(1)
             }
@@ -101,14 +70,32 @@ impl Partition {
                 metrics::counter!("complaintflow_duplicates_total").increment(1)
             }
             Err(r) => {
-                let at = self.clock.now().unwrap_or(wall);
-                dead_letter(msg, &r, at, k, p)
+                if r.code == RejectCode::InternalError {
+                    tracing::error!(partition = msg.partition(), offset = msg.offset(), reason = %r,
+                        "an event failed inside complaintflow; dead-lettered, the stream goes on");
+                }
+                let key = msg
+                    .key()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                let dl = DeadLetter::new(
+                    payload,
+                    r.to_string(),
+                    source_of(msg),
+                    self.stream.judged_at(wall),
+                );
+                push_dead_letter(k, r.code, key, &dl, p);
             }
         }
-        collect(k, self.clock.now().unwrap_or(wall), p);
+        collect(k, self.stream.judged_at(wall), p);
         // Accepted, repeated or refused: a redelivery of this record must
         // still find its complaint, so the complaint stays until it is committed.
-        if let Some(id) = self.engine.note_input(&ev.complaint_id, msg.offset()) {
+        if let Some(ev) = &taken.event
+            && let Some(id) = self
+                .stream
+                .engine
+                .note_input(&ev.complaint_id, msg.offset())
+        {
             p.changed.insert(id);
         }
     }
@@ -116,7 +103,8 @@ impl Partition {
     /// The offset that may be committed after processing up to `next`: not
     /// past a held event, which a restart must read again.
     pub fn committable(&self, next: i64) -> i64 {
-        self.engine
+        self.stream
+            .engine
             .earliest_held_position()
             .map_or(next, |held| held.min(next))
     }
@@ -124,11 +112,12 @@ impl Partition {
     /// Fires the timers due `lateness` before `now` (the wall clock of a
     /// caught-up partition): an event made in time may still be on its way.
     pub fn advance(&mut self, now: Timestamp, lateness: u64, k: &KafkaConfig, p: &mut Produced) {
-        self.engine
+        self.stream
+            .engine
             .advance(seconds_before(now, lateness), &mut p.out);
         // Dead letters carry the partition's clock (event time), as every
         // other refusal does; the wall clock only says when timers fire.
-        collect(k, self.clock.now().unwrap_or(now), p);
+        collect(k, self.stream.judged_at(now), p);
     }
 
     /// Ends a share: evicts closed complaints past `retention_s` (event
@@ -143,8 +132,13 @@ impl Partition {
         k: &KafkaConfig,
         p: &mut Produced,
     ) {
-        if let Some(cutoff) = self.clock.now().map(|now| seconds_before(now, retention_s)) {
-            let evicted = self.engine.evict_closed_before(cutoff, committed);
+        if let Some(cutoff) = self
+            .stream
+            .clock
+            .now()
+            .map(|now| seconds_before(now, retention_s))
+        {
+            let evicted = self.stream.engine.evict_closed_before(cutoff, committed);
             if !evicted.is_empty() {
                 tracing::debug!(
                     partition,
@@ -163,11 +157,11 @@ impl Partition {
             }
         }
         for id in std::mem::take(&mut p.changed) {
-            let payload = self.engine.complaint(&id).map(json);
+            let payload = self.stream.engine.complaint(&id).map(json);
             p.records.push(state_record(k, &id, payload, partition));
         }
         // The partition's clock too: a restart must not move it back.
-        if let Some(w) = self.clock.now().filter(|w| Some(*w) != self.written) {
+        if let Some(w) = self.stream.clock.now().filter(|w| Some(*w) != self.written) {
             let record = WatermarkRecord { watermark: w };
             p.records.push(state_record(
                 k,
@@ -199,12 +193,12 @@ fn collect(k: &KafkaConfig, now: Timestamp, p: &mut Produced) {
                     .increment(1)
             }
             Err(reason) => {
-                let dl = DeadLetter {
-                    payload: r.origin.payload,
-                    reason: reason.to_string(),
-                    source: r.origin.source,
-                    at: now,
-                };
+                let dl = DeadLetter::new(
+                    r.origin.payload.as_bytes(),
+                    reason.to_string(),
+                    r.origin.source,
+                    now,
+                );
                 push_dead_letter(k, reason.code, r.event.complaint_id.to_string(), &dl, p);
             }
         }
@@ -234,30 +228,6 @@ fn collect(k: &KafkaConfig, now: Timestamp, p: &mut Produced) {
 
 fn source_of(msg: &impl Message) -> String {
     format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset())
-}
-
-fn dead_letter(
-    msg: &impl Message,
-    reason: &Rejection,
-    at: Timestamp,
-    k: &KafkaConfig,
-    p: &mut Produced,
-) {
-    let payload = msg
-        .payload()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    let dl = DeadLetter {
-        payload,
-        reason: reason.to_string(),
-        source: source_of(msg),
-        at,
-    };
-    let key = msg
-        .key()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    push_dead_letter(k, reason.code, key, &dl, p);
 }
 
 fn push_dead_letter(

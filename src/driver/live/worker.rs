@@ -282,11 +282,11 @@ impl Worker {
         self.settle().await?;
         let p = self.partition.to_string();
         metrics::gauge!("complaintflow_open_complaints", "partition" => p.clone())
-            .set(self.part.engine.len() as f64);
+            .set(self.part.stream.engine.len() as f64);
         metrics::gauge!("complaintflow_timers_pending", "partition" => p.clone())
-            .set(self.part.engine.pending_timers() as f64);
+            .set(self.part.stream.engine.pending_timers() as f64);
         metrics::gauge!("complaintflow_events_held", "partition" => p)
-            .set(self.part.engine.held() as f64);
+            .set(self.part.stream.engine.held() as f64);
         Ok(())
     }
 }

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0003_retractions.sql",
         include_str!("../../../schemas/clickhouse/0003_retractions.sql"),
     ),
+    (
+        4,
+        "0004_dead_letter_sizes.sql",
+        include_str!("../../../schemas/clickhouse/0004_dead_letter_sizes.sql"),
+    ),
 ];
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
@@ -69,9 +74,14 @@ pub fn cluster_statements(database: &str, cluster: &str) -> Vec<String> {
 fn clusterize(statement: &str, db: &str, cluster: &str) -> Vec<String> {
     let on = format!(" ON CLUSTER '{cluster}'");
     if let Some(rest) = statement.strip_prefix("ALTER TABLE ") {
-        // Alterations apply to the tables that hold the data.
+        // Alterations apply to the tables that hold the data; a column
+        // also to the distributed table in front, which lists its own.
         let (name, change) = rest.split_once(' ').expect("ALTER TABLE names a change");
-        return vec![format!("ALTER TABLE {name}_local{on} {change}")];
+        let mut out = vec![format!("ALTER TABLE {name}_local{on} {change}")];
+        if change.contains(" COLUMN ") {
+            out.push(format!("ALTER TABLE {name}{on} {change}"));
+        }
+        return out;
     }
     let Some(rest) = statement.strip_prefix("CREATE TABLE IF NOT EXISTS ") else {
         // Views and dictionaries: the same statement on every node.
@@ -111,7 +121,9 @@ fn clusterize(statement: &str, db: &str, cluster: &str) -> Vec<String> {
 
 /// Applies the migrations not applied yet; returns the names it applied.
 pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<String>, ClickHouseError> {
-    let client = super::client(cfg);
+    // The retention TTLs read a dictionary; altering such a table re-checks
+    // the TTL, which ClickHouse allows only with this setting.
+    let client = super::client(cfg).with_option("allow_suspicious_ttl_expressions", "1");
     let db = &cfg.database;
     client
         .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))

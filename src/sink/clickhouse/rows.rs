@@ -172,6 +172,9 @@ pub struct DeadLetterRecord {
     #[serde(with = "millis")]
     pub at: Timestamp,
     pub payload: String,
+    /// The original's size and digest when `payload` was cut (0, "" if not).
+    pub payload_bytes: u64,
+    pub payload_sha256: String,
 }
 
 impl From<&DeadLetter> for DeadLetterRecord {
@@ -193,6 +196,8 @@ impl From<&DeadLetter> for DeadLetterRecord {
             event_id: ids.event_id,
             at: d.at,
             payload: d.payload.clone(),
+            payload_bytes: d.payload_bytes.unwrap_or(0),
+            payload_sha256: d.payload_sha256.clone().unwrap_or_default(),
         }
     }
 }
