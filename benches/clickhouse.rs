@@ -72,7 +72,7 @@ async fn main() {
     let mut replay = Replay::new(&rules);
     for (i, line) in lines.iter().enumerate() {
         replay
-            .feed(line, || format!("bench:{}", i + 1), &mut all)
+            .feed(line.as_bytes(), || format!("bench:{}", i + 1), &mut all)
             .expect("replay");
     }
     // The state changelog's records, as the live engine writes them.
