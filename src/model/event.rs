@@ -164,6 +164,8 @@ pub struct Withdrawn {
 pub enum ParseError {
     #[error("not valid JSON: {0}")]
     Json(String),
+    #[error("an event is a JSON object, not {0}")]
+    NotObject(&'static str),
     #[error("missing or invalid common field: {0}")]
     Header(String),
     #[error("unknown event type `{0}`")]
@@ -195,19 +197,56 @@ struct Header {
     actor: Option<String>,
 }
 
+/// Parses `text` as `T`; on failure, parses again noting the path, so the
+/// error names the field (`customer.id: invalid type ...`). The fast path
+/// stays free of that bookkeeping.
+fn parse_as<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, (serde_json::Error, String)> {
+    serde_json::from_str(text).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let path = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(tracked) => tracked.path().to_string(),
+            Ok(_) => String::new(),
+        };
+        (e, path)
+    })
+}
+
+/// `path: error`, or the error alone at the top level.
+fn with_path(e: &serde_json::Error, path: &str) -> String {
+    if path.is_empty() || path == "." {
+        e.to_string()
+    } else {
+        format!("`{path}`: {e}")
+    }
+}
+
 fn body<'a, T: Deserialize<'a>>(text: &'a str, kind: &str) -> Result<T, ParseError> {
-    serde_json::from_str(text).map_err(|e| ParseError::Body {
+    parse_as(text).map_err(|(e, path)| ParseError::Body {
         kind: kind.to_string(),
-        detail: e.to_string(),
+        detail: with_path(&e, &path),
     })
 }
 
 impl Event {
     /// Parses one JSON payload into a typed event.
     pub fn from_json(text: &str) -> Result<Event, ParseError> {
-        let header: Header = serde_json::from_str(text).map_err(|e| {
+        if !text.trim_start().starts_with('{') {
+            // Derived structs also read arrays: say what is wrong instead.
+            return Err(match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) => ParseError::NotObject(match v {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::Object(_) => "an object",
+                }),
+                Err(e) => ParseError::Json(e.to_string()),
+            });
+        }
+        let header: Header = parse_as(text).map_err(|(e, path)| {
             if e.is_data() {
-                ParseError::Header(e.to_string())
+                ParseError::Header(with_path(&e, &path))
             } else {
                 ParseError::Json(e.to_string())
             }
