@@ -133,7 +133,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| Value::from(n)),
+        any::<i64>().prop_map(Value::from),
         any::<f64>()
             .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,12}".prop_map(Value::String),
@@ -212,3 +212,4 @@ fn valid_stream_cached() -> &'static (Vec<Vec<u8>>, Timestamp) {
     static STREAM: std::sync::OnceLock<(Vec<Vec<u8>>, Timestamp)> = std::sync::OnceLock::new();
     STREAM.get_or_init(valid_stream)
 }
+
