@@ -212,4 +212,3 @@ fn valid_stream_cached() -> &'static (Vec<Vec<u8>>, Timestamp) {
     static STREAM: std::sync::OnceLock<(Vec<Vec<u8>>, Timestamp)> = std::sync::OnceLock::new();
     STREAM.get_or_init(valid_stream)
 }
-

@@ -59,6 +59,29 @@ pub async fn produce(topic: &str, lines: &[String]) {
     futures::future::join_all(sends).await;
 }
 
+/// Produces raw records in order, one at a time (any bytes, up to 3 MB;
+/// key: the `complaint_id` when there is one).
+pub async fn produce_bytes(topic: &str, records: &[Vec<u8>]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("batch.num.messages", "1")
+        .set("message.max.bytes", "3000000")
+        .create()
+        .unwrap();
+    for r in records {
+        let key = serde_json::from_slice::<serde_json::Value>(r)
+            .ok()
+            .and_then(|v| v["complaint_id"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).key(key.as_str()).payload(r);
+        producer
+            .send(rec, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+}
+
 /// Reads every message of a topic (all partitions) from the beginning.
 pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
     read_partitions(topic).into_values().flatten().collect()
