@@ -39,7 +39,7 @@ async fn migrate_is_idempotent_and_rows_live_three_years_after_their_complaint_i
     let db = fresh_database("ttl");
     assert_eq!(
         migrate(&db).trim(),
-        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql, 0004_dead_letter_sizes.sql"
+        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql, 0004_bounded_inputs.sql"
     );
     assert_eq!(migrate(&db).trim(), "schema up to date");
     let client = client(&db);
@@ -225,4 +225,178 @@ async fn a_retracted_breach_counts_nowhere() {
         tsv(&client, &sql, &params).await,
         "acknowledge\t1\t0\t0\t100\nassign\t1\t0\t0\t100\n"
     );
+}
+
+#[tokio::test]
+async fn a_backlog_over_120_months_is_stored_in_one_go_and_impossible_times_are_dead_letters() {
+    use chrono::{Datelike, TimeZone};
+    let db = fresh_database("months");
+    let dir = tempfile::tempdir().unwrap();
+    let line = |id: &str, cid: &str, at: &str, kind: &str| {
+        let mut v = serde_json::json!({"event_id": id, "type": format!("complaint.{kind}"),
+            "complaint_id": cid, "occurred_at": at});
+        if kind == "received" {
+            v["channel"] = "web".into();
+            v["customer"] = serde_json::json!({"id": "K", "name": "N"});
+            v["description"] = "宽带断网".into();
+        }
+        v.to_string()
+    };
+    // One complaint on the first of each of the last 120 months: one INSERT
+    // touches 120 monthly partitions (ClickHouse refuses over 100 by default).
+    let now = chrono::Utc::now();
+    let mut lines = Vec::new();
+    let mut firsts = Vec::new();
+    for back in (0..120).rev() {
+        let months = now.year() * 12 + now.month0() as i32 - back;
+        let first = chrono::Utc
+            .with_ymd_and_hms(months / 12, (months % 12) as u32 + 1, 1, 0, 0, 0)
+            .unwrap();
+        let (at, ack) = (
+            first.to_rfc3339(),
+            (first + chrono::TimeDelta::minutes(5)).to_rfc3339(),
+        );
+        lines.push(line(
+            &format!("M{back}-r"),
+            &format!("M{back}"),
+            &at,
+            "received",
+        ));
+        lines.push(line(
+            &format!("M{back}-a"),
+            &format!("M{back}"),
+            &ack,
+            "acknowledged",
+        ));
+        firsts.push(first);
+    }
+    lines.push(line("Y9999", "Y9999", "9999-12-31T23:59:59Z", "received"));
+    lines.push(line("Y1970", "Y1970", "1970-01-01T00:00:00Z", "received"));
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let url = clickhouse_url();
+    let out_dir = dir.path().join("out");
+    let out = complaintflow(&[
+        "replay",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--clickhouse-url",
+        &url,
+        "--clickhouse-database",
+        &db,
+    ]);
+    // Every row was sent and stored: nothing wedged on the partitions.
+    let written = |f: &str| {
+        std::fs::read_to_string(out_dir.join(f))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let rows = 240 // accepted events
+        + 1 // the 1970 one, marked refused in `events` (9999 lies outside
+            // the tables' time range: its dead letter is its only record)
+        + ["decisions.jsonl", "sla_events.jsonl", "dead_letters.jsonl", "complaints.jsonl"]
+            .iter()
+            .map(|f| written(f))
+            .sum::<usize>();
+    assert!(
+        out.contains(&format!("{rows} rows stored in ClickHouse")),
+        "{out}"
+    );
+    let client = client(&db);
+    assert_eq!(count(&client, "SELECT count() FROM rejected_rows").await, 0);
+    // Every month younger than the three-year retention is there (older
+    // rows are the tables' TTL's to drop, as soon as they are written).
+    let horizon = count(
+        &client,
+        "SELECT toUInt64(toUnixTimestamp(now() - INTERVAL 3 YEAR))",
+    )
+    .await as i64;
+    let young: Vec<String> = firsts
+        .iter()
+        .filter(|f| f.timestamp() >= horizon + 86_400)
+        .map(|f| f.format("%Y%m").to_string())
+        .collect();
+    let kept = tsv(
+        &client,
+        "SELECT DISTINCT toYYYYMM(occurred_at) FROM events WHERE refused = 0",
+        &[],
+    )
+    .await;
+    let kept: Vec<&str> = kept.lines().collect();
+    assert!(young.len() >= 35, "{young:?}");
+    for m in &young {
+        assert!(
+            kept.contains(&m.as_str()),
+            "month {m} missing from {kept:?}"
+        );
+    }
+    let refused = tsv(
+        &client,
+        "SELECT reason_code, source FROM dead_letters FINAL ORDER BY reason_code",
+        &[],
+    )
+    .await;
+    let input_name = input.to_str().unwrap();
+    assert_eq!(
+        refused,
+        format!("future_event\t{input_name}:241\nout_of_range\t{input_name}:242\n")
+    );
+}
+
+#[tokio::test]
+async fn rows_clickhouse_refuses_go_to_rejected_rows_and_the_rest_of_the_batch_is_stored() {
+    use complaintflow::config::ClickHouseConfig;
+    use complaintflow::model::{Category, Decision, Priority};
+    use complaintflow::sink::clickhouse::{Batch, Warehouse};
+    let db = fresh_database("rejected");
+    migrate(&db);
+    let cfg = ClickHouseConfig {
+        url: clickhouse_url(),
+        database: db.clone(),
+        ..ClickHouseConfig::default()
+    };
+    let decision = |id: &str, at: &str| Decision {
+        decision_id: format!("{id}:0:decision"),
+        complaint_id: id.to_string(),
+        cycle: 0,
+        category: Category::Technical,
+        priority: Priority::General,
+        lead_department: "technical".into(),
+        assist_departments: vec![],
+        coordination_required: false,
+        reason: "r".into(),
+        ruleset_version: "v".into(),
+        decided_at: at.parse().unwrap(),
+        sla_overrides: Default::default(),
+    };
+    let mut batch = Batch::default();
+    for (id, at) in [
+        ("D1", "2026-03-02T10:00:00Z"),
+        ("D2", "2026-03-02T11:00:00Z"),
+        // Past the schema's time range: the server's constraint refuses it.
+        ("D3", "2250-01-01T00:00:00Z"),
+        ("D4", "2026-03-02T12:00:00Z"),
+        ("D5", "2026-03-02T13:00:00Z"),
+    ] {
+        batch.add_decision(&decision(id, at));
+    }
+    let mut w = Warehouse::new(&cfg);
+    let rejected = w.insert(&batch, "t1").await.unwrap();
+    assert_eq!(rejected, 1);
+    let client = client(&db);
+    assert_eq!(ids(&client, "decisions").await, ["D1", "D2", "D4", "D5"]);
+    let row = tsv(
+        &client,
+        "SELECT table, complaint_id, reason LIKE '%decided_in_range%' FROM rejected_rows",
+        &[],
+    )
+    .await;
+    assert_eq!(row, "decisions\tD3\t1\n");
+    // The same batch again (a re-read): every insert is deduplicated.
+    assert_eq!(w.insert(&batch, "t1").await.unwrap(), 1);
+    assert_eq!(count(&client, "SELECT count() FROM decisions").await, 4);
+    assert_eq!(count(&client, "SELECT count() FROM rejected_rows").await, 1);
 }

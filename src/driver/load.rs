@@ -155,7 +155,7 @@ impl Loader {
             match tokio::time::timeout(INSERT_DEADLINE, self.warehouse.insert(&self.batch, &tok))
                 .await
             {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(_rejected)) => Ok(()),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!("no answer within {INSERT_DEADLINE:?}")),
             };
@@ -174,7 +174,6 @@ impl Loader {
             }
             Err(_) => {
                 metrics::counter!("complaintflow_clickhouse_errors_total").increment(1);
-                self.warehouse.reset();
                 for ((topic, partition), (first, _)) in &self.ranges {
                     let at = Offset::Offset(*first);
                     if let Err(e) =

@@ -29,8 +29,8 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
     ),
     (
         4,
-        "0004_dead_letter_sizes.sql",
-        include_str!("../../../schemas/clickhouse/0004_dead_letter_sizes.sql"),
+        "0004_bounded_inputs.sql",
+        include_str!("../../../schemas/clickhouse/0004_bounded_inputs.sql"),
     ),
 ];
 

@@ -35,11 +35,25 @@ pub struct EventRecord {
     pub refused: u8,
 }
 
+/// Whether an event's times lie in the tables' range (their constraints):
+/// one outside was refused where it entered, and its dead letter is the
+/// record of it.
+pub fn storable(ev: &Event) -> bool {
+    use chrono::Datelike;
+    let ok = |t: Timestamp| (1970..2200).contains(&t.year());
+    let until = match &ev.body {
+        EventBody::ExtensionRequested(x) => Some(x.until.to_utc()),
+        EventBody::ExtensionDecided(d) => d.until.map(|u| u.to_utc()),
+        _ => None,
+    };
+    ok(ev.at()) && until.is_none_or(ok)
+}
+
 impl EventRecord {
     /// The row marking a dead-lettered event as refused; `None` when the
     /// payload was not an event at all.
     pub fn refused(d: &DeadLetter) -> Option<EventRecord> {
-        let ev = Event::from_json(&d.payload).ok()?;
+        let ev = Event::from_json(&d.payload).ok().filter(storable)?;
         let mut row = EventRecord::new(&ev, &d.payload, d.source.clone());
         row.refused = 1;
         Some(row)

@@ -6,7 +6,6 @@ use super::ClickHouseError;
 use super::rows::{ComplaintRecord, DeadLetterRecord, DecisionRecord, EventRecord, SlaRecord};
 use crate::config::ClickHouseConfig;
 use crate::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
-use clickhouse::inserter::Inserter;
 use clickhouse::{Client, Row, RowWrite};
 use std::time::{Duration, Instant};
 
@@ -79,7 +78,9 @@ impl Batch {
 
     /// An accepted event, read from `payload` at `source`.
     pub fn add_event(&mut self, ev: &Event, payload: &str, source: String) {
-        self.events.push(EventRecord::new(ev, payload, source));
+        if super::rows::storable(ev) {
+            self.events.push(EventRecord::new(ev, payload, source));
+        }
     }
 
     pub fn add_decision(&mut self, d: &Decision) {
@@ -101,83 +102,133 @@ impl Batch {
     }
 }
 
-/// One long-lived inserter per table. After a failed insert the caller
-/// calls [`Warehouse::reset`] and replays from its source.
-pub struct Warehouse {
-    client: Client,
-    events: Option<Inserter<EventRecord>>,
-    decisions: Option<Inserter<DecisionRecord>>,
-    sla_events: Option<Inserter<SlaRecord>>,
-    dead_letters: Option<Inserter<DeadLetterRecord>>,
-    complaints: Option<Inserter<ComplaintRecord>>,
+/// A row ClickHouse refused for its content: kept in `rejected_rows` with
+/// the server's reason instead of wedging the batch.
+#[derive(Debug, Clone, Row, serde::Serialize)]
+pub struct RejectedRow {
+    pub table: String,
+    /// The row as JSON.
+    pub row: String,
+    pub reason: String,
 }
 
-/// Inserts `rows` into `table` in one `INSERT` deduplicated by `token`.
+/// Whether ClickHouse refused the rows themselves (a value out of range, a
+/// constraint, too many partitions in one block) rather than failing:
+/// sending them again cannot help.
+pub fn refuses_content(e: &clickhouse::error::Error) -> bool {
+    let clickhouse::error::Error::BadResponse(text) = e else {
+        return false;
+    };
+    let code = text
+        .split_once("Code: ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<u32>().ok());
+    match code {
+        // Parsing and conversion of values, out-of-range values, NULL in a
+        // plain column, constraints.
+        Some(6 | 27 | 38 | 41 | 53 | 69 | 70 | 117 | 131 | 321 | 349 | 395 | 469) => true,
+        // TOO_MANY_PARTS: content only when a block spans too many partitions.
+        Some(252) => text.contains("partitions for single INSERT block"),
+        _ => false,
+    }
+}
+
+/// The writer: one `INSERT` per table and batch, each deduplicated by a token.
+pub struct Warehouse {
+    client: Client,
+}
+
+/// Inserts `rows` into `table`, each `INSERT` deduplicated by its token. A
+/// block ClickHouse refuses for its content is halved until the refused
+/// rows stand alone; those go to `rejected`, the rest is stored. Any other
+/// error is returned (the caller reads the batch again).
 async fn insert<T>(
-    slot: &mut Option<Inserter<T>>,
     client: &Client,
-    table: String,
+    table: &str,
     rows: &[T],
-    token: String,
+    token: &str,
+    rejected: &mut Vec<RejectedRow>,
 ) -> Result<(), ClickHouseError>
 where
-    T: Row + RowWrite + for<'a> Row<Value<'a> = T>,
+    T: Row + RowWrite + serde::Serialize + for<'a> Row<Value<'a> = T>,
 {
-    if rows.is_empty() {
-        return Ok(());
+    // Ranges still to insert, the next on top.
+    let mut todo = vec![(0, rows.len())];
+    while let Some((lo, hi)) = todo.pop() {
+        if lo == hi {
+            continue;
+        }
+        // The whole batch keeps the plain token, so a retry of an unsplit
+        // batch is deduplicated as before; parts name their range.
+        let tok = if (lo, hi) == (0, rows.len()) {
+            format!("{token}/{table}")
+        } else {
+            format!("{token}/{table}/{lo}-{hi}")
+        };
+        let mut inserter = client
+            .inserter::<T>(table)
+            .with_setting("insert_deduplication_token", tok);
+        let written = async {
+            for row in &rows[lo..hi] {
+                inserter.write(row).await?;
+            }
+            inserter.force_commit().await?;
+            inserter.end().await
+        }
+        .await;
+        match written {
+            Ok(_) => {}
+            Err(e) if refuses_content(&e) && hi - lo > 1 => {
+                let mid = lo + (hi - lo) / 2;
+                todo.push((mid, hi));
+                todo.push((lo, mid));
+            }
+            Err(e) if refuses_content(&e) => {
+                let row = serde_json::to_string(&rows[lo]).unwrap_or_default();
+                tracing::warn!(table, reason = %e, "clickhouse refused a row; kept in rejected_rows");
+                metrics::counter!("complaintflow_clickhouse_rejected_rows_total", "table" => table.to_string())
+                    .increment(1);
+                rejected.push(RejectedRow {
+                    table: table.to_string(),
+                    row,
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    // The inserter is taken out: if anything fails it is dropped, which
-    // aborts its open INSERT, and the next batch starts a fresh one.
-    let inserter = slot
-        .take()
-        .unwrap_or_else(|| client.inserter::<T>(&table))
-        .with_setting("insert_deduplication_token", token);
-    let mut inserter = inserter;
-    for row in rows {
-        inserter.write(row).await?;
-    }
-    inserter.force_commit().await?;
-    *slot = Some(inserter);
     Ok(())
 }
 
 impl Warehouse {
     pub fn new(cfg: &ClickHouseConfig) -> Warehouse {
         Warehouse {
-            client: super::client(cfg).with_database(&cfg.database),
-            events: None,
-            decisions: None,
-            sla_events: None,
-            dead_letters: None,
-            complaints: None,
+            // A batch may hold rows of many months (a backlog); inputs are
+            // bounded in time, so the partitions one block touches are too.
+            client: super::client(cfg)
+                .with_database(&cfg.database)
+                .with_setting("max_partitions_per_insert_block", "0"),
         }
     }
 
     /// Inserts every table's rows of `batch`; `token` names exactly what the
     /// batch covers (the same source range must always give the same token).
     /// Complaint rows go first so the retention dictionary can know them.
-    pub async fn insert(&mut self, batch: &Batch, token: &str) -> Result<(), ClickHouseError> {
-        let t = |table: &str| (table.to_string(), format!("{token}/{table}"));
+    /// Returns the rows ClickHouse refused (stored in `rejected_rows`).
+    pub async fn insert(&mut self, batch: &Batch, token: &str) -> Result<usize, ClickHouseError> {
         let c = &self.client;
-        let (table, tok) = t("complaints");
-        insert(&mut self.complaints, c, table, &batch.complaints, tok).await?;
-        let (table, tok) = t("events");
-        insert(&mut self.events, c, table, &batch.events, tok).await?;
-        let (table, tok) = t("decisions");
-        insert(&mut self.decisions, c, table, &batch.decisions, tok).await?;
-        let (table, tok) = t("sla_events");
-        insert(&mut self.sla_events, c, table, &batch.sla_events, tok).await?;
-        let (table, tok) = t("dead_letters");
-        insert(&mut self.dead_letters, c, table, &batch.dead_letters, tok).await?;
-        Ok(())
-    }
-
-    /// Drops every inserter (and any INSERT they left open).
-    pub fn reset(&mut self) {
-        self.events = None;
-        self.decisions = None;
-        self.sla_events = None;
-        self.dead_letters = None;
-        self.complaints = None;
+        let mut rejected = Vec::new();
+        insert(c, "complaints", &batch.complaints, token, &mut rejected).await?;
+        insert(c, "events", &batch.events, token, &mut rejected).await?;
+        insert(c, "decisions", &batch.decisions, token, &mut rejected).await?;
+        insert(c, "sla_events", &batch.sla_events, token, &mut rejected).await?;
+        insert(c, "dead_letters", &batch.dead_letters, token, &mut rejected).await?;
+        let n = rejected.len();
+        let mut none = Vec::new();
+        insert(c, "rejected_rows", &rejected, token, &mut none).await?;
+        if let Some(r) = none.first() {
+            tracing::error!(reason = %r.reason, "clickhouse refused a rejected-row record; the row is in the log only");
+        }
+        Ok(n)
     }
 }
