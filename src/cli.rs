@@ -289,80 +289,33 @@ pub fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// `run`: rules, metrics, HTTP, signals and the live loop, with a drain deadline.
+/// `run`: rules, metrics and signals here; the service owns its tasks.
 fn run_live(cfg: Config) -> Result<()> {
-    use crate::driver::live::{self, Health};
-    use std::sync::Arc;
     use tokio_util::sync::CancellationToken;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
     let rules = RuleSet::load_dir(&cfg.rules.dir)
         .with_context(|| format!("loading rules from {}", cfg.rules.dir.display()))?;
     tracing::info!(ruleset_version = rules.version(), loaded_at = %rules.loaded_at, kafka = ?cfg.kafka, "starting");
     metrics::gauge!("complaintflow_rules_info", "version" => rules.version().to_string()).set(1.0);
-    let shared = Arc::new(arc_swap::ArcSwap::from_pointee(rules));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let cancel = CancellationToken::new();
-        let health = Arc::new(Health::default());
-        let signals = cancel.clone();
-        tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let shutdown = CancellationToken::new();
+        let signals = shutdown.clone();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let listener = tokio::spawn(async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => tracing::info!("shutdown requested; draining"),
+                _ = term.recv() => tracing::info!("shutdown requested; draining"),
+                _ = signals.cancelled() => {}
             }
-            tracing::info!("shutdown requested; draining");
             signals.cancel();
         });
-        if cfg.rules.watch {
-            let (dir, rules, c) = (cfg.rules.dir.clone(), shared.clone(), cancel.clone());
-            tokio::spawn(async move {
-                if let Err(e) = crate::rules::reload::watch(dir, rules, c).await {
-                    tracing::error!(error = %e, "rules hot reload is off; restart to pick up rule changes");
-                }
-            });
-        }
-        if !cfg.http.listen.is_empty() {
-            let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
-                .await
-                .with_context(|| format!("binding http.listen {}", cfg.http.listen))?;
-            let server = crate::driver::http::serve(listener, metrics, health.clone(), cancel.clone());
-            tokio::spawn(async move {
-                if let Err(e) = server.await {
-                    tracing::error!(error = %e, "operations endpoint stopped");
-                }
-            });
-        }
-        let drain = std::time::Duration::from_millis(cfg.run.drain_timeout_ms);
-        // Before the live loop and the loader subscribe to them.
-        let state_partitions = crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
-        if !cfg.clickhouse.url.is_empty() {
-            if cfg.clickhouse.migrate {
-                let applied = crate::sink::clickhouse::migrate(&cfg.clickhouse)
-                    .await
-                    .context("applying the ClickHouse schema")?;
-                tracing::info!(?applied, "clickhouse schema ready");
-            }
-            let (c, stop) = (cfg.clone(), cancel.clone());
-            tokio::spawn(async move {
-                if let Err(e) = crate::driver::load::run(c, stop.clone()).await {
-                    tracing::error!(error = %e, "clickhouse loader stopped; shutting down");
-                    stop.cancel();
-                }
-            });
-        }
-        let mut task = tokio::spawn(live::run(cfg, shared, health, state_partitions, cancel.clone()));
-        let result = tokio::select! {
-            r = &mut task => r,
-            _ = async { cancel.cancelled().await; tokio::time::sleep(drain).await } => {
-                tracing::warn!("drain deadline passed; exiting (unstored offsets are redelivered)");
-                return Ok(());
-            }
-        };
-        cancel.cancel();
-        result.expect("live task does not panic").map_err(anyhow::Error::from)
+        let result = crate::service::run(cfg, rules, metrics, shutdown.clone()).await;
+        shutdown.cancel();
+        let _ = listener.await;
+        result.map_err(anyhow::Error::from)
     })
 }
 

@@ -6,5 +6,6 @@ pub mod core;
 pub mod driver;
 pub mod model;
 pub mod rules;
+pub mod service;
 pub mod sink;
 pub mod source;

@@ -166,3 +166,44 @@ async fn a_2mb_event_and_a_300000_year_rule_value_cost_one_dead_letter_and_one_r
     svc.signal("-TERM");
     assert!(svc.wait().success(), "{}", setup.all_logs());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_faults_are_refused_at_reload_and_every_complaint_is_still_decided() {
+    let setup = Setup::new("rulefaults", 1);
+    let rules = setup.dir.path().join("rules");
+    rules_with_ack_target(&rules, 600);
+    let rules_arg = rules.to_str().unwrap().to_string();
+    let mut svc = setup.start(&["--rules", &rules_arg], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    let port = setup.http_port;
+    let ok = r#"category: "technical", priority: "general", lead_department: "technical""#;
+    let faults = [
+        ("syntax error", "fn decide(c) { let = ; }".to_string()),
+        ("endless loop", "fn decide(c) { loop { } }".to_string()),
+        ("wrong types", "fn decide(c) { #{ category: 5, priority: [], lead_department: () } }".to_string()),
+        ("300,000-year target from a script", format!("fn decide(c) {{ #{{ {ok}, sla: #{{ handle: \"2629800000h\" }} }} }}")),
+        ("1 MB string", "fn decide(c) { let s = \"x\"; for i in 0..20 { s += s; } #{ category: \"technical\", priority: \"general\", lead_department: s } }".to_string()),
+        ("unknown field of the complaint", format!("fn decide(c) {{ let x = c.no_such_field; #{{ {ok} }} }}")),
+        ("returns no map", "fn decide(c) { 42 }".to_string()),
+    ];
+    let decide = rules.join("decide.rhai");
+    for (n, (name, script)) in faults.iter().enumerate() {
+        std::fs::write(&decide, script).unwrap();
+        let refused = eventually(Duration::from_secs(15), || {
+            metric(port, "complaintflow_rules_reloads_total{result=\"failed\"}") >= (n + 1) as f64
+        });
+        assert!(refused, "{name}: reload not refused\n{}", setup.log(port));
+        let ids = vec![format!("F-{n}")];
+        produce(&setup.topic("events"), &received_now(&ids)).await;
+        wait_decided(&setup, &ids, Duration::from_secs(30));
+        let d = &by_id(&setup.topic("decisions"), "decision_id")[&format!("F-{n}:0:decision")];
+        // Decided by the rules that were running, not by a fallback.
+        assert!(
+            !d["reason"].as_str().unwrap().starts_with("fallback:"),
+            "{name}: {d}"
+        );
+    }
+    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
+    svc.signal("-TERM");
+    assert!(svc.wait().success(), "{}", setup.all_logs());
+}

@@ -355,3 +355,45 @@ async fn a_kill_during_catch_up_with_closed_complaints_in_the_tail_refuses_nothi
         setup.all_logs()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stores_the_loaders_last_batch_before_the_process_exits() {
+    let setup = Setup::new("whterm", 1);
+    let db = fresh_database("term");
+    // A period longer than the test: only the shutdown sends the batch.
+    let cfg = config(
+        &setup,
+        "term.toml",
+        &clickhouse_url(),
+        &db,
+        "period_ms = 600000\nmax_rows = 1000000",
+    );
+    let mut svc = setup.start(&["--config", &cfg], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    let ids: Vec<String> = (0..5).map(|i| format!("TERM-{i}")).collect();
+    produce(&setup.topic("events"), &received_now(&ids)).await;
+    wait_decided(&setup, &ids, Duration::from_secs(30));
+    let port = setup.http_port;
+    // The loader holds the events, decisions and SLA events in its batch.
+    assert!(
+        eventually(Duration::from_secs(30), || metric(
+            port,
+            "complaintflow_clickhouse_pending_rows"
+        ) >= 15.0),
+        "{}",
+        setup.all_logs()
+    );
+    let client = client(&db);
+    assert_eq!(count(&client, "SELECT count() FROM decisions").await, 0);
+    svc.signal("-TERM");
+    assert!(svc.wait().success(), "{}", setup.all_logs());
+    // Right after the exit, no waiting: the batch is in ClickHouse.
+    assert_eq!(count(&client, "SELECT count() FROM decisions").await, 5);
+    assert_eq!(count(&client, "SELECT count() FROM events FINAL").await, 5);
+    assert!(count(&client, "SELECT count() FROM sla_events").await >= 5);
+    assert!(
+        setup
+            .log(port)
+            .contains("loader offsets committed at shutdown")
+    );
+}

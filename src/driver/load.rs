@@ -176,10 +176,12 @@ impl Loader {
                 metrics::counter!("complaintflow_clickhouse_errors_total").increment(1);
                 for ((topic, partition), (first, _)) in &self.ranges {
                     let at = Offset::Offset(*first);
-                    if let Err(e) =
+                    // A blocking call: the worker is handed off meanwhile.
+                    let seek = tokio::task::block_in_place(|| {
                         self.consumer
                             .seek(topic, *partition, at, Duration::from_secs(10))
-                    {
+                    });
+                    if let Err(e) = seek {
                         tracing::warn!(topic, partition, error = %e, "seek back failed");
                     }
                 }
@@ -263,7 +265,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
     {
         tracing::warn!(error = %e, "last batch not stored at shutdown; it will be loaded again");
     }
-    match commit_stored(&loader.consumer) {
+    match tokio::task::block_in_place(|| commit_stored(&loader.consumer)) {
         Ok(()) => tracing::info!("loader offsets committed at shutdown"),
         Err(e) => {
             tracing::warn!(error = %e, "loader commit at shutdown failed; those records will be loaded again")

@@ -266,8 +266,9 @@ pub async fn run(
         .expect("not poisoned")
         .queues
         .clear();
-    kafka::flush(&live.producer, Duration::from_secs(5));
-    match commit_stored(live.consumer.as_ref()) {
+    // Blocking librdkafka calls: off the async workers' duty meanwhile.
+    tokio::task::block_in_place(|| kafka::flush(&live.producer, Duration::from_secs(5)));
+    match tokio::task::block_in_place(|| commit_stored(live.consumer.as_ref())) {
         Ok(()) => tracing::info!("offsets committed at shutdown"),
         Err(e) => {
             tracing::warn!(error = %e, "commit at shutdown failed; inputs since the last commit will be redelivered")
