@@ -5,7 +5,7 @@ use crate::core::Rules;
 use crate::driver::demo::{self, DemoConfig};
 use crate::driver::replay::{Bounds, replay_file};
 use crate::model::Timestamp;
-use crate::rules::{RuleSet, fixtures};
+use crate::rules::RuleSet;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -271,7 +271,7 @@ pub fn run(cli: Cli) -> Result<()> {
             action: RulesAction::Test { dir },
         } => {
             let rules = RuleSet::load_dir(&dir)?;
-            let failures = fixtures::run(&rules);
+            let failures = rules.run_fixtures();
             let total = rules.fixtures().len();
             for f in &failures {
                 print!("{f}");

@@ -318,7 +318,7 @@ impl Config {
         if ch.max_rows == 0 || ch.max_bytes == 0 || ch.period_ms == 0 {
             return bad("clickhouse.max_rows, max_bytes and period_ms must be positive".into());
         }
-        if !crate::sink::clickhouse::valid_database(&ch.database) {
+        if !valid_database(&ch.database) {
             return bad(format!(
                 "clickhouse.database {:?} must be a plain identifier",
                 ch.database
@@ -326,6 +326,15 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The schema's database name is spliced into SQL, so it must be a plain identifier.
+pub fn valid_database(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

@@ -5,35 +5,13 @@ use super::complaint::{Complaint, Interner};
 use super::decision::Rules;
 use super::early::{EarlyEvents, Origin, Released};
 use super::lifecycle;
+pub use super::outputs::Outputs;
 use super::refusal::RecentSet;
 pub use super::refusal::{RejectCode, Rejection, refuse_future};
 use super::timers::TimerIndex;
-use crate::model::{Decision, Event, SlaEvent, Timestamp};
+use crate::model::{Event, Timestamp};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-
-/// What one step produced, in order.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Outputs {
-    pub decisions: Vec<Decision>,
-    pub sla: Vec<SlaEvent>,
-    /// Complaints whose state changed (live mode writes them to the changelog).
-    pub changed: Vec<Arc<str>>,
-    /// Held events decided in this step: applied at last, or refused.
-    pub released: Vec<Released>,
-}
-
-impl Outputs {
-    pub fn clear(&mut self) {
-        self.decisions.clear();
-        self.sla.clear();
-        self.changed.clear();
-        self.released.clear();
-    }
-    pub fn is_empty(&self) -> bool {
-        self.decisions.is_empty() && self.sla.is_empty() && self.released.is_empty()
-    }
-}
 
 /// How an accepted event was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 //! complaint handling group; an approved one moves the deadline.
 
 use super::complaint::Complaint;
-use super::engine::{Outputs, RejectCode, Rejection};
-use super::lifecycle::emit;
+use super::outputs::{Outputs, emit};
+use super::refusal::{RejectCode, Rejection};
 use super::sla::SlaPolicy;
 use crate::model::event::{ExtensionDecided, ExtensionRequested};
 use crate::model::{SlaKind, Timestamp};

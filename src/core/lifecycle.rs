@@ -4,33 +4,13 @@
 
 use super::complaint::{Complaint, Interner, Milestones, Routing};
 use super::decision::{DecisionInput, RuleDecision, Rules};
-use super::engine::{Outputs, RejectCode, Rejection};
 use super::extension;
-use super::sla::{Due, SlaEmitter, SlaPolicy, StageClock};
+use super::outputs::{Outputs, emit};
+use super::refusal::{RejectCode, Rejection};
+use super::sla::{Due, SlaPolicy, StageClock};
 use crate::model::event::{Assigned, EventBody};
 use crate::model::output::{StageOutcome, Status};
 use crate::model::{Event, Priority, ProgressKind, SlaKind, Stage, Timestamp};
-
-fn emitter(c: &Complaint) -> SlaEmitter<'_> {
-    SlaEmitter {
-        complaint_id: &c.id,
-        cycle: c.cycle,
-        priority: c.routing.priority,
-        lead_department: &c.routing.lead,
-    }
-}
-
-pub(super) fn emit(
-    c: &Complaint,
-    kind: SlaKind,
-    at: Timestamp,
-    detail: Option<&str>,
-    out: &mut Outputs,
-) {
-    if let Some(clock) = &c.clock {
-        out.sla.push(emitter(c).event(clock, kind, at, detail));
-    }
-}
 
 fn start_stage(
     c: &mut Complaint,

@@ -9,6 +9,7 @@ pub mod early;
 pub mod engine;
 mod extension;
 mod lifecycle;
+pub mod outputs;
 mod refusal;
 pub mod sla;
 pub mod step;

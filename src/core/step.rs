@@ -5,7 +5,8 @@
 use super::clock::{Clock, EventTimeClock, seconds_after, seconds_before};
 use super::decision::Rules;
 use super::early::Origin;
-use super::engine::{Applied, Engine, Outputs};
+use super::engine::{Applied, Engine};
+use super::outputs::Outputs;
 use super::refusal::{RejectCode, Rejection, refuse_future};
 use super::sla::{MAX_TARGET_SECS, SlaPolicy};
 use crate::model::event::EventBody;

@@ -1,8 +1,7 @@
 //! Fixture cases in `rules/tests/*.json`: a complaint and the decision the
 //! rules must make for it. `rules test` and every reload run them.
 
-use super::ruleset::{RuleSet, RulesError};
-use crate::core::decision::DecisionInput;
+use crate::core::decision::{DecisionInput, RuleDecision};
 use crate::model::event::Received;
 use crate::model::{Category, Priority};
 use serde::Deserialize;
@@ -60,12 +59,8 @@ impl std::fmt::Display for Failure {
 }
 
 /// Parses one fixture file (a JSON array of cases).
-pub fn parse(file: &str, text: &str) -> Result<Vec<FixtureCase>, RulesError> {
-    let mut cases: Vec<FixtureCase> =
-        serde_json::from_str(text).map_err(|e| RulesError::Fixture {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
+pub fn parse(file: &str, text: &str) -> Result<Vec<FixtureCase>, String> {
+    let mut cases: Vec<FixtureCase> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     for c in &mut cases {
         c.file = file.to_string();
     }
@@ -83,11 +78,14 @@ fn check<T: PartialEq + std::fmt::Debug>(
     }
 }
 
-/// Runs every case against `rules`; returns the failures.
-pub fn run(rules: &RuleSet) -> Vec<Failure> {
+/// Runs every case through `decide`; returns the failures.
+pub fn run(
+    cases: &[FixtureCase],
+    decide: impl Fn(&DecisionInput<'_>) -> Result<RuleDecision, String>,
+) -> Vec<Failure> {
     let received_at = chrono::DateTime::UNIX_EPOCH;
     let mut failures = Vec::new();
-    for case in rules.fixtures() {
+    for case in cases {
         let input = DecisionInput {
             complaint_id: &case.name,
             received: &case.complaint,
@@ -102,7 +100,7 @@ pub fn run(rules: &RuleSet) -> Vec<Failure> {
             diffs: Vec::new(),
             error: None,
         };
-        match rules.try_decide(&input) {
+        match decide(&input) {
             Err(e) => failure.error = Some(e),
             Ok(d) => {
                 let e = &case.expect;
@@ -133,22 +131,4 @@ pub fn run(rules: &RuleSet) -> Vec<Failure> {
         }
     }
     failures
-}
-
-/// Loads and fully validates a candidate: compiles, and every fixture passes.
-pub fn load_tested(dir: &std::path::Path) -> Result<RuleSet, (RulesError, Vec<Failure>)> {
-    let rules = RuleSet::load_dir(dir).map_err(|e| (e, Vec::new()))?;
-    let failures = run(&rules);
-    if failures.is_empty() {
-        Ok(rules)
-    } else {
-        let total = rules.fixtures().len();
-        Err((
-            RulesError::FixturesFailed {
-                failed: failures.len(),
-                total,
-            },
-            failures,
-        ))
-    }
 }

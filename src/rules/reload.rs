@@ -1,7 +1,6 @@
 //! Hot reload: watch `rules/`, build and test a candidate, swap it in only
 //! when every fixture passes; otherwise keep the running rules and say why.
 
-use super::fixtures::load_tested;
 use super::ruleset::{RuleSet, RulesError};
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode};
@@ -28,7 +27,7 @@ pub enum ReloadOutcome {
 /// rules stay; the reason is logged and counted.
 pub fn reload_once(dir: &Path, current: &ArcSwap<RuleSet>) -> Result<ReloadOutcome, RulesError> {
     use crate::core::Rules;
-    match load_tested(dir) {
+    match RuleSet::load_tested(dir) {
         Ok(candidate) => {
             let old = current.load();
             if old.version() == candidate.version() {

@@ -124,7 +124,12 @@ impl RuleSet {
         let mut fixtures = Vec::new();
         for (path, text) in files {
             if path.starts_with("tests/") {
-                fixtures.extend(fixtures::parse(path, text)?);
+                fixtures.extend(fixtures::parse(path, text).map_err(|message| {
+                    RulesError::Fixture {
+                        file: path.to_string(),
+                        message,
+                    }
+                })?);
                 continue;
             }
             // Only what changes decisions or clocks makes the version.
@@ -177,6 +182,29 @@ impl RuleSet {
     /// The fixture cases that came with the rules.
     pub fn fixtures(&self) -> &[FixtureCase] {
         &self.fixtures
+    }
+
+    /// Runs every fixture case; returns the failures.
+    pub fn run_fixtures(&self) -> Vec<fixtures::Failure> {
+        fixtures::run(&self.fixtures, |input| self.try_decide(input))
+    }
+
+    /// Loads and fully validates a candidate: compiles, and every fixture passes.
+    pub fn load_tested(dir: &Path) -> Result<RuleSet, (RulesError, Vec<fixtures::Failure>)> {
+        let rules = RuleSet::load_dir(dir).map_err(|e| (e, Vec::new()))?;
+        let failures = rules.run_fixtures();
+        if failures.is_empty() {
+            Ok(rules)
+        } else {
+            let total = rules.fixtures.len();
+            Err((
+                RulesError::FixturesFailed {
+                    failed: failures.len(),
+                    total,
+                },
+                failures,
+            ))
+        }
     }
 
     /// Runs `decide`, reporting a rule error instead of falling back.

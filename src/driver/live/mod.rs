@@ -44,6 +44,10 @@ pub enum LiveError {
     Restore { partition: i32, source: KafkaError },
     #[error("partition {0} was assigned, but its queue could not be split off")]
     NoQueue(i32),
+    /// A task of the live loop panicked (a bug); the service stops and a
+    /// restart resumes from the committed offsets.
+    #[error("{task} failed: {error}")]
+    Task { task: String, error: String },
 }
 
 /// Readiness, for `/readyz`.
@@ -62,7 +66,10 @@ impl Running {
     /// Stops the worker after the batch in hand and waits for it.
     async fn stop(self) -> Result<(), LiveError> {
         self.stop.cancel();
-        self.task.await.expect("a partition worker does not panic")
+        self.task.await.map_err(|e| LiveError::Task {
+            task: "partition worker".into(),
+            error: e.to_string(),
+        })?
     }
 }
 
@@ -128,7 +135,10 @@ impl Live {
             })
         });
         for read in futures::future::join_all(reads).await {
-            let (p, restored) = read.expect("restore task does not panic");
+            let (p, restored) = read.map_err(|e| LiveError::Task {
+                task: "partition restore".into(),
+                error: e.to_string(),
+            })?;
             let restored = restored.map_err(|source| LiveError::Restore {
                 partition: p,
                 source,

@@ -61,9 +61,8 @@ impl Partition {
         );
         match &taken.result {
             Ok(Applied::Accepted) => {
-                let ev = taken.event.as_ref().expect("an accepted event parsed");
-                metrics::counter!("complaintflow_events_in_total", "type" => ev.type_name())
-                    .increment(1)
+                let kind = taken.event.as_ref().map_or("", |ev| ev.type_name());
+                metrics::counter!("complaintflow_events_in_total", "type" => kind).increment(1)
             }
             Ok(Applied::Held) => metrics::counter!("complaintflow_events_held_total").increment(1),
             Ok(Applied::Duplicate) => {

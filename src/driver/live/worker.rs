@@ -197,7 +197,10 @@ impl Worker {
         let Some(f) = self.in_flight.take() else {
             return Ok(());
         };
-        f.sends.await.expect("the send task does not panic")?;
+        f.sends.await.map_err(|e| LiveError::Task {
+            task: format!("output sends of partition {}", self.partition),
+            error: e.to_string(),
+        })??;
         tracing::debug!(
             partition = self.partition,
             records = f.records,

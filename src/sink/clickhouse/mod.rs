@@ -27,14 +27,7 @@ pub enum ClickHouseError {
     },
 }
 
-/// The schema's database name is spliced into SQL, so it must be a plain identifier.
-pub fn valid_database(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub use crate::config::valid_database;
 
 /// A client for the configured server and credentials.
 pub fn client(cfg: &ClickHouseConfig) -> Client {
