@@ -93,6 +93,7 @@ fn bench_decisions(rules: &RuleSet, lines: &[String]) {
                 cycle: 0,
                 previous_priority: None,
                 comment: None,
+                current: None,
             });
             fallbacks += d.reason.starts_with("fallback") as u64;
             n += 1;

@@ -3,7 +3,7 @@
 -- Parameters: customer_id (String).
 SELECT
     complaint_id, status, category, priority, lead_department, received_at,
-    acknowledge_sla, handle_sla, confirm_sla, cycle, satisfied
+    acknowledge_sla, respond_sla, handle_sla, confirm_sla, cycle, satisfied
 FROM complaints FINAL
 WHERE customer_id = {customer_id:String}
 ORDER BY received_at DESC

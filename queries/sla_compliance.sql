@@ -1,7 +1,8 @@
 -- SLA compliance per stage (时限达标率): of the stage runs met or breached on
 -- a day of the period, how many were met (达标) and how many breached (超时);
 -- `late` are the breached ones that finished after all.
--- Stages: acknowledge 受理, assign 分配, handle 处理, report 结果反馈,
+-- Stages: acknowledge 受理, assign 分配, respond 首次响应 (important and
+-- urgent complaints' first answer), handle 处理完成, report 结果反馈,
 -- confirm 回访.
 -- Parameters: from, to (Date, inclusive).
 SELECT
@@ -13,4 +14,4 @@ SELECT
 FROM sla_compliance
 WHERE day BETWEEN {from:Date} AND {to:Date}
 GROUP BY stage
-ORDER BY indexOf(['acknowledge', 'assign', 'handle', 'report', 'confirm'], stage)
+ORDER BY indexOf(['acknowledge', 'assign', 'respond', 'handle', 'report', 'confirm'], stage)

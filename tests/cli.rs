@@ -114,7 +114,7 @@ fn rules_check_and_test_pass_on_the_shipped_rules() {
     let test = bin(&["rules", "test", &rules]);
     assert!(test.status.success(), "{}", stdout(&test));
     assert!(
-        stdout(&test).contains("13 of 13 cases pass"),
+        stdout(&test).contains("15 of 15 cases pass"),
         "{}",
         stdout(&test)
     );
@@ -146,7 +146,8 @@ fn a_broken_fixture_exits_non_zero_with_a_diff() {
         text.contains("lead_department: expected \"legal\", got \"customer_service\""),
         "{text}"
     );
-    assert!(text.contains("12 of 13 cases pass"), "{text}");
+    assert!(text.contains("14 of 15 cases pass"), "{text}");
+    assert!(text.contains("    reason: other ("), "{text}");
 }
 
 #[test]

@@ -24,6 +24,7 @@ fn decide_reason(rules: &RuleSet) -> String {
         cycle: 0,
         previous_priority: None,
         comment: None,
+        current: None,
     };
     rules.decide(&input).reason
 }

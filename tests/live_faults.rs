@@ -137,7 +137,7 @@ async fn a_2mb_event_and_a_300000_year_rule_value_cost_one_dead_letter_and_one_r
     let text = std::fs::read_to_string(&sla).unwrap();
     std::fs::write(
         &sla,
-        text.replace("general = \"24h\"", "general = \"2629800000h\""),
+        text.replace("handle = \"24h\"", "handle = \"2629800000h\""),
     )
     .unwrap();
     assert!(

@@ -92,7 +92,8 @@ fn late_acknowledgement_breaches_escalates_then_ends_late() {
 }
 
 #[test]
-fn important_complaint_is_met_by_a_preliminary_solution() {
+fn important_complaint_answered_in_time_but_fixed_late_meets_respond_and_breaches_handle() {
+    // Assigned 09:02; a preliminary solution 11 h later, the fix 26 h later.
     let lines = vec![
         received("e1", "C3", "02T09:00", "晚上网速慢,邻居也一样", "multiple"),
         ev("e2", "C3", "02T09:02", "acknowledged", json!({})),
@@ -106,14 +107,14 @@ fn important_complaint_is_met_by_a_preliminary_solution() {
         ev(
             "e4",
             "C3",
-            "02T11:00",
+            "02T20:02",
             "progress",
             json!({"note": "temporary route", "kind": "preliminary_solution"}),
         ),
         ev(
             "e5",
             "C3",
-            "02T23:00",
+            "03T11:02",
             "handled",
             json!({"cause": "congestion", "measures": "upgrade", "result": "ok"}),
         ),
@@ -127,15 +128,30 @@ fn important_complaint_is_met_by_a_preliminary_solution() {
             "0 acknowledge met at=02T09:02 deadline=02T09:10",
             "0 assign started at=02T09:02 deadline=02T09:32",
             "0 assign met at=02T09:02 deadline=02T09:32",
-            "0 handle started at=02T09:02 deadline=02T21:02",
-            "0 handle met at=02T11:00 deadline=02T21:02",
-            "0 report started at=02T23:00 deadline=03T00:00",
+            "0 handle started at=02T09:02 deadline=03T09:02",
+            "0 respond started at=02T09:02 deadline=02T21:02",
+            "0 respond warning at=02T18:38 deadline=02T21:02",
+            "0 respond met at=02T20:02 deadline=02T21:02",
+            "0 handle warning at=03T04:14 deadline=03T09:02",
+            "0 handle breached at=03T09:02 deadline=03T09:02",
+            "0 handle escalated at=03T09:02 deadline=03T09:02",
+            "0 handle late at=03T11:02 deadline=03T09:02",
+            "0 report started at=03T11:02 deadline=03T12:02",
         ]
+    );
+    let row = &sink.complaints[0];
+    assert_eq!(
+        (row.respond_sla, row.handle_sla),
+        (StageOutcome::Met, StageOutcome::Late)
+    );
+    assert_eq!(
+        row.responded_at.unwrap().to_rfc3339(),
+        "2026-03-02T20:02:00+00:00"
     );
 }
 
 #[test]
-fn urgent_complaint_escalates_at_once_and_a_response_meets_handling() {
+fn urgent_complaint_escalates_at_once_and_a_response_meets_respond() {
     let lines = vec![
         received("e1", "C4", "02T09:00", "整个小区都无法上网", "widespread"),
         ev("e2", "C4", "02T09:03", "acknowledged", json!({})),
@@ -157,8 +173,9 @@ fn urgent_complaint_escalates_at_once_and_a_response_meets_handling() {
             "0 acknowledge met at=02T09:03 deadline=02T09:10",
             "0 assign started at=02T09:03 deadline=02T09:33",
             "0 assign met at=02T09:03 deadline=02T09:33",
-            "0 handle started at=02T09:03 deadline=02T10:03",
-            "0 handle met at=02T09:40 deadline=02T10:03",
+            "0 handle started at=02T09:03 deadline=03T09:03",
+            "0 respond started at=02T09:03 deadline=02T10:03",
+            "0 respond met at=02T09:40 deadline=02T10:03",
         ]
     );
     assert_eq!(sink.sla[1].event_id, "C4:0:acknowledge:escalated:urgent");
@@ -250,8 +267,11 @@ fn not_satisfied_reopens_cycle_one_with_a_new_decision() {
         sla_lines(&sink)[9..],
         [
             "0 confirm met at=02T15:40 deadline=02T16:00",
-            "1 handle started at=02T15:40 deadline=03T03:40",
-            "1 handle met at=02T20:00 deadline=03T03:40",
+            "1 handle started at=02T15:40 deadline=03T15:40",
+            "1 respond started at=02T15:40 deadline=03T03:40",
+            // The fix answers the customer too.
+            "1 respond met at=02T20:00 deadline=03T03:40",
+            "1 handle met at=02T20:00 deadline=03T15:40",
             "1 report started at=02T20:00 deadline=02T21:00",
         ]
     );
@@ -423,10 +443,12 @@ fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
         sla_lines(&sink)[4..],
         [
             "0 handle started at=02T09:05 deadline=03T09:05",
-            "0 handle escalated at=02T10:00 deadline=02T10:05",
-            "0 handle breached at=02T10:05 deadline=02T10:05",
-            "0 handle escalated at=02T10:05 deadline=02T10:05",
-            "0 handle late at=02T10:30 deadline=02T10:05",
+            // Raised to urgent almost an hour into handling: the first
+            // answer is due one hour after the raise.
+            "0 respond started at=02T10:00 deadline=02T11:00",
+            "0 respond escalated at=02T10:00 deadline=02T11:00",
+            "0 respond met at=02T10:30 deadline=02T11:00",
+            "0 handle met at=02T10:30 deadline=03T09:05",
             "0 report started at=02T10:30 deadline=02T11:30",
         ]
     );

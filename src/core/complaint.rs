@@ -18,9 +18,13 @@ pub struct Routing {
     pub lead: Arc<str>,
     pub assist: Box<[Arc<str>]>,
     pub coordination_required: bool,
+    /// The complaint handling group set the departments (`complaint.assigned`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_group: bool,
     pub ruleset_version: Arc<str>,
     /// Per-complaint targets in seconds a rule set, by stage.
-    pub overrides: Option<Box<[Option<u64>; 5]>>,
+    #[serde(default, deserialize_with = "overrides")]
+    pub overrides: Option<Box<[Option<u64>; Stage::COUNT]>>,
 }
 
 /// Shares the few distinct department and ruleset-version strings between
@@ -45,10 +49,22 @@ impl Interner {
     }
 }
 
+/// Overrides as stored before `respond` existed had five entries.
+fn overrides<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Box<[Option<u64>; Stage::COUNT]>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(
+        #[serde(deserialize_with = "crate::model::stage_array::deserialize")]
+        [Option<u64>; Stage::COUNT],
+    );
+    Ok(Option::<Wrap>::deserialize(d)?.map(|w| Box::new(w.0)))
+}
+
 impl Routing {
     pub fn from_decision(d: &RuleDecision, ruleset_version: &str, names: &mut Interner) -> Routing {
         let overrides = (!d.sla_overrides.is_empty()).then(|| {
-            let mut o = [None; 5];
+            let mut o = [None; Stage::COUNT];
             for (stage, secs) in &d.sla_overrides {
                 o[stage.index()] = Some(*secs);
             }
@@ -60,6 +76,7 @@ impl Routing {
             lead: names.get(&d.lead_department),
             assist: d.assist_departments.iter().map(|s| names.get(s)).collect(),
             coordination_required: d.coordination_required,
+            by_group: false,
             ruleset_version: names.get(ruleset_version),
             overrides,
         }
@@ -85,6 +102,9 @@ pub struct Milestones {
     pub handled: Option<Timestamp>,
     #[serde(default, with = "crate::model::time::option")]
     pub reported: Option<Timestamp>,
+    /// The first answer (preliminary solution or response) of this cycle.
+    #[serde(default, with = "crate::model::time::option")]
+    pub responded: Option<Timestamp>,
     #[serde(default, with = "crate::model::time::option")]
     pub confirmed: Option<Timestamp>,
     #[serde(default, with = "crate::model::time::option")]
@@ -105,9 +125,13 @@ pub struct Complaint {
     pub cycle: u32,
     pub routing: Routing,
     pub times: Milestones,
-    /// The running stage, if any.
+    /// The running stage of the lifecycle's sequence, if any.
     pub clock: Option<StageClock>,
-    pub outcomes: [StageOutcome; 5],
+    /// The first-answer clock (`respond`), running beside `handle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respond: Option<StageClock>,
+    #[serde(deserialize_with = "crate::model::stage_array::deserialize")]
+    pub outcomes: [StageOutcome; Stage::COUNT],
     pub breaches: u32,
     /// The cycle whose urgency was escalated to the group (once per cycle).
     #[serde(default)]
@@ -173,11 +197,13 @@ impl Complaint {
             withdrawn_at: self.times.withdrawn,
             cycle: self.cycle,
             satisfied: self.satisfied,
+            responded_at: self.times.responded,
+            respond_sla: self.outcomes[Stage::Respond.index()],
             acknowledge_sla: self.outcomes[0],
             assign_sla: self.outcomes[1],
-            handle_sla: self.outcomes[2],
-            report_sla: self.outcomes[3],
-            confirm_sla: self.outcomes[4],
+            handle_sla: self.outcomes[Stage::Handle.index()],
+            report_sla: self.outcomes[Stage::Report.index()],
+            confirm_sla: self.outcomes[Stage::Confirm.index()],
             breaches: self.breaches,
             updated_at: self.updated_at,
             version: self.version,

@@ -18,6 +18,19 @@ pub struct DecisionInput<'a> {
     pub previous_priority: Option<Priority>,
     /// The customer's comment when not satisfied, on a reopen.
     pub comment: Option<&'a str>,
+    /// The routing the complaint has, on a reopen: the responsible
+    /// departments the regulation sends it back to.
+    pub current: Option<CurrentRouting<'a>>,
+}
+
+/// A complaint's routing when the rules run again.
+#[derive(Debug, Clone, Copy)]
+pub struct CurrentRouting<'a> {
+    pub lead: &'a str,
+    pub assist: &'a [std::sync::Arc<str>],
+    /// Set by the complaint handling group (`complaint.assigned`), not by
+    /// the rules.
+    pub by_group: bool,
 }
 
 /// A routing decision.

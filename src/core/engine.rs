@@ -145,7 +145,7 @@ impl Engine {
                 // The complaint's timers due before the event fire first; if
                 // the event is then refused, they never fired: a refused
                 // event moves no clock. (A copy only when one is due.)
-                let due = c.clock.as_ref().and_then(|k| k.next_due());
+                let due = super::clocks::next_due(c).map(|(d, _)| d);
                 let undo = due
                     .is_some_and(|d| d.at() < at)
                     .then(|| (c.as_ref().clone(), out.sla.len()));
@@ -314,7 +314,7 @@ impl Engine {
     }
 
     fn reschedule(timers: &mut TimerIndex, c: &mut Complaint) {
-        let next = c.clock.as_ref().and_then(|k| k.next_due()).map(|d| d.at());
+        let next = super::clocks::next_due(c).map(|(d, _)| d.at());
         if next == c.timer_due {
             return;
         }

@@ -2,98 +2,28 @@
 //! Every function validates before it changes anything, so a refused event
 //! leaves the complaint as it was.
 
+use super::clocks::{self, escalate_if_urgent};
 use super::complaint::{Complaint, Interner, Milestones, Routing};
-use super::decision::{DecisionInput, RuleDecision, Rules};
+use super::decision::{CurrentRouting, DecisionInput, RuleDecision, Rules};
 use super::extension;
-use super::outputs::{Outputs, emit};
+use super::outputs::Outputs;
 use super::refusal::{RejectCode, Rejection};
-use super::sla::{Due, SlaPolicy, StageClock};
+use super::sla::SlaPolicy;
 use crate::model::event::{Assigned, EventBody};
 use crate::model::output::{StageOutcome, Status};
-use crate::model::{Event, Priority, ProgressKind, SlaKind, Stage, Timestamp};
+use crate::model::{Event, Priority, Stage, Timestamp};
 
-fn start_stage(
-    c: &mut Complaint,
-    stage: Stage,
-    at: Timestamp,
-    policy: &SlaPolicy,
-    out: &mut Outputs,
-) {
-    let target = c.routing.target(policy, stage);
-    c.clock = Some(StageClock::start(stage, at, target, policy.warning_share));
-    c.outcomes[stage.index()] = StageOutcome::Open;
-    emit(c, SlaKind::Started, at, None, out);
-}
-
-/// Closes the running stage if it is `stage`: `met` in time, `late` after a
-/// breach. Evidence of an end in time that arrives after the breach was
-/// declared corrects it: `retracted`, then `met`.
-fn end_stage(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) {
-    let Some(clock) = c.clock.as_ref().filter(|k| k.stage == stage) else {
-        return;
-    };
-    let (kind, outcome) = match (clock.breached, at <= clock.deadline) {
-        (false, _) => (SlaKind::Met, StageOutcome::Met),
-        (true, false) => (SlaKind::Late, StageOutcome::Late),
-        (true, true) => {
-            emit(c, SlaKind::Retracted, at, None, out);
-            c.breaches = c.breaches.saturating_sub(1);
-            (SlaKind::Met, StageOutcome::Met)
-        }
-    };
-    emit(c, kind, at, None, out);
-    c.outcomes[stage.index()] = outcome;
-    c.clock = None;
-}
-
-/// Sends an urgent complaint to the complaint handling group, once per
-/// cycle, naming the running stage. Called when urgency appears (the first
-/// decision, a reopen, an assignment that raises the priority while the
-/// complaint is open) and when a stage starts. With no stage running
-/// (handling after a first answer) it waits for the next stage of the
-/// cycle: nothing is said of a stage after its end.
-fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
-    if c.routing.priority != Priority::Urgent || c.urgent_escalated == Some(c.cycle) {
-        return;
-    }
-    if c.clock.is_some() {
-        emit(c, SlaKind::Escalated, at, Some("urgent"), out);
-        c.urgent_escalated = Some(c.cycle);
-    }
-}
-
-/// Fires this complaint's warnings and breaches due before `until`
-/// (or at it, when `inclusive`).
+/// Fires this complaint's warnings and breaches due before `until`.
 pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out: &mut Outputs) {
-    loop {
-        let Some(due) = c.clock.as_ref().and_then(|k| k.next_due()) else {
-            return;
-        };
-        let t = due.at();
-        if t > until || (t == until && !inclusive) {
-            return;
-        }
-        let extensions = c.clock.as_ref().map_or(0, |k| k.extensions);
-        match due {
-            Due::Warning(_) => {
-                let detail = (extensions > 0).then(|| extensions.to_string());
-                emit(c, SlaKind::Warning, t, detail.as_deref(), out);
-                c.clock.as_mut().expect("clock checked").warned = true;
-            }
-            Due::Breach(_) => {
-                emit(c, SlaKind::Breached, t, None, out);
-                emit(c, SlaKind::Escalated, t, Some("breach"), out);
-                let k = c.clock.as_mut().expect("clock checked");
-                k.breached = true;
-                k.warned = true;
-                let stage = k.stage;
-                c.outcomes[stage.index()] = StageOutcome::Breached;
-                c.breaches += 1;
-            }
-        }
-        c.version += 1;
-        c.updated_at = c.updated_at.max(t);
-    }
+    clocks::fire_due(c, until, inclusive, out);
+}
+
+/// Handling begins: the completion clock, and the first-answer clock for a
+/// priority that has one.
+fn start_handling(c: &mut Complaint, at: Timestamp, policy: &SlaPolicy, out: &mut Outputs) {
+    clocks::start(c, Stage::Handle, at, policy, out);
+    clocks::start(c, Stage::Respond, at, policy, out);
+    escalate_if_urgent(c, at, out);
 }
 
 fn decide(
@@ -109,6 +39,11 @@ fn decide(
         cycle: c.cycle,
         previous_priority: previous,
         comment,
+        current: (c.cycle > 0).then(|| CurrentRouting {
+            lead: &c.routing.lead,
+            assist: &c.routing.assist,
+            by_group: c.routing.by_group,
+        }),
     })
 }
 
@@ -147,6 +82,7 @@ pub(super) fn receive(
         ),
         times: Milestones::default(),
         clock: None,
+        respond: None,
         outcomes: Default::default(),
         breaches: 0,
         urgent_escalated: None,
@@ -161,7 +97,7 @@ pub(super) fn receive(
     let d = decide(&c, rules, None, None);
     c.routing = Routing::from_decision(&d, rules.version(), names);
     out.decisions.push(c.decision(d.reason.clone(), at, &d));
-    start_stage(&mut c, Stage::Acknowledge, at, rules.policy(), out);
+    clocks::start(&mut c, Stage::Acknowledge, at, rules.policy(), out);
     escalate_if_urgent(&mut c, at, out);
     Ok(c)
 }
@@ -271,26 +207,25 @@ pub(super) fn apply(
                     "acknowledgement comes once, right after receipt",
                 ));
             }
-            end_stage(c, Stage::Acknowledge, at, out);
+            clocks::end(c, Stage::Acknowledge, at, out);
             c.times.acknowledged = Some(at);
-            start_stage(c, Stage::Assign, at, policy, out);
+            clocks::start(c, Stage::Assign, at, policy, out);
             if c.routing.coordination_required {
                 c.status = Status::Acknowledged;
             } else {
                 // Automatic assignment to the rules' departments.
-                end_stage(c, Stage::Assign, at, out);
+                clocks::end(c, Stage::Assign, at, out);
                 c.times.assigned = Some(at);
-                start_stage(c, Stage::Handle, at, policy, out);
+                start_handling(c, at, policy, out);
                 c.status = Status::Handling;
             }
         }
         EventBody::Assigned(a) => match c.status {
             Status::Acknowledged => {
                 reroute(c, a, names);
-                end_stage(c, Stage::Assign, at, out);
+                clocks::end(c, Stage::Assign, at, out);
                 c.times.assigned = Some(at);
-                start_stage(c, Stage::Handle, at, policy, out);
-                escalate_if_urgent(c, at, out);
+                start_handling(c, at, policy, out);
                 c.status = Status::Handling;
             }
             Status::Handling => {
@@ -299,7 +234,7 @@ pub(super) fn apply(
                 // is when the complaint first reached a department.
                 reroute(c, a, names);
                 if c.routing.priority != before {
-                    retarget_handle(c, at, policy);
+                    clocks::follow_priority(c, at, policy, out);
                 }
                 escalate_if_urgent(c, at, out);
             }
@@ -321,13 +256,12 @@ pub(super) fn apply(
             if c.status != Status::Handling {
                 return Err(invalid(ev, c, "progress is reported while handling"));
             }
-            let meets = matches!(
-                (c.routing.priority, p.kind),
-                (Priority::Urgent, ProgressKind::Response)
-                    | (Priority::Important, ProgressKind::PreliminarySolution)
-            );
-            if meets {
-                end_stage(c, Stage::Handle, at, out);
+            // The first answer ends `respond`; completion waits for `handled`.
+            if clocks::answers(c.routing.priority, p.kind)
+                && clocks::running(c, Stage::Respond).is_some()
+            {
+                clocks::end(c, Stage::Respond, at, out);
+                c.times.responded.get_or_insert(at);
             }
         }
         EventBody::ExtensionRequested(x) => extension::request(c, x, at)?,
@@ -336,9 +270,14 @@ pub(super) fn apply(
             if c.status != Status::Handling {
                 return Err(invalid(ev, c, "handling needs an assigned complaint"));
             }
-            end_stage(c, Stage::Handle, at, out);
+            // The fix answers the customer too, if nothing did before.
+            if clocks::running(c, Stage::Respond).is_some() {
+                clocks::end(c, Stage::Respond, at, out);
+                c.times.responded.get_or_insert(at);
+            }
+            clocks::end(c, Stage::Handle, at, out);
             c.times.handled = Some(at);
-            start_stage(c, Stage::Report, at, policy, out);
+            clocks::start(c, Stage::Report, at, policy, out);
             // Raised to urgent after a first answer ended the handle clock.
             escalate_if_urgent(c, at, out);
             c.status = Status::Handled;
@@ -347,9 +286,9 @@ pub(super) fn apply(
             if c.status != Status::Handled {
                 return Err(invalid(ev, c, "the result report follows handling"));
             }
-            end_stage(c, Stage::Report, at, out);
+            clocks::end(c, Stage::Report, at, out);
             c.times.reported = Some(at);
-            start_stage(c, Stage::Confirm, at, policy, out);
+            clocks::start(c, Stage::Confirm, at, policy, out);
             c.status = Status::Reported;
         }
         EventBody::CustomerConfirmed(cc) => {
@@ -360,7 +299,7 @@ pub(super) fn apply(
                     "confirmation follows the result report, once per cycle",
                 ));
             }
-            end_stage(c, Stage::Confirm, at, out);
+            clocks::end(c, Stage::Confirm, at, out);
             c.times.confirmed = Some(at);
             c.satisfied = Some(cc.satisfied);
             if cc.satisfied {
@@ -380,12 +319,7 @@ pub(super) fn apply(
             if c.status == Status::Closed {
                 return Err(invalid(ev, c, "a satisfied complaint can only be archived"));
             }
-            if c.clock.is_some() {
-                let stage = c.clock.as_ref().map(|k| k.stage).expect("checked");
-                emit(c, SlaKind::Cancelled, at, None, out);
-                c.outcomes[stage.index()] = StageOutcome::Cancelled;
-                c.clock = None;
-            }
+            clocks::cancel_all(c, at, out);
             c.times.withdrawn = Some(at);
             c.status = Status::Withdrawn;
         }
@@ -402,25 +336,24 @@ fn reopen(
     names: &mut Interner,
     out: &mut Outputs,
 ) {
-    if let Some(k) = &c.clock {
-        // Defensive: nothing should run here, but a superseded stage is cancelled.
-        let stage = k.stage;
-        emit(c, SlaKind::Cancelled, at, None, out);
-        c.outcomes[stage.index()] = StageOutcome::Cancelled;
-        c.clock = None;
-    }
+    // Defensive: nothing should run here, but a superseded stage is cancelled.
+    clocks::cancel_all(c, at, out);
     let previous = c.routing.priority;
+    let previous_lead = c.routing.lead.clone();
+    let by_group = c.routing.by_group;
     c.cycle += 1;
     let d = decide(c, rules, Some(previous), comment);
     c.routing = Routing::from_decision(&d, rules.version(), names);
+    // Still the group's departments if the rules kept them.
+    c.routing.by_group = by_group && c.routing.lead == previous_lead;
     out.decisions.push(c.decision(d.reason.clone(), at, &d));
     c.times.handled = None;
     c.times.reported = None;
-    for s in [Stage::Handle, Stage::Report, Stage::Confirm] {
+    c.times.responded = None;
+    for s in [Stage::Respond, Stage::Handle, Stage::Report, Stage::Confirm] {
         c.outcomes[s.index()] = StageOutcome::NotStarted;
     }
-    start_stage(c, Stage::Handle, at, rules.policy(), out);
-    escalate_if_urgent(c, at, out);
+    start_handling(c, at, rules.policy(), out);
     c.status = Status::Handling;
 }
 
@@ -432,22 +365,5 @@ fn reroute(c: &mut Complaint, a: &Assigned, names: &mut Interner) {
     }
     // The group has decided: nothing is left to coordinate.
     c.routing.coordination_required = false;
-}
-
-/// A new priority during handling: the handle deadline follows it from the
-/// stage's original start; approved extensions are never taken away.
-fn retarget_handle(c: &mut Complaint, at: Timestamp, policy: &SlaPolicy) {
-    let target = c.routing.target(policy, Stage::Handle);
-    let Some(k) = c
-        .clock
-        .as_mut()
-        .filter(|k| k.stage == Stage::Handle && !k.breached)
-    else {
-        return;
-    };
-    let mut deadline = super::clock::saturating_after(k.started_at, target);
-    if k.extensions > 0 {
-        deadline = deadline.max(k.deadline);
-    }
-    k.move_deadline(deadline, at, policy.warning_share, false);
+    c.routing.by_group = true;
 }

@@ -3,6 +3,7 @@
 //! reading and returns outputs, so replay and live run the same code.
 
 pub mod clock;
+mod clocks;
 pub mod complaint;
 pub mod decision;
 pub mod early;

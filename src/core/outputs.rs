@@ -39,15 +39,14 @@ fn emitter(c: &Complaint) -> SlaEmitter<'_> {
     }
 }
 
-/// Adds an SLA event about `c`'s running stage (none when no stage runs).
-pub(super) fn emit(
+/// Adds an SLA event about `clock`, one of `c`'s running clocks.
+pub(super) fn emit_for(
     c: &Complaint,
+    clock: &super::sla::StageClock,
     kind: SlaKind,
     at: Timestamp,
     detail: Option<&str>,
     out: &mut Outputs,
 ) {
-    if let Some(clock) = &c.clock {
-        out.sla.push(emitter(c).event(clock, kind, at, detail));
-    }
+    out.sla.push(emitter(c).event(clock, kind, at, detail));
 }

@@ -7,8 +7,9 @@ use chrono::TimeDelta;
 /// `rules/sla.toml`; `crate::rules::policy` loads and validates it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlaPolicy {
-    /// Seconds, indexed `[stage][priority]`.
-    pub targets: [[u64; 3]; 5],
+    /// Seconds, indexed `[stage][priority]`; 0 for `respond` of a priority
+    /// without a first-answer target.
+    pub targets: [[u64; 3]; Stage::COUNT],
     /// Share of the target after which `warning` fires, in (0, 1).
     pub warning_share: f64,
     /// How far an event's time may lie ahead of the wall clock, in seconds:
@@ -42,7 +43,8 @@ impl Default for SlaPolicy {
             targets: [
                 [10 * M, 10 * M, 10 * M],
                 [30 * M, 30 * M, 30 * M],
-                [24 * H, 12 * H, H],
+                [0, 12 * H, H],
+                [24 * H, 24 * H, 24 * H],
                 [H, H, H],
                 [30 * M, 30 * M, 30 * M],
             ],
@@ -57,7 +59,7 @@ impl Default for SlaPolicy {
 }
 
 impl SlaPolicy {
-    /// Target of a stage for a priority, in seconds.
+    /// Target of a stage for a priority, in seconds (0: no such clock).
     pub fn target(&self, stage: Stage, priority: Priority) -> u64 {
         self.targets[stage.index()][priority.index()]
     }
@@ -201,8 +203,10 @@ mod tests {
         let p = SlaPolicy::default();
         assert_eq!(p.target(Stage::Acknowledge, Priority::General), 600);
         assert_eq!(p.target(Stage::Handle, Priority::General), 86_400);
-        assert_eq!(p.target(Stage::Handle, Priority::Important), 43_200);
-        assert_eq!(p.target(Stage::Handle, Priority::Urgent), 3_600);
+        assert_eq!(p.target(Stage::Handle, Priority::Urgent), 86_400);
+        assert_eq!(p.target(Stage::Respond, Priority::General), 0);
+        assert_eq!(p.target(Stage::Respond, Priority::Important), 43_200);
+        assert_eq!(p.target(Stage::Respond, Priority::Urgent), 3_600);
         assert_eq!(p.target(Stage::Confirm, Priority::Urgent), 1_800);
     }
 

@@ -228,6 +228,7 @@ impl Gen<'_> {
             cycle: 0,
             previous_priority: None,
             comment: None,
+            current: None,
         });
         let mut n = 0u32;
         let lead = d.lead_department.clone();
@@ -382,8 +383,11 @@ impl Gen<'_> {
         lead: &str,
         withdraw: bool,
     ) -> Option<DateTime<FixedOffset>> {
-        let target = match priority {
-            Priority::General => 24 * 60,
+        // Completion within 24 h for every priority; the first answer
+        // within 12 h (important) or 1 h (urgent).
+        let target = 24 * 60;
+        let respond = match priority {
+            Priority::General => 0,
             Priority::Important => 12 * 60,
             Priority::Urgent => 60,
         };
@@ -397,7 +401,11 @@ impl Gen<'_> {
             steps.push((
                 asked,
                 lead,
-                EventBody::ExtensionRequested(ExtensionRequested { until, reason }),
+                EventBody::ExtensionRequested(ExtensionRequested {
+                    until,
+                    reason,
+                    stage: None,
+                }),
             ));
             let approved = self.chance(0.8);
             let decided = asked + self.between(10, 60);
@@ -407,6 +415,7 @@ impl Gen<'_> {
                 EventBody::ExtensionDecided(ExtensionDecided {
                     approved,
                     until: None,
+                    stage: None,
                 }),
             ));
             if approved {
@@ -419,6 +428,7 @@ impl Gen<'_> {
             let body = EventBody::ExtensionRequested(ExtensionRequested {
                 until: asked + mins(600),
                 reason: "forgot to ask".into(),
+                stage: None,
             });
             steps.push((asked, lead, body));
             not_before = asked;
@@ -446,18 +456,18 @@ impl Gen<'_> {
             ));
         }
         let first_answer = match priority {
-            Priority::Urgent => Some((ProgressKind::Response, target / 6, target * 5 / 6)),
+            Priority::Urgent => Some((ProgressKind::Response, respond / 6, respond * 5 / 6)),
             Priority::Important => Some((
                 ProgressKind::PreliminarySolution,
-                target / 12,
-                target * 5 / 6,
+                respond / 12,
+                respond * 5 / 6,
             )),
             Priority::General => None,
         };
         if let Some((kind, lo, hi)) = first_answer {
             let at = start
                 + if self.chance(0.06) {
-                    self.between(target + 1, target * 3 / 2)
+                    self.between(respond + 1, respond * 3 / 2)
                 } else {
                     self.between(lo, hi)
                 };

@@ -122,12 +122,19 @@ pub struct ExtensionRequested {
     #[serde(deserialize_with = "super::time::offset::deserialize")]
     pub until: DateTime<FixedOffset>,
     pub reason: String,
+    /// The stage to extend; default: the running stage of the sequence
+    /// (`handle` while handling). `respond` extends the first-answer clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<super::Stage>,
 }
 
 /// `complaint.extension_decided`: the complaint handling group's decision.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExtensionDecided {
     pub approved: bool,
+    /// The stage decided on; default: the one with a pending request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<super::Stage>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

@@ -48,10 +48,13 @@ wire_enum!(
     Priority { General = "general", Important = "important", Urgent = "urgent" }
 );
 wire_enum!(
-    /// An SLA stage of the regulation.
+    /// An SLA stage of the regulation. `respond` (the first answer: a
+    /// preliminary solution or a response) runs beside `handle` (completion)
+    /// for priorities with a first-answer target.
     Stage {
         Acknowledge = "acknowledge",
         Assign = "assign",
+        Respond = "respond",
         Handle = "handle",
         Report = "report",
         Confirm = "confirm",
@@ -90,6 +93,29 @@ impl Stage {
     /// Index into per-stage arrays.
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// Stages in the order a complaint runs them.
+    pub const COUNT: usize = 6;
+}
+
+/// Per-stage arrays as stored before `respond` existed had five entries
+/// (no `respond` at index 2): read either form.
+pub mod stage_array {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D, T>(d: D) -> Result<[T; super::Stage::COUNT], D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de> + Default + Copy,
+    {
+        let mut v: Vec<T> = Vec::deserialize(d)?;
+        if v.len() == super::Stage::COUNT - 1 {
+            v.insert(super::Stage::Respond.index(), T::default());
+        }
+        let n = v.len();
+        v.try_into()
+            .map_err(|_| serde::de::Error::invalid_length(n, &"one entry per stage"))
     }
 }
 

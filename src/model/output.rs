@@ -197,6 +197,9 @@ pub struct ComplaintRow {
     pub acknowledged_at: Option<Timestamp>,
     #[serde(default, with = "crate::model::time::option")]
     pub assigned_at: Option<Timestamp>,
+    /// The latest cycle's first answer (preliminary solution or response).
+    #[serde(default, with = "crate::model::time::option")]
+    pub responded_at: Option<Timestamp>,
     #[serde(default, with = "crate::model::time::option")]
     pub handled_at: Option<Timestamp>,
     #[serde(default, with = "crate::model::time::option")]
@@ -213,6 +216,9 @@ pub struct ComplaintRow {
     pub satisfied: Option<bool>,
     pub acknowledge_sla: StageOutcome,
     pub assign_sla: StageOutcome,
+    /// `not_started` for priorities without a first-answer target.
+    #[serde(default)]
+    pub respond_sla: StageOutcome,
     pub handle_sla: StageOutcome,
     pub report_sla: StageOutcome,
     pub confirm_sla: StageOutcome,

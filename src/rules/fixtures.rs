@@ -1,7 +1,7 @@
 //! Fixture cases in `rules/tests/*.json`: a complaint and the decision the
 //! rules must make for it. `rules test` and every reload run them.
 
-use crate::core::decision::{DecisionInput, RuleDecision};
+use crate::core::decision::{CurrentRouting, DecisionInput, RuleDecision};
 use crate::model::event::Received;
 use crate::model::{Category, Priority};
 use serde::Deserialize;
@@ -19,9 +19,24 @@ pub struct FixtureCase {
     pub previous_priority: Option<Priority>,
     #[serde(default)]
     pub comment: Option<String>,
+    /// On a reopen: the routing the complaint has (`lead`, `assist`,
+    /// `by_group`).
+    #[serde(default)]
+    pub assigned: Option<Assignment>,
     pub expect: Expect,
     #[serde(skip)]
     pub file: String,
+}
+
+/// A complaint's routing before a reopen, for a fixture.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    pub lead: String,
+    #[serde(default)]
+    pub assist: Vec<std::sync::Arc<str>>,
+    #[serde(default)]
+    pub by_group: bool,
 }
 
 /// Fields the decision must have; absent ones are not checked.
@@ -43,6 +58,8 @@ pub struct Failure {
     /// `(field, expected, got)`.
     pub diffs: Vec<(&'static str, String, String)>,
     pub error: Option<String>,
+    /// The decision's reason, to see why the rules decided as they did.
+    pub reason: Option<String>,
 }
 
 impl std::fmt::Display for Failure {
@@ -53,6 +70,9 @@ impl std::fmt::Display for Failure {
         }
         for (field, expected, got) in &self.diffs {
             writeln!(f, "    {field}: expected {expected}, got {got}")?;
+        }
+        if let Some(r) = self.reason.as_ref().filter(|_| !self.diffs.is_empty()) {
+            writeln!(f, "    reason: {r}")?;
         }
         Ok(())
     }
@@ -67,14 +87,17 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<FixtureCase>, String> {
     Ok(cases)
 }
 
-fn check<T: PartialEq + std::fmt::Debug>(
+/// Notes a differing field, both sides written as the contract writes
+/// them (`"technical"`, not `Technical`).
+fn check<T: PartialEq + serde::Serialize>(
     diffs: &mut Vec<(&'static str, String, String)>,
     field: &'static str,
     expected: &Option<T>,
     got: &T,
 ) {
+    let text = |v: &T| serde_json::to_string(v).unwrap_or_default();
     if let Some(e) = expected.as_ref().filter(|e| *e != got) {
-        diffs.push((field, format!("{e:?}"), format!("{got:?}")));
+        diffs.push((field, text(e), text(got)));
     }
 }
 
@@ -93,16 +116,23 @@ pub fn run(
             cycle: case.cycle,
             previous_priority: case.previous_priority,
             comment: case.comment.as_deref(),
+            current: case.assigned.as_ref().map(|a| CurrentRouting {
+                lead: &a.lead,
+                assist: &a.assist,
+                by_group: a.by_group,
+            }),
         };
         let mut failure = Failure {
             file: case.file.clone(),
             name: case.name.clone(),
             diffs: Vec::new(),
             error: None,
+            reason: None,
         };
         match decide(&input) {
             Err(e) => failure.error = Some(e),
             Ok(d) => {
+                failure.reason = Some(d.reason.clone());
                 let e = &case.expect;
                 check(&mut failure.diffs, "category", &e.category, &d.category);
                 check(&mut failure.diffs, "priority", &e.priority, &d.priority);

@@ -17,11 +17,13 @@ struct PolicyFile {
     earliest_event_time: Option<String>,
     #[serde(default)]
     max_event_bytes: Option<usize>,
-    acknowledge: Targets,
-    assign: Targets,
-    handle: Targets,
-    report: Targets,
-    confirm: Targets,
+    acknowledge: Option<toml::Value>,
+    assign: Option<toml::Value>,
+    #[serde(default)]
+    respond: Option<toml::Value>,
+    handle: Option<toml::Value>,
+    report: Option<toml::Value>,
+    confirm: Option<toml::Value>,
 }
 
 fn default_skew() -> String {
@@ -32,20 +34,54 @@ fn default_lateness() -> String {
     "5m".to_string()
 }
 
-/// One duration for every priority, or one per priority.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Targets {
-    All(String),
-    PerPriority(PerPriority),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PerPriority {
-    general: String,
-    important: String,
-    urgent: String,
+/// A stage's targets: one duration for every priority (`"24h"`), or a table
+/// per priority. Only `respond` may leave a priority out (no first-answer
+/// clock for it).
+fn stage_targets(stage: Stage, value: Option<&toml::Value>) -> Result<[u64; 3], String> {
+    let optional = stage == Stage::Respond;
+    let names: Vec<&str> = Priority::ALL.iter().map(|p| p.as_str()).collect();
+    let Some(value) = value else {
+        return if optional {
+            Ok([0; 3])
+        } else {
+            Err(format!(
+                "stage `{stage}` is missing: give it a target, like `{stage} = \"30m\"`"
+            ))
+        };
+    };
+    let mut out = [0u64; 3];
+    match value {
+        toml::Value::String(text) => {
+            let secs = target_secs(text).map_err(|e| format!("`{stage}` = \"{text}\": {e}"))?;
+            out = [secs; 3];
+        }
+        toml::Value::Table(table) => {
+            for (key, v) in table {
+                let Some(priority) = Priority::parse(key) else {
+                    return Err(format!(
+                        "`{stage}.{key}` is not a priority; use {}",
+                        names.join(", ")
+                    ));
+                };
+                let text = v
+                    .as_str()
+                    .ok_or_else(|| format!("`{stage}.{key}` must be a duration like \"24h\""))?;
+                out[priority.index()] = seconds(stage, priority, text)?;
+            }
+            if !optional && let Some(p) = Priority::ALL.iter().find(|p| out[p.index()] == 0) {
+                return Err(format!(
+                    "`{stage}.{p}` is missing: every priority needs a target"
+                ));
+            }
+        }
+        _ => {
+            return Err(format!(
+                "`{stage}` must be a duration like \"24h\" or a table of {}",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// A stage target: from one second to [`MAX_TARGET_SECS`] (a year).
@@ -91,24 +127,17 @@ pub fn parse(text: &str) -> Result<SlaPolicy, String> {
             file.warning_share
         ));
     }
-    let mut targets = [[0u64; 3]; 5];
-    let stages = [
-        file.acknowledge,
-        file.assign,
-        file.handle,
-        file.report,
-        file.confirm,
-    ];
-    for (stage, t) in Stage::ALL.iter().zip(stages) {
-        let texts = match &t {
-            Targets::All(s) => [s.as_str(); 3],
-            Targets::PerPriority(p) => {
-                [p.general.as_str(), p.important.as_str(), p.urgent.as_str()]
-            }
+    let mut targets = [[0u64; 3]; Stage::COUNT];
+    for stage in Stage::ALL {
+        let value = match stage {
+            Stage::Acknowledge => file.acknowledge.as_ref(),
+            Stage::Assign => file.assign.as_ref(),
+            Stage::Respond => file.respond.as_ref(),
+            Stage::Handle => file.handle.as_ref(),
+            Stage::Report => file.report.as_ref(),
+            Stage::Confirm => file.confirm.as_ref(),
         };
-        for (priority, text) in Priority::ALL.iter().zip(texts) {
-            targets[stage.index()][priority.index()] = seconds(*stage, *priority, text)?;
-        }
+        targets[stage.index()] = stage_targets(*stage, value)?;
     }
     // Beyond a day, a skew no longer catches a wrong clock, and breaches
     // that wait that long come too late to act on.
@@ -164,15 +193,28 @@ mod tests {
                 .unwrap_err()
                 .contains("warning_share")
         );
+        let soon = parse(&good.replace("\"24h\"", "\"soon\"")).unwrap_err();
+        assert!(soon.contains("`handle` = \"soon\""), "{soon}");
+        // A typo under a stage names the key and the valid priorities.
+        let typo = parse(&good.replace("important = \"12h\"", "importnat = \"12h\"")).unwrap_err();
+        assert_eq!(
+            typo,
+            "`respond.importnat` is not a priority; use general, important, urgent"
+        );
+        let missing: String = good
+            .lines()
+            .filter(|l| !l.starts_with("report"))
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
-            parse(&good.replace("\"24h\"", "\"soon\""))
+            parse(&missing)
                 .unwrap_err()
-                .contains("handle.general")
+                .starts_with("stage `report` is missing")
         );
         assert!(parse(&format!("{good}\nsurprise = 1\n")).is_err());
         let years = parse(&good.replace("\"24h\"", "\"2629800000h\"")).unwrap_err();
         assert!(
-            years.contains("handle.general") && years.contains("366 days"),
+            years.contains("`handle`") && years.contains("366 days"),
             "{years}"
         );
         assert!(parse(&good.replace("\"10m\"", "\"0s\"")).is_err());

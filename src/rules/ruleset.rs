@@ -256,6 +256,7 @@ mod tests {
             cycle: 2,
             previous_priority: None,
             comment: None,
+            current: None,
         };
         rules.try_decide(&input)
     }

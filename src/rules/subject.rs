@@ -30,6 +30,9 @@ pub struct Subject {
     received_at: chrono::DateTime<chrono::Utc>,
     happened_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     keywords: KeywordHits,
+    assigned_lead: ImmutableString,
+    assigned_assist: Vec<ImmutableString>,
+    assigned_by_group: bool,
 }
 
 impl Subject {
@@ -53,6 +56,12 @@ impl Subject {
             received_at: input.received_at,
             happened_at: r.happened_at,
             keywords: hits,
+            assigned_lead: input.current.map_or("", |a| a.lead).into(),
+            assigned_assist: input
+                .current
+                .map(|a| a.assist.iter().map(|d| d.as_ref().into()).collect())
+                .unwrap_or_default(),
+            assigned_by_group: input.current.is_some_and(|a| a.by_group),
         }
     }
 }
@@ -94,6 +103,9 @@ pub const FIELDS: &[&str] = &[
     "comment",
     "received_at",
     "happened_at",
+    "assigned_lead",
+    "assigned_assist",
+    "assigned_by_group",
 ];
 
 fn customer(c: &mut Subject) -> Map {
@@ -163,6 +175,15 @@ pub fn register(engine: &mut rhai::Engine) {
         .register_get("happened_at", |c: &mut Subject| {
             c.happened_at.map(|t| t.to_rfc3339()).unwrap_or_default()
         })
+        .register_get("assigned_lead", |c: &mut Subject| c.assigned_lead.clone())
+        .register_get("assigned_assist", |c: &mut Subject| {
+            c.assigned_assist
+                .iter()
+                .cloned()
+                .map(Dynamic::from)
+                .collect::<rhai::Array>()
+        })
+        .register_get("assigned_by_group", |c: &mut Subject| c.assigned_by_group)
         .register_indexer_get(unknown_field)
         .register_type_with_name::<KeywordHits>("KeywordHits")
         .register_indexer_get(hits_get);

@@ -90,16 +90,17 @@ pub const MEETING_RESULTS: &[(&str, &str)] = &[
         "sla_compliance.sql",
         "acknowledge\t3\t1\t1\t75\n\
          assign\t4\t0\t0\t100\n\
-         handle\t4\t1\t1\t80\n\
+         respond\t1\t1\t1\t50\n\
+         handle\t5\t0\t0\t100\n\
          report\t5\t0\t0\t100\n\
          confirm\t4\t1\t1\t80\n",
     ),
     (
         "sla_by_department.sql",
         "business\tgeneral\t4\t1\t80\n\
-         business\timportant\t3\t0\t100\n\
+         business\timportant\t4\t0\t100\n\
          technical\tgeneral\t9\t1\t90\n\
-         technical\turgent\t4\t1\t80\n",
+         technical\turgent\t5\t1\t83.3\n",
     ),
     (
         "reopen_satisfaction.sql",
@@ -119,8 +120,8 @@ pub const MEETING_RESULTS: &[(&str, &str)] = &[
     ),
     (
         "customer_progress.sql",
-        "M5\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-03 01:00:00.000\tmet\tmet\tlate\t0\ttrue\n\
-         M1\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-02 00:00:00.000\tmet\tmet\tmet\t0\ttrue\n",
+        "M5\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-03 01:00:00.000\tmet\tnot_started\tmet\tlate\t0\ttrue\n\
+         M1\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-02 00:00:00.000\tmet\tnot_started\tmet\tmet\t0\ttrue\n",
     ),
 ];
 

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0004_bounded_inputs.sql",
         include_str!("../../../schemas/clickhouse/0004_bounded_inputs.sql"),
     ),
+    (
+        5,
+        "0005_respond.sql",
+        include_str!("../../../schemas/clickhouse/0005_respond.sql"),
+    ),
 ];
 
 #[derive(Debug, Deserialize, clickhouse::Row)]

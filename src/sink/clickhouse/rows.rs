@@ -238,6 +238,8 @@ pub struct ComplaintRecord {
     #[serde(with = "millis::option")]
     pub handled_at: Option<Timestamp>,
     #[serde(with = "millis::option")]
+    pub responded_at: Option<Timestamp>,
+    #[serde(with = "millis::option")]
     pub reported_at: Option<Timestamp>,
     #[serde(with = "millis::option")]
     pub confirmed_at: Option<Timestamp>,
@@ -249,6 +251,7 @@ pub struct ComplaintRecord {
     pub satisfied: Option<bool>,
     pub acknowledge_sla: &'static str,
     pub assign_sla: &'static str,
+    pub respond_sla: &'static str,
     pub handle_sla: &'static str,
     pub report_sla: &'static str,
     pub confirm_sla: &'static str,
@@ -275,6 +278,7 @@ impl From<&ComplaintRow> for ComplaintRecord {
             acknowledged_at: c.acknowledged_at,
             assigned_at: c.assigned_at,
             handled_at: c.handled_at,
+            responded_at: c.responded_at,
             reported_at: c.reported_at,
             confirmed_at: c.confirmed_at,
             archived_at: c.archived_at,
@@ -283,6 +287,7 @@ impl From<&ComplaintRow> for ComplaintRecord {
             satisfied: c.satisfied,
             acknowledge_sla: c.acknowledge_sla.as_str(),
             assign_sla: c.assign_sla.as_str(),
+            respond_sla: c.respond_sla.as_str(),
             handle_sla: c.handle_sla.as_str(),
             report_sla: c.report_sla.as_str(),
             confirm_sla: c.confirm_sla.as_str(),
