@@ -201,3 +201,28 @@ fn a_reopen_goes_back_to_the_departments_the_group_chose() {
     let row = &sink.complaints[0];
     assert_eq!(row.lead_department, "technical");
 }
+
+#[test]
+fn a_state_written_before_respond_existed_still_reads() {
+    use complaintflow::core::{Engine, Origin, Outputs};
+    use complaintflow::model::{Event, Stage};
+    use complaintflow::rules::RuleSet;
+    let rules = RuleSet::embedded();
+    let mut engine = Engine::new();
+    let mut out = Outputs::default();
+    for line in [
+        received("e1", "OLD", "02T09:00", OUTAGE, "single"),
+        ev("e2", "OLD", "02T09:05", "acknowledged", json!({})),
+    ] {
+        let e = Event::from_json(&line).unwrap();
+        engine.process(&e, Origin::default, &rules, &mut out).unwrap();
+    }
+    let mut v = serde_json::to_value(engine.complaint("OLD").unwrap()).unwrap();
+    // The five outcomes of old: acknowledge, assign, handle, report, confirm.
+    v["outcomes"] = json!(["met", "met", "open", "not_started", "not_started"]);
+    v.as_object_mut().unwrap().remove("respond");
+    let c: complaintflow::core::Complaint = serde_json::from_value(v).unwrap();
+    assert_eq!(c.outcomes[Stage::Respond.index()], StageOutcome::NotStarted);
+    assert_eq!(c.outcomes[Stage::Handle.index()], StageOutcome::Open);
+    assert_eq!(c.outcomes[Stage::Confirm.index()], StageOutcome::NotStarted);
+}

@@ -24,7 +24,7 @@ pub struct Routing {
     pub ruleset_version: Arc<str>,
     /// Per-complaint targets in seconds a rule set, by stage.
     #[serde(default, deserialize_with = "overrides")]
-    pub overrides: Option<Box<[Option<u64>; Stage::COUNT]>>,
+    pub overrides: Overrides,
 }
 
 /// Shares the few distinct department and ruleset-version strings between
@@ -49,10 +49,11 @@ impl Interner {
     }
 }
 
+/// Per-complaint targets in seconds, by stage index.
+type Overrides = Option<Box<[Option<u64>; Stage::COUNT]>>;
+
 /// Overrides as stored before `respond` existed had five entries.
-fn overrides<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Box<[Option<u64>; Stage::COUNT]>>, D::Error> {
+fn overrides<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Overrides, D::Error> {
     #[derive(Deserialize)]
     struct Wrap(
         #[serde(deserialize_with = "crate::model::stage_array::deserialize")]
