@@ -281,8 +281,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 total - failures.len(),
                 rules.version()
             );
+            let corpus = crate::rules::corpus::load(&dir).map_err(anyhow::Error::msg)?;
+            let report = (!corpus.is_empty())
+                .then(|| crate::rules::corpus::evaluate(&corpus, |i| rules.try_decide(i)));
+            if let Some(r) = &report {
+                print!("{r}");
+            }
             if !failures.is_empty() {
                 bail!("{} fixture case(s) fail", failures.len());
+            }
+            if report.is_some_and(|r| !r.meets_target()) {
+                bail!("the rules miss the corpus target");
             }
         }
     }

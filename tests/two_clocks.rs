@@ -215,7 +215,9 @@ fn a_state_written_before_respond_existed_still_reads() {
         ev("e2", "OLD", "02T09:05", "acknowledged", json!({})),
     ] {
         let e = Event::from_json(&line).unwrap();
-        engine.process(&e, Origin::default, &rules, &mut out).unwrap();
+        engine
+            .process(&e, Origin::default, &rules, &mut out)
+            .unwrap();
     }
     let mut v = serde_json::to_value(engine.complaint("OLD").unwrap()).unwrap();
     // The five outcomes of old: acknowledge, assign, handle, report, confirm.

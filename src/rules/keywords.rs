@@ -1,7 +1,9 @@
 //! `rules/keywords.toml`: named keyword lists, matched in one pass over the
 //! description so rules stay fast however long the lists grow. Scripts read
 //! the result as `c.keywords.<list>`: the first word of that list found in
-//! the text, or "" when none is.
+//! the text, or "" when none is. A word in Latin script matches whole words
+//! only ("plan" is not in "explanation"); a trailing `*` makes it a prefix
+//! ("vulnerab*" matches "vulnerability"). Chinese words match anywhere.
 
 use aho_corasick::AhoCorasick;
 use rhai::ImmutableString;
@@ -16,8 +18,16 @@ pub struct Keywords {
     /// The words as written in the file, lower-cased; shared with every
     /// decision that reports them.
     words: Vec<ImmutableString>,
+    /// Per pattern: must the match start / end at a word boundary?
+    bounds: Vec<(bool, bool)>,
     none: ImmutableString,
     matcher: AhoCorasick,
+}
+
+/// Whether a word edge is a letter or digit of Latin script, so the text
+/// around it must not continue the word.
+fn latin(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 impl Keywords {
@@ -28,6 +38,7 @@ impl Keywords {
         let mut names = Vec::new();
         let mut list_of = Vec::new();
         let mut words = Vec::new();
+        let mut bounds = Vec::new();
         for (i, (name, list)) in lists.into_iter().enumerate() {
             if !name
                 .chars()
@@ -39,9 +50,14 @@ impl Keywords {
             }
             for w in list {
                 let w = w.trim().to_lowercase();
+                let (w, prefix) = match w.strip_suffix('*') {
+                    Some(stem) => (stem.to_string(), true),
+                    None => (w, false),
+                };
                 if w.is_empty() {
                     return Err(format!("list `{name}` has an empty word"));
                 }
+                bounds.push((latin(w.chars().next()), !prefix && latin(w.chars().last())));
                 list_of.push(i);
                 words.push(ImmutableString::from(w));
             }
@@ -53,6 +69,7 @@ impl Keywords {
             names,
             list_of,
             words,
+            bounds,
             none: ImmutableString::new(),
             matcher,
         })
@@ -73,6 +90,12 @@ impl Keywords {
         let mut found: Vec<Option<(usize, usize)>> = vec![None; self.names.len()];
         for m in self.matcher.find_overlapping_iter(text) {
             let id = m.pattern().as_usize();
+            let (start, end) = self.bounds[id];
+            if (start && latin(text[..m.start()].chars().next_back()))
+                || (end && latin(text[m.end()..].chars().next()))
+            {
+                continue;
+            }
             let slot = &mut found[self.list_of[id]];
             if slot.is_none_or(|(start, _)| m.start() < start) {
                 *slot = Some((m.start(), id));
@@ -92,6 +115,24 @@ impl Keywords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latin_words_match_whole_words_and_stars_mark_prefixes() {
+        let k = Keywords::parse("biz = [\"plan\"]\nsec = [\"vulnerab*\"]\ntech = [\"网速\"]\n")
+            .unwrap();
+        let hit = |text: &str| -> Vec<String> {
+            k.first_matches(text)
+                .iter()
+                .map(|(_, w)| w.to_string())
+                .collect()
+        };
+        assert_eq!(hit("thanks for the explanation"), ["", "", ""]);
+        assert_eq!(
+            hit("my plan, 网速慢, a vulnerability"),
+            ["plan", "vulnerab", "网速"]
+        );
+        assert_eq!(hit("套餐plan很贵"), ["plan", "", ""]);
+    }
 
     #[test]
     fn finds_the_earliest_word_of_each_list() {

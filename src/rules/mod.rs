@@ -1,6 +1,7 @@
 //! Admin-edited rules: Rhai scripts and the SLA policy in `rules/`, compiled
 //! into an immutable [`RuleSet`], tested with fixtures, hot-reloaded by swap.
 
+pub mod corpus;
 pub mod embedded;
 pub mod engine;
 pub mod fixtures;
