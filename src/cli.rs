@@ -30,8 +30,10 @@ pub struct Cli {
 pub enum Command {
     /// Replays a JSONL file of events on the event-time clock.
     Replay {
+        /// JSONL file of input events, one per line.
         #[arg(long)]
         input: PathBuf,
+        /// Directory for decisions, sla_events, complaints and dead_letters (.jsonl).
         #[arg(long)]
         out: PathBuf,
         /// Clock at the end (default: the last event's time).
@@ -41,7 +43,8 @@ pub enum Command {
         /// real clock at the start; fix it for reproducible runs).
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::FixedOffset>>,
-        /// Rules directory (default: the shipped rules built into the binary).
+        /// Rules directory (default: ./rules when it exists, else the
+        /// built-in ruleset).
         #[arg(long)]
         rules: Option<PathBuf>,
         /// Also write every outcome to this ClickHouse (backfill or what-if);
@@ -57,14 +60,17 @@ pub enum Command {
         /// Number of complaints.
         #[arg(long, default_value_t = 5_000)]
         complaints: usize,
+        /// Seed of the generator: the same seed gives the same stream.
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Days of arrivals.
         #[arg(long, default_value_t = 7)]
         days: i64,
+        /// Directory for the generated input and the outputs.
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
-        /// Rules directory (default: the shipped rules).
+        /// Rules directory (default: ./rules when it exists, else the
+        /// built-in ruleset).
         #[arg(long)]
         rules: Option<PathBuf>,
     },
@@ -98,6 +104,7 @@ pub enum Command {
             required_unless_present = "print_cluster"
         )]
         clickhouse_url: Option<String>,
+        /// Database to create or upgrade.
         #[arg(long, default_value = "complaints")]
         database: String,
         /// Print the schema for a ClickHouse cluster of this name (Replicated
@@ -114,27 +121,56 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum RulesAction {
-    /// Compiles the scripts and validates the policy and fixtures.
+    /// Compiles the scripts, validates policy, keywords, departments and
+    /// fixtures, and runs every fixture once (rule errors fail).
     Check {
-        #[arg(default_value = "rules")]
-        dir: PathBuf,
+        /// Rules directory (default: ./rules when it exists, else the
+        /// built-in ruleset).
+        dir: Option<PathBuf>,
     },
-    /// Runs the fixture cases; exits non-zero on any failure.
+    /// Runs the fixture cases and measures the rules on the labelled
+    /// corpus; exits non-zero on a failing case or a missed target.
     Test {
-        #[arg(default_value = "rules")]
-        dir: PathBuf,
+        /// Rules directory (default: ./rules when it exists, else the
+        /// built-in ruleset).
+        dir: Option<PathBuf>,
     },
 }
 
+/// Picks the rules as every command does: `--rules DIR`, else `./rules`
+/// when it exists, else the ruleset built into the binary; says which.
 fn load_rules(dir: Option<&Path>) -> Result<RuleSet> {
+    let local = Path::new("rules");
+    let dir = dir.or_else(|| local.is_dir().then_some(local));
     let rules = match dir {
         Some(d) => {
             RuleSet::load_dir(d).with_context(|| format!("loading rules from {}", d.display()))?
         }
         None => RuleSet::embedded(),
     };
+    let source = dir.map_or("built-in ruleset".to_string(), |d| d.display().to_string());
+    eprintln!("rules: {source} (ruleset_version {})", rules.version());
     tracing::info!(ruleset_version = rules.version(), origin = %rules.origin, loaded_at = %rules.loaded_at, "rules loaded");
     Ok(rules)
+}
+
+/// Prints each distinct rule error once, with the fixture cases it hit.
+fn print_rule_errors(failures: &[crate::rules::fixtures::Failure]) {
+    let mut by_error: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for f in failures {
+        if let Some(e) = &f.error {
+            by_error
+                .entry(e.as_str())
+                .or_default()
+                .push(format!("{} :: {}", f.file, f.name));
+        }
+    }
+    for (error, cases) in by_error {
+        println!("RULE ERROR in {} case(s): {error}", cases.len());
+        for c in cases {
+            println!("    {c}");
+        }
+    }
 }
 
 /// Runs a parsed command; the exit code is the caller's business.
@@ -259,21 +295,35 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rules {
             action: RulesAction::Check { dir },
         } => {
-            let rules = RuleSet::load_dir(&dir)?;
+            let rules = load_rules(dir.as_deref())?;
+            // Every fixture runs once: a rule error a fixture reaches (a
+            // field typo, a wrong type) is caught here, before `rules test`.
+            let failures = rules.run_fixtures();
+            print_rule_errors(&failures);
+            if failures.iter().any(|f| f.error.is_some()) {
+                bail!("the rules fail on fixture cases");
+            }
+            let differ = failures.len();
             println!(
-                "ok: {} compiles; ruleset_version {}; {} fixture cases",
-                dir.display(),
+                "ok: {} compiles; ruleset_version {}; {} fixture cases run, {differ} differ from their expectation{}",
+                rules.origin,
                 rules.version(),
-                rules.fixtures().len()
+                rules.fixtures().len(),
+                if differ > 0 {
+                    " (see `rules test`)"
+                } else {
+                    ""
+                }
             );
         }
         Command::Rules {
             action: RulesAction::Test { dir },
         } => {
-            let rules = RuleSet::load_dir(&dir)?;
+            let rules = load_rules(dir.as_deref())?;
             let failures = rules.run_fixtures();
             let total = rules.fixtures().len();
-            for f in &failures {
+            print_rule_errors(&failures);
+            for f in failures.iter().filter(|f| f.error.is_none()) {
                 print!("{f}");
             }
             println!(
@@ -281,7 +331,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 total - failures.len(),
                 rules.version()
             );
-            let corpus = crate::rules::corpus::load(&dir).map_err(anyhow::Error::msg)?;
+            let corpus = match &dir {
+                Some(d) => crate::rules::corpus::load(d),
+                None if Path::new("rules").is_dir() => {
+                    crate::rules::corpus::load(Path::new("rules"))
+                }
+                None => Ok(Vec::new()),
+            }
+            .map_err(anyhow::Error::msg)?;
             let report = (!corpus.is_empty())
                 .then(|| crate::rules::corpus::evaluate(&corpus, |i| rules.try_decide(i)));
             if let Some(r) = &report {

@@ -177,3 +177,96 @@ fn rules_check_reports_a_syntax_error_with_the_file() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn every_flag_and_argument_in_help_has_a_description() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id != "help" && id != "version" && arg.get_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() {
+                missing.push(format!("{path} {} (no about)", sub.get_name()));
+            }
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(
+        &complaintflow::cli::Cli::command(),
+        "complaintflow",
+        &mut missing,
+    );
+    assert!(missing.is_empty(), "no description: {missing:?}");
+}
+
+#[test]
+fn every_command_says_which_rules_it_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args(["demo", "--complaints", "5", "--out", out.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    // No ./rules here: the built-in ruleset, by name and version.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("rules: built-in ruleset (ruleset_version "),
+        "{err}"
+    );
+    copy_rules(&dir.path().join("rules"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args(["rules", "check"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rules: rules (ruleset_version "));
+}
+
+#[test]
+fn rules_check_refuses_a_second_decide_and_an_undeclared_department_and_reports_a_rule_error_once()
+{
+    let dir = tempfile::tempdir().unwrap();
+    copy_rules(dir.path());
+    let d = dir.path().to_str().unwrap();
+    std::fs::write(dir.path().join("zz_extra.rhai"), "fn decide(c) { #{} }").unwrap();
+    let o = bin(&["rules", "check", d]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("zz_extra.rhai") && err.contains("also defined in decide.rhai"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("zz_extra.rhai")).unwrap();
+    // Routing to a department nobody declared.
+    let route = dir.path().join("route.rhai");
+    let text = std::fs::read_to_string(&route).unwrap();
+    std::fs::write(
+        &route,
+        text.replace(
+            "\"business\" => \"business\"",
+            "\"business\" => \"no_such_department\"",
+        ),
+    )
+    .unwrap();
+    let o = bin(&["rules", "check", d]);
+    assert!(!o.status.success());
+    let out = stdout(&o);
+    let errors: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("RULE ERROR"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{out}");
+    assert!(
+        errors[0]
+            .contains("routes to `no_such_department`, which departments.toml does not declare"),
+        "{out}"
+    );
+}

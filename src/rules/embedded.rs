@@ -5,6 +5,10 @@
 pub const FILES: &[(&str, &str)] = &[
     ("classify.rhai", include_str!("../../rules/classify.rhai")),
     ("decide.rhai", include_str!("../../rules/decide.rhai")),
+    (
+        "departments.toml",
+        include_str!("../../rules/departments.toml"),
+    ),
     ("keywords.toml", include_str!("../../rules/keywords.toml")),
     ("priority.rhai", include_str!("../../rules/priority.rhai")),
     ("route.rhai", include_str!("../../rules/route.rhai")),

@@ -6,9 +6,10 @@ use super::fixtures::{self, FixtureCase};
 use super::keywords::Keywords;
 use super::policy;
 use crate::core::SlaPolicy;
-use crate::core::decision::{DecisionInput, RuleDecision, Rules};
+use crate::core::decision::{DecisionInput, FALLBACK_DEPARTMENT, RuleDecision, Rules};
 use crate::model::Timestamp;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Why a ruleset could not be loaded. All are fatal for that load: the
@@ -30,6 +31,8 @@ pub enum RulesError {
     Policy(String),
     #[error("keywords.toml: {0}")]
     Keywords(String),
+    #[error("departments.toml: {0}")]
+    Departments(String),
     #[error("{file}: {message}")]
     Fixture { file: String, message: String },
     #[error("{failed} of {total} fixture cases fail")]
@@ -43,6 +46,7 @@ pub struct RuleSet {
     keywords: Keywords,
     version: String,
     fixtures: Vec<FixtureCase>,
+    departments: Option<BTreeMap<String, String>>,
     /// Where it came from: a directory, or "embedded".
     pub origin: String,
     pub loaded_at: Timestamp,
@@ -86,7 +90,9 @@ impl RuleSet {
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
                 .to_string();
-            if name.ends_with(".rhai") || name == "sla.toml" || name == "keywords.toml" {
+            if name.ends_with(".rhai")
+                || ["sla.toml", "keywords.toml", "departments.toml"].contains(&name.as_str())
+            {
                 files.push((name, read(&p)?));
             }
         }
@@ -121,6 +127,10 @@ impl RuleSet {
         let mut ast: Option<rhai::AST> = None;
         let mut policy_text = None;
         let mut keywords = Keywords::empty();
+        let mut departments: Option<BTreeMap<String, String>> = None;
+        // Where each function is defined: the same one in two files would
+        // silently replace the other.
+        let mut defined: BTreeMap<(String, usize), String> = BTreeMap::new();
         let mut fixtures = Vec::new();
         for (path, text) in files {
             if path.starts_with("tests/") {
@@ -145,6 +155,19 @@ impl RuleSet {
                             file: path.clone(),
                             message: e.to_string(),
                         })?;
+                for f in compiled.iter_functions() {
+                    let key = (f.name.to_string(), f.params.len());
+                    if let Some(other) = defined.insert(key, path.clone()) {
+                        return Err(RulesError::Compile {
+                            file: path.clone(),
+                            message: format!(
+                                "`fn {}` with {} parameter(s) is also defined in {other}",
+                                f.name,
+                                f.params.len()
+                            ),
+                        });
+                    }
+                }
                 ast = Some(match ast {
                     None => compiled,
                     Some(a) => a.merge(&compiled),
@@ -153,6 +176,15 @@ impl RuleSet {
                 policy_text = Some(text);
             } else if path == "keywords.toml" {
                 keywords = Keywords::parse(text).map_err(RulesError::Keywords)?;
+            } else if path == "departments.toml" {
+                let list: BTreeMap<String, String> =
+                    toml::from_str(text).map_err(|e| RulesError::Departments(e.to_string()))?;
+                if !list.contains_key(FALLBACK_DEPARTMENT) {
+                    return Err(RulesError::Departments(format!(
+                        "`{FALLBACK_DEPARTMENT}` must be declared: it takes the complaints rules cannot decide"
+                    )));
+                }
+                departments = Some(list);
             }
         }
         let ast = ast.ok_or_else(|| RulesError::NoScripts(origin.to_string()))?;
@@ -172,6 +204,7 @@ impl RuleSet {
             ast,
             policy,
             keywords,
+            departments,
             version,
             fixtures,
             origin: origin.to_string(),
@@ -207,9 +240,34 @@ impl RuleSet {
         }
     }
 
-    /// Runs `decide`, reporting a rule error instead of falling back.
+    /// Runs `decide`, reporting a rule error instead of falling back. A
+    /// department that is neither declared in `departments.toml` nor the
+    /// complaint's current (group-chosen) routing is an error.
     pub fn try_decide(&self, input: &DecisionInput<'_>) -> Result<RuleDecision, String> {
-        engine::run_decide(&self.ast, &self.keywords, input)
+        let d = engine::run_decide(&self.ast, &self.keywords, input)?;
+        if let Some(declared) = &self.departments {
+            let current = |name: &str| {
+                input
+                    .current
+                    .is_some_and(|c| c.lead == name || c.assist.iter().any(|a| a.as_ref() == name))
+            };
+            let all = std::iter::once(&d.lead_department).chain(&d.assist_departments);
+            for name in all {
+                if !declared.contains_key(name) && !current(name) {
+                    let names: Vec<&str> = declared.keys().map(String::as_str).collect();
+                    return Err(format!(
+                        "routes to `{name}`, which departments.toml does not declare ({})",
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// The declared departments and their names for reports, if declared.
+    pub fn departments(&self) -> Option<&BTreeMap<String, String>> {
+        self.departments.as_ref()
     }
 }
 
