@@ -117,12 +117,21 @@ fn reload_refuses_rules_whose_fixtures_fail_and_keeps_the_old_ones() {
     assert!(err.to_string().contains("fixture cases fail"), "{err}");
     assert_eq!(shared.load().version(), v1);
 
-    // Fixing the fixtures with the change makes it acceptable.
+    // Fixing the fixtures with the change is not enough: `noc` is not a
+    // declared department.
     edit(
         &dir.path().join("tests/technical.json"),
         "\"lead_department\": \"technical\"",
         "\"lead_department\": \"noc\"",
     );
+    let err = reload_once(dir.path(), &shared).unwrap_err();
+    assert!(err.to_string().contains("fixture cases fail"), "{err}");
+    assert_eq!(shared.load().version(), v1);
+    // Declared, it is acceptable.
+    let departments = dir.path().join("departments.toml");
+    let mut text = std::fs::read_to_string(&departments).unwrap();
+    text.push_str("noc = \"网络运维中心\"\n");
+    std::fs::write(&departments, text).unwrap();
     match reload_once(dir.path(), &shared).unwrap() {
         ReloadOutcome::Swapped { from, to } => {
             assert_eq!(from, v1);
