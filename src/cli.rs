@@ -112,6 +112,21 @@ pub enum Command {
         #[arg(long, value_name = "CLUSTER")]
         print_cluster: Option<String>,
     },
+    /// Checks a JSONL file of events (`-`: standard input) against the
+    /// contract with the service's own parser and bounds; one message per
+    /// bad line; exits non-zero if any line is bad.
+    Validate {
+        /// File to check; `-` or none: standard input.
+        file: Option<PathBuf>,
+        /// Unknown fields are errors, not warnings (a misspelt optional
+        /// field is otherwise lost without a word).
+        #[arg(long)]
+        strict: bool,
+        /// Rules directory, for the bounds in its `sla.toml` (default:
+        /// ./rules when it exists, else the built-in ruleset).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
     /// Admin tools for rules.
     Rules {
         #[command(subcommand)]
@@ -152,6 +167,45 @@ fn load_rules(dir: Option<&Path>) -> Result<RuleSet> {
     eprintln!("rules: {source} (ruleset_version {})", rules.version());
     tracing::info!(ruleset_version = rules.version(), origin = %rules.origin, loaded_at = %rules.loaded_at, "rules loaded");
     Ok(rules)
+}
+
+/// Checks each line as the service would admit it; prints one message per
+/// bad line (and unknown fields, as warnings or, `strict`, errors).
+/// Returns (lines, bad lines).
+fn validate(
+    reader: impl std::io::BufRead,
+    policy: &crate::core::SlaPolicy,
+    strict: bool,
+) -> Result<(usize, usize)> {
+    let now = chrono::Utc::now();
+    let (mut lines, mut bad) = (0, 0);
+    for line in crate::source::file::JsonlLines::new(reader) {
+        let line = line.context("reading the input")?;
+        lines += 1;
+        let bytes = match &line.text {
+            Ok(t) => t.as_bytes(),
+            Err(b) => b.as_slice(),
+        };
+        match crate::core::admit(bytes, now, policy) {
+            Err(r) => {
+                bad += 1;
+                println!("line {}: {r}", line.number);
+            }
+            Ok((text, _)) => {
+                let unknown = crate::model::event::unknown_fields(text);
+                if !unknown.is_empty() {
+                    let level = if strict { "error" } else { "warning" };
+                    bad += usize::from(strict);
+                    println!(
+                        "line {}: {level}: unknown field(s) {} (ignored when read)",
+                        line.number,
+                        unknown.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    Ok((lines, bad))
 }
 
 /// Prints each distinct rule error once, with the fixture cases it hit.
@@ -290,6 +344,25 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("schema up to date");
             } else {
                 println!("applied: {}", applied.join(", "));
+            }
+        }
+        Command::Validate {
+            file,
+            strict,
+            rules,
+        } => {
+            let rules = load_rules(rules.as_deref())?;
+            let reader: Box<dyn std::io::BufRead> = match file.as_deref() {
+                None => Box::new(std::io::stdin().lock()),
+                Some(p) if p == Path::new("-") => Box::new(std::io::stdin().lock()),
+                Some(p) => Box::new(std::io::BufReader::new(
+                    std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
+                )),
+            };
+            let (lines, bad) = validate(reader, rules.policy(), strict)?;
+            println!("{lines} lines: {} valid, {bad} bad", lines - bad);
+            if bad > 0 {
+                bail!("{bad} bad line(s)");
             }
         }
         Command::Rules {

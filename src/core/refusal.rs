@@ -15,8 +15,11 @@ pub struct Rejection {
 /// Classes of refused input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectCode {
-    /// Not JSON, or not an event of the contract.
+    /// Not UTF-8 text, or not JSON at all.
     Unparsable,
+    /// JSON, but not an event of the contract (a field missing, of the
+    /// wrong type or form, an unknown type).
+    InvalidEvent,
     /// An event for a complaint never received.
     UnknownComplaint,
     /// A second `complaint.received` for one complaint.
@@ -43,6 +46,7 @@ impl RejectCode {
     pub fn as_str(self) -> &'static str {
         match self {
             RejectCode::Unparsable => "unparsable",
+            RejectCode::InvalidEvent => "invalid_event",
             RejectCode::UnknownComplaint => "unknown_complaint",
             RejectCode::AlreadyReceived => "already_received",
             RejectCode::InvalidTransition => "invalid_transition",

@@ -129,7 +129,8 @@ pub fn admit<'p>(
     let ev = Event::from_json(text).map_err(|e| {
         let code = match e {
             ParseError::TooLarge { .. } => RejectCode::TooLarge,
-            _ => RejectCode::Unparsable,
+            ParseError::Json(_) => RejectCode::Unparsable,
+            _ => RejectCode::InvalidEvent,
         };
         Rejection::new(code, e.to_string())
     })?;

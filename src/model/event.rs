@@ -173,9 +173,9 @@ pub enum ParseError {
     Json(String),
     #[error("an event is a JSON object, not {0}")]
     NotObject(&'static str),
-    #[error("missing or invalid common field: {0}")]
+    #[error("{0}")]
     Header(String),
-    #[error("unknown event type `{0}`")]
+    #[error("unknown event type `{found}`{hint}; valid types: {valid}", found = .0, hint = suggest(.0), valid = TYPES.join(", "))]
     UnknownType(String),
     #[error("invalid `{kind}` event: {detail}")]
     Body { kind: String, detail: String },
@@ -218,13 +218,111 @@ fn parse_as<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, (serde_json::Err
     })
 }
 
-/// `path: error`, or the error alone at the top level.
+/// `path: error`, or the error alone at the top level; in the contract's
+/// words (no Rust type names) and without a position (an event is one line).
 fn with_path(e: &serde_json::Error, path: &str) -> String {
+    let text = e.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) if e.is_data() => &text[..i],
+        _ => &text,
+    };
+    let text = match text.find("expected struct ") {
+        Some(i) => format!("{}expected an object", &text[..i]),
+        None => text.to_string(),
+    };
     if path.is_empty() || path == "." {
-        e.to_string()
+        text
     } else {
-        format!("`{path}`: {e}")
+        format!("`{path}`: {text}")
     }
+}
+
+/// Every `type` of the contract.
+pub const TYPES: &[&str] = &[
+    "complaint.received",
+    "complaint.acknowledged",
+    "complaint.assigned",
+    "complaint.progress",
+    "complaint.extension_requested",
+    "complaint.extension_decided",
+    "complaint.handled",
+    "complaint.reported",
+    "complaint.customer_confirmed",
+    "complaint.archived",
+    "complaint.withdrawn",
+];
+
+/// Edit distance, for suggesting a near name.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// "; did you mean `x`?" for a close type, else nothing.
+fn suggest(found: &str) -> String {
+    let lower = found.to_lowercase();
+    TYPES
+        .iter()
+        .map(|t| {
+            (
+                distance(&lower, t).min(distance(&lower, &t["complaint.".len()..])),
+                t,
+            )
+        })
+        .min()
+        .filter(|(d, _)| *d <= 3)
+        .map(|(_, t)| format!("; did you mean `{t}`?"))
+        .unwrap_or_default()
+}
+
+/// Fields of `text` the contract does not know (ignored when the event is
+/// read; `validate` reports them, a misspelt optional field is lost).
+pub fn unknown_fields(text: &str) -> Vec<String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    let own: &[&str] = match map.get("type").and_then(|t| t.as_str()).unwrap_or_default() {
+        "complaint.received" => &[
+            "channel",
+            "customer",
+            "description",
+            "happened_at",
+            "impact",
+            "attributes",
+        ],
+        "complaint.assigned" => &["lead_department", "assist_departments", "priority"],
+        "complaint.progress" => &["note", "kind"],
+        "complaint.extension_requested" => &["until", "reason", "stage"],
+        "complaint.extension_decided" => &["approved", "until", "stage"],
+        "complaint.handled" => &["cause", "measures", "result"],
+        "complaint.customer_confirmed" => &["satisfied", "comment"],
+        "complaint.withdrawn" => &["reason"],
+        _ => &[],
+    };
+    let common = ["event_id", "type", "complaint_id", "occurred_at", "actor"];
+    let mut out: Vec<String> = map
+        .keys()
+        .filter(|k| !common.contains(&k.as_str()) && !own.contains(&k.as_str()))
+        .map(|k| format!("`{k}`"))
+        .collect();
+    if let Some(serde_json::Value::Object(c)) = map.get("customer") {
+        out.extend(
+            c.keys()
+                .filter(|k| !["id", "name", "phone", "email"].contains(&k.as_str()))
+                .map(|k| format!("`customer.{k}`")),
+        );
+    }
+    out
 }
 
 fn body<'a, T: Deserialize<'a>>(text: &'a str, kind: &str) -> Result<T, ParseError> {

@@ -96,7 +96,7 @@ pub mod offset {
             .then(|| DateTime::parse_from_rfc3339(text).ok())
             .flatten()
             .ok_or_else(|| {
-                format!("`{text}` is not an RFC 3339 timestamp with an offset (like 2026-11-02T16:22:33+08:00)")
+                format!("{text:?} is not an RFC 3339 time with an offset, e.g. 2026-11-10T08:00:00+08:00")
             })
     }
 

@@ -62,6 +62,14 @@ pub fn corpus() -> Vec<Bad> {
     let mut n = 0;
     let mut add = |name: &str, payload: Vec<u8>, code: &'static str, says: &str| {
         n += 1;
+        // JSON that breaks the contract is `invalid_event`; `unparsable`
+        // is for what is not JSON (or not text) at all.
+        let json = serde_json::from_slice::<Value>(&payload).is_ok();
+        let code = if code == "unparsable" && json {
+            "invalid_event"
+        } else {
+            code
+        };
         out.push(Bad {
             name: format!("{n:03} {name}"),
             payload,
@@ -140,7 +148,7 @@ pub fn corpus() -> Vec<Bad> {
     add(
         "deep nesting in an object",
         format!("{}1{}", "{\"a\":".repeat(500), "}".repeat(500)).into_bytes(),
-        "unparsable",
+        "invalid_event",
         "missing field `event_id`",
     );
     add(
@@ -266,7 +274,7 @@ pub fn corpus() -> Vec<Bad> {
             Some(json!("complaint.recieved")),
         )),
         "unparsable",
-        "unknown event type `complaint.recieved`",
+        "unknown event type `complaint.recieved`; did you mean `complaint.received`?",
     );
     add(
         "type empty",
@@ -276,7 +284,12 @@ pub fn corpus() -> Vec<Bad> {
     );
     // Timestamps.
     let times: &[(&str, &str, &'static str, &str)] = &[
-        ("no offset", "2026-03-02T10:00:00", "unparsable", "RFC 3339"),
+        (
+            "no offset",
+            "2026-03-02T10:00:00",
+            "unparsable",
+            "\"2026-03-02T10:00:00\" is not an RFC 3339 time with an offset, e.g. 2026-11-10T08:00:00+08:00",
+        ),
         (
             "space separator",
             "2026-03-02 10:00:00+08:00",
@@ -543,7 +556,7 @@ pub fn corpus() -> Vec<Bad> {
     add(
         "attributes number beyond a double",
         raw("A-1e400", r#"{"n":1e400}"#),
-        "unparsable",
+        "invalid_event",
         "attributes",
     );
     add(
@@ -552,7 +565,7 @@ pub fn corpus() -> Vec<Bad> {
             "A-deep",
             &format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200)),
         ),
-        "unparsable",
+        "invalid_event",
         "recursion limit",
     );
     // Other types: missing, empty or wrong-typed fields.
