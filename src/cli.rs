@@ -143,6 +143,21 @@ pub enum RulesAction {
         /// built-in ruleset).
         dir: Option<PathBuf>,
     },
+    /// What a rule change would do: replays a history with both rulesets
+    /// and compares decisions (transition tables, examples) and SLA outcomes.
+    Diff {
+        /// The rules in force.
+        old: PathBuf,
+        /// The changed rules.
+        new: PathBuf,
+        /// JSONL history of input events (e.g. a `replay` input or an
+        /// export of the `events` table).
+        #[arg(long)]
+        input: PathBuf,
+        /// The wall clock for refusing events from the future (default: now).
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
     /// Runs the fixture cases and measures the rules on the labelled
     /// corpus; exits non-zero on a failing case or a missed target.
     Test {
@@ -364,6 +379,28 @@ pub fn run(cli: Cli) -> Result<()> {
             if bad > 0 {
                 bail!("{bad} bad line(s)");
             }
+        }
+        Command::Rules {
+            action:
+                RulesAction::Diff {
+                    old,
+                    new,
+                    input,
+                    now,
+                },
+        } => {
+            let old = RuleSet::load_dir(&old)
+                .with_context(|| format!("loading rules from {}", old.display()))?;
+            let new = RuleSet::load_dir(&new)
+                .with_context(|| format!("loading rules from {}", new.display()))?;
+            let text =
+                std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
+            let bounds = Bounds {
+                until: None,
+                now: now.map(|t| t.to_utc()),
+            };
+            let d = crate::driver::diff::diff(&text, &old, &new, bounds)?;
+            print!("{d}");
         }
         Command::Rules {
             action: RulesAction::Check { dir },

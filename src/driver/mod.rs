@@ -2,6 +2,7 @@
 //! the demo generator.
 
 pub mod demo;
+pub mod diff;
 pub mod http;
 pub mod live;
 pub mod load;

@@ -1,0 +1,165 @@
+//! `rules diff`: what a rule change would do to a history of events. The
+//! same input is replayed with the old and the new ruleset (the same engine
+//! as `replay`), and the decisions and SLA outcomes are compared.
+
+use super::replay::{Bounds, ReplayError, replay_reader};
+use super::summary::Summary;
+use crate::model::{Decision, Stage};
+use crate::rules::RuleSet;
+use crate::sink::file::MemorySink;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// One replay's decisions by id, and its summary.
+struct Side {
+    decisions: HashMap<String, Decision>,
+    summary: Summary,
+}
+
+fn replay_side(input: &[u8], rules: &RuleSet, bounds: Bounds) -> Result<Side, ReplayError> {
+    let mut sink = MemorySink::default();
+    let summary = replay_reader(input, "history", rules, bounds, &mut sink, |_| {})?;
+    let decisions = sink
+        .decisions
+        .into_iter()
+        .map(|d| (d.decision_id.clone(), d))
+        .collect();
+    Ok(Side { decisions, summary })
+}
+
+/// Counts of `(old, new)` values.
+pub type Transitions = BTreeMap<(String, String), usize>;
+
+/// What changes between two rulesets on one history.
+#[derive(Debug, Default)]
+pub struct RulesDiff {
+    pub old_version: String,
+    pub new_version: String,
+    /// Decisions made by both.
+    pub compared: usize,
+    /// Of those, decisions whose category, priority or departments differ.
+    pub changed: usize,
+    /// The same among the first decisions (cycle 0) of complaints.
+    pub first_compared: usize,
+    pub first_changed: usize,
+    /// Decisions only one side made (a reopen the other never had).
+    pub only_old: usize,
+    pub only_new: usize,
+    pub category: Transitions,
+    pub priority: Transitions,
+    pub lead: Transitions,
+    /// A few changed decisions: (complaint, old reason, new reason).
+    pub examples: Vec<(String, String, String)>,
+    /// Per stage: (breaches, escalations) old and new.
+    pub sla: BTreeMap<Stage, [(u64, u64); 2]>,
+}
+
+fn moved(t: &mut Transitions, old: &str, new: &str) {
+    *t.entry((old.to_string(), new.to_string())).or_default() += 1;
+}
+
+/// Replays `input` (JSONL) with both rulesets and compares.
+pub fn diff(
+    input: &[u8],
+    old: &RuleSet,
+    new: &RuleSet,
+    bounds: Bounds,
+) -> Result<RulesDiff, ReplayError> {
+    use crate::core::Rules;
+    let a = replay_side(input, old, bounds)?;
+    let b = replay_side(input, new, bounds)?;
+    let mut d = RulesDiff {
+        old_version: old.version().to_string(),
+        new_version: new.version().to_string(),
+        ..RulesDiff::default()
+    };
+    let mut ids: Vec<&String> = a.decisions.keys().collect();
+    ids.sort();
+    for id in ids {
+        let x = &a.decisions[id];
+        let Some(y) = b.decisions.get(id) else {
+            d.only_old += 1;
+            continue;
+        };
+        d.compared += 1;
+        d.first_compared += usize::from(x.cycle == 0);
+        moved(&mut d.category, x.category.as_str(), y.category.as_str());
+        moved(&mut d.priority, x.priority.as_str(), y.priority.as_str());
+        moved(&mut d.lead, &x.lead_department, &y.lead_department);
+        let differs = x.category != y.category
+            || x.priority != y.priority
+            || x.lead_department != y.lead_department
+            || x.assist_departments != y.assist_departments;
+        if differs {
+            d.changed += 1;
+            d.first_changed += usize::from(x.cycle == 0);
+            if d.examples.len() < 5 {
+                d.examples
+                    .push((x.decision_id.clone(), x.reason.clone(), y.reason.clone()));
+            }
+        }
+    }
+    d.only_new = b
+        .decisions
+        .keys()
+        .filter(|id| !a.decisions.contains_key(*id))
+        .count();
+    for stage in Stage::ALL {
+        let of = |s: &Summary| {
+            s.stages
+                .get(stage)
+                .map_or((0, 0), |x| (x.breached, x.escalated))
+        };
+        d.sla.insert(*stage, [of(&a.summary), of(&b.summary)]);
+    }
+    Ok(d)
+}
+
+fn table(f: &mut fmt::Formatter<'_>, title: &str, t: &Transitions) -> fmt::Result {
+    writeln!(f, "\n{title} (old -> new, decisions)")?;
+    for ((old, new), n) in t {
+        let mark = if old == new { " " } else { "*" };
+        writeln!(f, " {mark} {old:<18} -> {new:<18} {n:>7}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for RulesDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "rules diff: {} -> {}",
+            self.old_version, self.new_version
+        )?;
+        writeln!(
+            f,
+            "  decisions compared {:>7}   changed {:>6}   (first decisions: {} of {} changed)",
+            self.compared, self.changed, self.first_changed, self.first_compared
+        )?;
+        if self.only_old + self.only_new > 0 {
+            writeln!(
+                f,
+                "  decisions only with the old rules {}, only with the new {}",
+                self.only_old, self.only_new
+            )?;
+        }
+        table(f, "category", &self.category)?;
+        table(f, "priority", &self.priority)?;
+        table(f, "lead department", &self.lead)?;
+        if !self.examples.is_empty() {
+            writeln!(f, "\nexamples")?;
+            for (id, old, new) in &self.examples {
+                writeln!(f, "  {id}\n    old: {old}\n    new: {new}")?;
+            }
+        }
+        writeln!(f, "\nSLA effect     breaches old/new   escalations old/new")?;
+        for (stage, [(b0, e0), (b1, e1)]) in &self.sla {
+            writeln!(
+                f,
+                "  {:<12} {b0:>8} {b1:>8}   {e0:>8} {e1:>8}",
+                stage.as_str()
+            )?;
+        }
+        Ok(())
+    }
+}
