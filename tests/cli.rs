@@ -42,7 +42,8 @@ fn demo_writes_outputs_and_a_meeting_summary() {
         "volume by lead department",
         "SLA by stage",
         "reopen rate",
-        "satisfied",
+        "first-time satisfaction (一次满意率)",
+        "final satisfaction (最终满意率)",
         "dead letters",
     ] {
         assert!(text.contains(needle), "summary lacks {needle}:\n{text}");

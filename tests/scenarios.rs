@@ -798,3 +798,36 @@ fn rows<T: serde::Serialize>(v: &[T]) -> Vec<String> {
         .map(|r| serde_json::to_string(r).unwrap())
         .collect()
 }
+
+#[test]
+fn first_time_and_final_satisfaction_are_counted_per_complaint() {
+    let mut lines = general_until_confirm("S1", true);
+    lines.extend(general_until_confirm("S2", false));
+    lines.push(handled("e6", "S2", "02T20:00"));
+    lines.push(ev("e7", "S2", "02T20:30", "reported", json!({})));
+    lines.push(ev(
+        "e8",
+        "S2",
+        "02T20:40",
+        "customer_confirmed",
+        json!({"satisfied": true}),
+    ));
+    let (_, summary) = replay(&lines, None);
+    assert_eq!(
+        (
+            summary.confirmed,
+            summary.first_time_satisfied,
+            summary.final_satisfied
+        ),
+        (2, 1, 2)
+    );
+    let text = summary.to_string();
+    assert!(
+        text.contains("first-time satisfaction (一次满意率) 50.0%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("final satisfaction (最终满意率) 100.0%"),
+        "{text}"
+    );
+}

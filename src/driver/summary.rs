@@ -48,8 +48,14 @@ pub struct Summary {
     pub by_lead: BTreeMap<String, u64>,
     pub by_status: BTreeMap<String, u64>,
     pub reopened: u64,
+    /// Confirmations received (every cycle's).
     pub confirmations: u64,
-    pub satisfied: u64,
+    /// Complaints with at least one confirmation.
+    pub confirmed: u64,
+    /// Of those, satisfied at the first confirmation (never reopened).
+    pub first_time_satisfied: u64,
+    /// Of those, satisfied at the latest confirmation.
+    pub final_satisfied: u64,
     pub ended_at: Option<Timestamp>,
     /// Events later than this were refused as `future_event`.
     pub future_bound: Option<Timestamp>,
@@ -68,9 +74,8 @@ impl Summary {
         self.accepted += 1;
         bump(&mut self.events_by_type, ev.type_name());
     }
-    pub fn record_confirmation(&mut self, satisfied: bool) {
+    pub fn record_confirmation(&mut self, _satisfied: bool) {
         self.confirmations += 1;
-        self.satisfied += satisfied as u64;
     }
     pub fn record_dead_letter(&mut self, code: RejectCode) {
         bump(&mut self.dead_letters, code.as_str());
@@ -106,6 +111,11 @@ impl Summary {
         bump(&mut self.by_lead, row.lead_department.clone());
         bump(&mut self.by_status, row.status.as_str().to_string());
         self.reopened += (row.cycle > 0) as u64;
+        if let Some(satisfied) = row.satisfied {
+            self.confirmed += 1;
+            self.final_satisfied += u64::from(satisfied);
+            self.first_time_satisfied += u64::from(satisfied && row.cycle == 0);
+        }
     }
 
     /// Complaints still open (not archived, withdrawn or closed).
@@ -241,9 +251,10 @@ impl fmt::Display for Summary {
         writeln!(f, "\nsatisfaction and reopening")?;
         writeln!(
             f,
-            "  confirmations          {:>8}   satisfied {}",
-            self.confirmations,
-            pct(self.satisfied, self.confirmations)
+            "  complaints confirmed   {:>8}   first-time satisfaction (一次满意率) {}   final satisfaction (最终满意率) {}",
+            self.confirmed,
+            pct(self.first_time_satisfied, self.confirmed),
+            pct(self.final_satisfied, self.confirmed)
         )?;
         writeln!(
             f,

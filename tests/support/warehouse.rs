@@ -104,10 +104,10 @@ pub const MEETING_RESULTS: &[(&str, &str)] = &[
     ),
     (
         "reopen_satisfaction.sql",
-        "business\t1\t1\t1\t1\t100\t100\n\
-         other\t1\t0\t0\t0\t0\t\\N\n\
-         technical\t3\t0\t3\t3\t0\t100\n\
-         \t5\t1\t4\t4\t20\t100\n",
+        "business\t1\t1\t1\t0\t1\t100\t0\t100\n\
+         other\t1\t0\t0\t0\t0\t0\t\\N\t\\N\n\
+         technical\t3\t0\t3\t3\t3\t0\t100\t100\n\
+         \t5\t1\t4\t3\t4\t20\t75\t100\n",
     ),
     (
         "top_causes.sql",
