@@ -111,6 +111,10 @@ pub enum Command {
         /// tables behind Distributed ones, ON CLUSTER) instead of applying it.
         #[arg(long, value_name = "CLUSTER")]
         print_cluster: Option<String>,
+        /// Time zone of the analyst views' days and months (re-applied on
+        /// every run; stored times stay UTC).
+        #[arg(long, default_value = crate::config::DEFAULT_TIMEZONE)]
+        timezone: String,
     },
     /// Checks a JSONL file of events (`-`: standard input) against the
     /// contract with the service's own parser and bounds; one message per
@@ -336,12 +340,17 @@ pub fn run(cli: Cli) -> Result<()> {
             clickhouse_url,
             database,
             print_cluster,
+            timezone,
         } => {
             if !crate::sink::clickhouse::valid_database(&database) {
                 bail!("--database {database:?} must be a plain identifier");
             }
+            if !crate::config::valid_timezone(&timezone) {
+                bail!("--timezone {timezone:?} must be a time zone name like Asia/Shanghai");
+            }
             if let Some(cluster) = print_cluster {
-                for s in crate::sink::clickhouse::cluster_statements(&database, &cluster) {
+                for s in crate::sink::clickhouse::cluster_statements(&database, &cluster, &timezone)
+                {
                     println!("{s};\n");
                 }
                 return Ok(());
@@ -349,6 +358,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let cfg = crate::config::ClickHouseConfig {
                 url: clickhouse_url.expect("required by clap"),
                 database,
+                timezone,
                 ..Default::default()
             };
             let runtime = tokio::runtime::Builder::new_current_thread()

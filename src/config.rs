@@ -108,6 +108,9 @@ pub struct ClickHouseConfig {
     pub max_bytes: usize,
     /// ...or its first row has waited this long.
     pub period_ms: u64,
+    /// Time zone of the analyst views' days and months (stored times stay
+    /// UTC); applied by every `migrate`.
+    pub timezone: String,
 }
 
 impl Default for ClickHouseConfig {
@@ -122,6 +125,7 @@ impl Default for ClickHouseConfig {
             max_rows: 50_000,
             max_bytes: 32 << 20,
             period_ms: 1000,
+            timezone: DEFAULT_TIMEZONE.into(),
         }
     }
 }
@@ -318,6 +322,12 @@ impl Config {
         if ch.max_rows == 0 || ch.max_bytes == 0 || ch.period_ms == 0 {
             return bad("clickhouse.max_rows, max_bytes and period_ms must be positive".into());
         }
+        if !valid_timezone(&ch.timezone) {
+            return bad(format!(
+                "clickhouse.timezone {:?} must be a time zone name like Asia/Shanghai",
+                ch.timezone
+            ));
+        }
         if !valid_database(&ch.database) {
             return bad(format!(
                 "clickhouse.database {:?} must be a plain identifier",
@@ -326,6 +336,19 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Where the complaint regulation applies.
+pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+
+/// A time zone name is spliced into the views' SQL: letters, digits, `/`,
+/// `_`, `+` and `-` only (`Asia/Shanghai`, `UTC`, `Etc/GMT-8`).
+pub fn valid_timezone(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
 }
 
 /// The schema's database name is spliced into SQL, so it must be a plain identifier.

@@ -400,3 +400,77 @@ async fn rows_clickhouse_refuses_go_to_rejected_rows_and_the_rest_of_the_batch_i
     assert_eq!(count(&client, "SELECT count() FROM decisions").await, 4);
     assert_eq!(count(&client, "SELECT count() FROM rejected_rows").await, 1);
 }
+
+#[tokio::test]
+async fn days_are_beijing_days_at_the_0800_utc_midnight() {
+    let db = fresh_database("localday");
+    let dir = tempfile::tempdir().unwrap();
+    let line = |id: &str, at: &str, kind: &str| {
+        let mut v = serde_json::json!({"event_id": format!("{id}-{kind}"), "type": format!("complaint.{kind}"),
+            "complaint_id": id, "occurred_at": at});
+        if kind == "received" {
+            v["channel"] = "web".into();
+            v["customer"] = serde_json::json!({"id": "K", "name": "N"});
+            v["description"] = "宽带断网".into();
+        }
+        v.to_string()
+    };
+    // 07:59 and 08:01 Beijing time: 23:59 and 00:01 UTC, two UTC days.
+    let lines = [
+        line("B1", "2026-03-02T07:59:00+08:00", "received"),
+        line("B2", "2026-03-02T08:01:00+08:00", "received"),
+        line("B1", "2026-03-02T08:03:00+08:00", "acknowledged"),
+        line("B2", "2026-03-02T08:04:00+08:00", "acknowledged"),
+    ];
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let url = clickhouse_url();
+    complaintflow(&[
+        "replay",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+        "--clickhouse-url",
+        &url,
+        "--clickhouse-database",
+        &db,
+    ]);
+    let client = client(&db);
+    let volume =
+        "SELECT toString(day), sum(complaints) FROM daily_volume GROUP BY day ORDER BY day";
+    assert_eq!(tsv(&client, volume, &[]).await, "2026-03-02\t2\n");
+    let acks = "SELECT toString(day), sum(met) FROM sla_compliance \
+                WHERE stage = 'acknowledge' GROUP BY day ORDER BY day";
+    assert_eq!(tsv(&client, acks, &[]).await, "2026-03-02\t2\n");
+    // The meeting query for that one local day finds both.
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/daily_volume.sql"),
+    )
+    .unwrap();
+    let got = tsv(
+        &client,
+        &sql,
+        &[("from", "2026-03-02"), ("to", "2026-03-02")],
+    )
+    .await;
+    assert_eq!(got.lines().count(), 1, "{got}");
+    assert!(
+        got.starts_with("2026-03-02\tweb\ttechnical\ttechnical\t2\t"),
+        "{got}"
+    );
+    // Another zone, re-applied by migrate: UTC days split them.
+    complaintflow(&[
+        "migrate",
+        "--clickhouse-url",
+        &url,
+        "--database",
+        &db,
+        "--timezone",
+        "UTC",
+    ]);
+    assert_eq!(
+        tsv(&client, volume, &[]).await,
+        "2026-03-01\t1\n2026-03-02\t1\n"
+    );
+}

@@ -120,8 +120,8 @@ pub const MEETING_RESULTS: &[(&str, &str)] = &[
     ),
     (
         "customer_progress.sql",
-        "M5\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-03 01:00:00.000\tmet\tnot_started\tmet\tlate\t0\ttrue\n\
-         M1\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-02 00:00:00.000\tmet\tnot_started\tmet\tmet\t0\ttrue\n",
+        "M5\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-03 09:00:00.000\tmet\tnot_started\tmet\tlate\t0\ttrue\n\
+         M1\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-02 08:00:00.000\tmet\tnot_started\tmet\tmet\t0\ttrue\n",
     ),
 ];
 
@@ -143,6 +143,7 @@ pub async fn check_meeting_queries(database: &str) {
         ("from", "2026-03-02"),
         ("to", "2026-03-03"),
         ("customer_id", "K1"),
+        ("tz", "Asia/Shanghai"),
     ];
     let mut failures = Vec::new();
     for file in &files {

@@ -10,6 +10,18 @@ use super::ClickHouseError;
 use crate::config::ClickHouseConfig;
 use serde::Deserialize;
 
+/// The analyst views, re-created by every `migrate` in the configured time
+/// zone (they are derived: replacing them loses nothing).
+pub const VIEWS: &str = include_str!("../../../schemas/clickhouse/views.sql");
+
+/// The view statements for `database` with days in `timezone`.
+pub fn view_statements(database: &str, timezone: &str) -> Vec<String> {
+    statements(VIEWS, database)
+        .into_iter()
+        .map(|s| s.replace("{timezone}", timezone))
+        .collect()
+}
+
 /// `(version, name, sql)` of every migration, in order; built into the binary.
 pub const MIGRATIONS: &[(u32, &str, &str)] = &[
     (
@@ -69,7 +81,7 @@ pub fn statements(sql: &str, database: &str) -> Vec<String> {
 /// `Distributed` table of the old name in front, sharded by complaint so one
 /// complaint's rows (and their deduplication) stay on one shard; views and
 /// dictionaries are created `ON CLUSTER` and read the distributed tables.
-pub fn cluster_statements(database: &str, cluster: &str) -> Vec<String> {
+pub fn cluster_statements(database: &str, cluster: &str, timezone: &str) -> Vec<String> {
     let mut out = vec![format!(
         "CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER '{cluster}'"
     )];
@@ -77,6 +89,9 @@ pub fn cluster_statements(database: &str, cluster: &str) -> Vec<String> {
         for s in statements(sql, database) {
             out.extend(clusterize(&s, database, cluster));
         }
+    }
+    for s in view_statements(database, timezone) {
+        out.extend(clusterize(&s, database, cluster));
     }
     out
 }
@@ -178,6 +193,16 @@ pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<String>, ClickHouseEr
         tracing::info!(version, name, database = %db, "migration applied");
         done.push(name.to_string());
     }
+    for statement in view_statements(db, &cfg.timezone) {
+        client
+            .query(&statement)
+            .execute()
+            .await
+            .map_err(|source| ClickHouseError::Migration {
+                name: "views.sql".into(),
+                source,
+            })?;
+    }
     Ok(done)
 }
 
@@ -202,7 +227,7 @@ mod tests {
 
     #[test]
     fn cluster_tables_are_replicated_behind_distributed_ones() {
-        let s = cluster_statements("complaints", "main");
+        let s = cluster_statements("complaints", "main", "Asia/Shanghai");
         let local = s
             .iter()
             .find(|s| {

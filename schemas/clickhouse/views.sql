@@ -1,0 +1,69 @@
+-- Analyst views, re-created by every `migrate`: their days and months are
+-- local, in the configured time zone (`clickhouse.timezone`, `migrate
+-- --timezone`; default Asia/Shanghai), so a Beijing day is one day. Stored
+-- columns stay UTC. `{timezone}` is replaced when they are applied.
+
+-- Daily volume by channel, category and lead department (每日投诉量).
+CREATE OR REPLACE VIEW complaints.daily_volume AS
+SELECT
+    toDate(received_at, '{timezone}') AS day,
+    channel,
+    category,
+    lead_department,
+    count() AS complaints,
+    countIf(priority = 'urgent') AS urgent,
+    countIf(status = 'withdrawn') AS withdrawn
+FROM complaints.complaints FINAL
+GROUP BY day, channel, category, lead_department;
+
+-- SLA compliance per stage, lead department and priority, by the local day
+-- a stage run was met or breached (时限达标率). A breach that late evidence
+-- corrected (`retracted`) counts as no breach.
+CREATE OR REPLACE VIEW complaints.sla_compliance AS
+SELECT
+    toDate(at, '{timezone}') AS day,
+    stage,
+    lead_department,
+    priority,
+    countIf(kind = 'met') AS met,
+    countIf(kind = 'breached') AS breached,
+    countIf(kind = 'late') AS late,
+    if(met + breached = 0, NULL, round(100 * met / (met + breached), 1)) AS compliance_pct
+FROM complaints.sla_events FINAL
+WHERE kind IN ('met', 'late')
+    OR (kind = 'breached' AND (complaint_id, cycle, stage) NOT IN (
+        SELECT complaint_id, cycle, stage FROM complaints.sla_events FINAL WHERE kind = 'retracted'))
+GROUP BY day, stage, lead_department, priority;
+
+-- Reopen rate, first-time satisfaction (一次满意率) and final satisfaction
+-- (最终满意率) by local month received, category and lead department.
+CREATE OR REPLACE VIEW complaints.reopen_satisfaction AS
+SELECT
+    toStartOfMonth(received_at, '{timezone}') AS month,
+    category,
+    lead_department,
+    count() AS complaints,
+    countIf(cycle > 0) AS reopened,
+    countIf(satisfied IS NOT NULL) AS confirmed,
+    countIf(satisfied = true AND cycle = 0) AS first_time_satisfied,
+    countIf(satisfied = true) AS final_satisfied,
+    if(complaints = 0, NULL, round(100 * reopened / complaints, 1)) AS reopen_pct,
+    if(confirmed = 0, NULL, round(100 * first_time_satisfied / confirmed, 1)) AS first_time_satisfaction_pct,
+    if(confirmed = 0, NULL, round(100 * final_satisfied / confirmed, 1)) AS final_satisfaction_pct
+FROM complaints.complaints FINAL
+GROUP BY month, category, lead_department;
+
+-- Causes reported when handling ended, with the complaint's category, by
+-- local day (投诉原因).
+CREATE OR REPLACE VIEW complaints.causes AS
+SELECT
+    toDate(e.occurred_at, '{timezone}') AS day,
+    c.category AS category,
+    c.lead_department AS lead_department,
+    e.cause AS cause,
+    count() AS handled
+FROM complaints.events AS e FINAL
+INNER JOIN (SELECT complaint_id, category, lead_department FROM complaints.complaints FINAL) AS c
+    ON c.complaint_id = e.complaint_id
+WHERE e.type = 'complaint.handled' AND e.refused = 0
+GROUP BY day, category, lead_department, cause;
