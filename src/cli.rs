@@ -131,6 +131,29 @@ pub enum Command {
         #[arg(long)]
         rules: Option<PathBuf>,
     },
+    /// Writes the analysis meeting's report (投诉分析会), one self-contained
+    /// HTML page, from a replay's output directory.
+    Report {
+        /// A replay's output directory (complaints, sla_events, dead_letters .jsonl).
+        #[arg(long)]
+        dir: PathBuf,
+        /// First local day of the period (YYYY-MM-DD; default: all).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last local day of the period (YYYY-MM-DD; default: all).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// Where to write the page (default: DIR/report.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// UTC offset of local days (Beijing time has no daylight saving).
+        #[arg(long, default_value = "+08:00", allow_hyphen_values = true)]
+        utc_offset: chrono::FixedOffset,
+        /// Rules directory, for the departments' names (default: ./rules
+        /// when it exists, else the built-in ruleset).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
     /// Admin tools for rules.
     Rules {
         #[command(subcommand)]
@@ -227,6 +250,35 @@ fn validate(
     Ok((lines, bad))
 }
 
+/// Beijing time, the regulation's local days.
+const BEIJING: chrono::FixedOffset = match chrono::FixedOffset::east_opt(8 * 3600) {
+    Some(z) => z,
+    None => panic!("+08:00 is a valid offset"),
+};
+
+/// Computes the report of `dir` and writes the page to `out`. Open
+/// complaints are aged at the latest time the outputs know.
+fn write_report(
+    dir: &Path,
+    out: &Path,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    zone: chrono::FixedOffset,
+    rules: &RuleSet,
+) -> Result<PathBuf> {
+    let rows = crate::report::read_dir(dir)?;
+    let now = rows
+        .complaints
+        .iter()
+        .map(|c| c.updated_at)
+        .max()
+        .unwrap_or_else(chrono::Utc::now);
+    let figures = crate::report::compute(&rows, zone, from, to, now);
+    let page = crate::report::html::render(&figures, rules.departments());
+    std::fs::write(out, page).with_context(|| format!("writing {}", out.display()))?;
+    Ok(out.to_path_buf())
+}
+
 /// Prints each distinct rule error once, with the fixture cases it hit.
 fn print_rule_errors(failures: &[crate::rules::fixtures::Failure]) {
     let mut by_error: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
@@ -313,9 +365,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let until: Timestamp = cfg.end().to_utc();
             let summary = replay_file(&input, &out, &rules, Bounds::until(Some(until)), None)?;
             print!("{summary}");
+            let page = write_report(&out, &out.join("report.html"), None, None, BEIJING, &rules)?;
             println!(
-                "\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)",
-                out.display()
+                "\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)\nreport for the analysis meeting: {}",
+                out.display(),
+                page.display()
             );
         }
         Command::Run {
@@ -370,6 +424,19 @@ pub fn run(cli: Cli) -> Result<()> {
             } else {
                 println!("applied: {}", applied.join(", "));
             }
+        }
+        Command::Report {
+            dir,
+            from,
+            to,
+            out,
+            utc_offset,
+            rules,
+        } => {
+            let rules = load_rules(rules.as_deref())?;
+            let out = out.unwrap_or_else(|| dir.join("report.html"));
+            let page = write_report(&dir, &out, from, to, utc_offset, &rules)?;
+            println!("report: {}", page.display());
         }
         Command::Validate {
             file,

@@ -5,6 +5,7 @@ pub mod config;
 pub mod core;
 pub mod driver;
 pub mod model;
+pub mod report;
 pub mod rules;
 pub mod service;
 pub mod sink;

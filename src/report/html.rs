@@ -1,0 +1,240 @@
+//! The report as one self-contained HTML page: inline CSS and SVG, nothing
+//! fetched, opens from a file. Labels in Chinese and English.
+
+use super::figures::{AGES, Compliance, Figures};
+use crate::model::Stage;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn pct(n: u64, d: u64) -> String {
+    if d == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", n as f64 * 100.0 / d as f64)
+    }
+}
+
+/// A horizontal bar chart of labelled values.
+fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
+    let max = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1e-9);
+    let h = 22 * rows.len().max(1) + 10;
+    let mut svg = format!(
+        "<figure><figcaption>{}</figcaption><svg role=\"img\" width=\"640\" height=\"{h}\" viewBox=\"0 0 640 {h}\">",
+        esc(title)
+    );
+    for (i, (label, v, text)) in rows.iter().enumerate() {
+        let y = 5 + i * 22;
+        let w = (v / max * 380.0).max(1.0);
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{}\" class=\"l\">{}</text><rect x=\"200\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" class=\"b\"/><text x=\"{:.1}\" y=\"{}\" class=\"v\">{}</text>",
+            y + 13,
+            esc(label),
+            205.0 + w,
+            y + 13,
+            esc(text)
+        );
+    }
+    svg.push_str("</svg></figure>");
+    svg
+}
+
+fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut t = String::from("<table><tr>");
+    for h in head {
+        let _ = write!(t, "<th>{}</th>", esc(h));
+    }
+    t.push_str("</tr>");
+    for r in rows {
+        t.push_str("<tr>");
+        for c in r {
+            let _ = write!(t, "<td>{}</td>", esc(c));
+        }
+        t.push_str("</tr>");
+    }
+    t.push_str("</table>");
+    t
+}
+
+fn compliance_row(name: String, c: &Compliance) -> Vec<String> {
+    vec![
+        name,
+        c.met.to_string(),
+        c.breached.to_string(),
+        c.late.to_string(),
+        c.pct().map_or("–".into(), |p| format!("{p:.1}%")),
+    ]
+}
+
+const STAGE_ZH: [(Stage, &str); 6] = [
+    (Stage::Acknowledge, "受理"),
+    (Stage::Assign, "分配"),
+    (Stage::Respond, "首次响应"),
+    (Stage::Handle, "处理完成"),
+    (Stage::Report, "结果反馈"),
+    (Stage::Confirm, "回访"),
+];
+
+fn stage_name(s: Stage) -> String {
+    let zh = STAGE_ZH
+        .iter()
+        .find(|(x, _)| *x == s)
+        .map_or("", |(_, z)| z);
+    format!("{zh} {}", s.as_str())
+}
+
+/// The page.
+pub fn render(f: &Figures, departments: Option<&BTreeMap<String, String>>) -> String {
+    let dept = |d: &str| match departments.and_then(|m| m.get(d)) {
+        Some(zh) => format!("{zh} {d}"),
+        None => d.to_string(),
+    };
+    let period = match (f.from, f.to) {
+        (Some(a), Some(b)) => format!("{a} – {b}"),
+        _ => "all days 全部".into(),
+    };
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>投诉分析会 Complaint analysis</h1><p class=\"p\">{} (local days 本地日期)</p>",
+        esc(&period)
+    );
+    let headline = [
+        ("投诉量 Complaints", f.complaints.to_string()),
+        ("超时 Breaches", f.breaches.to_string()),
+        ("升级 Escalations", f.escalations.to_string()),
+        ("撤销超时 Retractions", f.retractions.to_string()),
+        (
+            "一次满意率 First-time satisfaction",
+            pct(f.first_time_satisfied, f.confirmed),
+        ),
+        (
+            "最终满意率 Final satisfaction",
+            pct(f.final_satisfied, f.confirmed),
+        ),
+        ("重复处理率 Reopen rate", pct(f.reopened, f.complaints)),
+    ];
+    body.push_str("<div class=\"k\">");
+    for (k, v) in headline {
+        let _ = write!(body, "<div><b>{}</b><span>{}</span></div>", esc(&v), esc(k));
+    }
+    body.push_str("</div>");
+    let stages: Vec<(String, f64, String)> = f
+        .by_stage
+        .iter()
+        .map(|(s, c)| {
+            let p = c.pct().unwrap_or(0.0);
+            (
+                stage_name(*s),
+                p,
+                format!("{p:.1}%  ({} / {})", c.met, c.met + c.breached),
+            )
+        })
+        .collect();
+    body.push_str(&bars("时限达标率 SLA compliance per stage", &stages));
+    let mut days: BTreeMap<String, u64> = BTreeMap::new();
+    for ((d, _), n) in &f.by_day_channel {
+        *days.entry(d.to_string()).or_default() += n;
+    }
+    let days: Vec<_> = days
+        .into_iter()
+        .map(|(d, n)| (d, n as f64, n.to_string()))
+        .collect();
+    body.push_str(&bars("每日投诉量 Daily volume", &days));
+    let mut channels: BTreeMap<String, u64> = BTreeMap::new();
+    for ((_, c), n) in &f.by_day_channel {
+        *channels.entry(c.clone()).or_default() += n;
+    }
+    let mix = |m: &BTreeMap<String, u64>| -> Vec<(String, f64, String)> {
+        m.iter()
+            .map(|(k, n)| {
+                (
+                    k.clone(),
+                    *n as f64,
+                    format!("{n}  {}", pct(*n, f.complaints)),
+                )
+            })
+            .collect()
+    };
+    body.push_str(&bars("渠道 Volume by channel", &mix(&channels)));
+    body.push_str(&bars("分类 Category", &mix(&f.by_category)));
+    body.push_str(&bars("优先级 Priority", &mix(&f.by_priority)));
+    body.push_str("<h2>时限达标率 × 牵头部门 SLA compliance per stage and lead department</h2>");
+    let rows: Vec<Vec<String>> = f
+        .by_stage_lead
+        .iter()
+        .map(|((s, d), c)| {
+            let mut r = compliance_row(stage_name(*s), c);
+            r.insert(1, dept(d));
+            r
+        })
+        .collect();
+    body.push_str(&table(
+        &[
+            "stage 阶段",
+            "lead 牵头部门",
+            "met 达标",
+            "breached 超时",
+            "late 超时完成",
+            "compliance 达标率",
+        ],
+        &rows,
+    ));
+    let breaches: Vec<_> = f
+        .breaches_by_day_lead
+        .iter()
+        .map(|((day, d), n)| (format!("{day} {}", dept(d)), *n as f64, n.to_string()))
+        .collect();
+    body.push_str(&bars("超时 Breaches per department and day", &breaches));
+    body.push_str("<h2>在办投诉账龄 Ageing of open complaints</h2>");
+    let mut head = vec!["stage 阶段"];
+    head.extend(AGES);
+    let stages_open: Vec<Stage> = {
+        let mut v: Vec<Stage> = f.ageing.keys().map(|(s, _)| *s).collect();
+        v.dedup();
+        v
+    };
+    let rows: Vec<Vec<String>> = stages_open
+        .iter()
+        .map(|s| {
+            let mut r = vec![stage_name(*s)];
+            r.extend(
+                AGES.iter()
+                    .map(|a| f.ageing.get(&(*s, *a)).copied().unwrap_or(0).to_string()),
+            );
+            r
+        })
+        .collect();
+    body.push_str(&table(&head, &rows));
+    let dead = |m: &BTreeMap<String, u64>| -> Vec<(String, f64, String)> {
+        m.iter()
+            .map(|(k, n)| (k.clone(), *n as f64, n.to_string()))
+            .collect()
+    };
+    body.push_str(&bars(
+        "死信 Dead letters by reason",
+        &dead(&f.dead_by_reason),
+    ));
+    body.push_str(&bars(
+        "死信来源 Dead letters by source",
+        &dead(&f.dead_by_source),
+    ));
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>投诉分析会 Complaint analysis</title><style>{CSS}</style></head><body>{body}</body></html>\n"
+    )
+}
+
+const CSS: &str = "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:2em;color:#222;max-width:70em}\
+h1{margin-bottom:0}.p{color:#666}.k{display:flex;flex-wrap:wrap;gap:1em;margin:1.5em 0}\
+.k div{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}.k b{display:block;font-size:1.6em}\
+.k span{color:#666;font-size:.85em}figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.4em}\
+.b{fill:#3b7dd8}.l{font-size:12px;fill:#333}.v{font-size:12px;fill:#333}\
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;padding:.3em .6em;font-size:.9em;text-align:right}\
+td:first-child,th:first-child,td:nth-child(2){text-align:left}";

@@ -1,0 +1,124 @@
+//! The meeting report's figures equal the meeting queries' results on the
+//! meeting fixture (tests/support/warehouse.rs MEETING_RESULTS), read from a
+//! replay directory; the page is self-contained and every chart has bars.
+
+use complaintflow::model::Stage;
+use complaintflow::report::{compute, read_dir};
+use std::process::Command;
+
+#[test]
+fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meeting.jsonl");
+    let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args(["replay", "--input", input.to_str().unwrap(), "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = read_dir(dir.path()).unwrap();
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().ok();
+    let f = compute(
+        &rows,
+        beijing,
+        day("2026-03-02"),
+        day("2026-03-03"),
+        chrono::Utc::now(),
+    );
+    // sla_compliance.sql: stage, met, breached, late, compliance %.
+    let stages: Vec<String> = f
+        .by_stage
+        .iter()
+        .map(|(s, c)| {
+            format!(
+                "{s}\t{}\t{}\t{}\t{}",
+                c.met,
+                c.breached,
+                c.late,
+                c.pct().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "acknowledge\t3\t1\t1\t75",
+            "assign\t4\t0\t0\t100",
+            "respond\t1\t1\t1\t50",
+            "handle\t5\t0\t0\t100",
+            "report\t5\t0\t0\t100",
+            "confirm\t4\t1\t1\t80",
+        ]
+    );
+    // sla_by_department.sql, summed over priorities: business 8/1, technical 14/2.
+    let lead = |d: &str| {
+        f.by_stage_lead
+            .iter()
+            .filter(|((_, l), _)| l == d)
+            .fold((0, 0), |(m, b), (_, c)| (m + c.met, b + c.breached))
+    };
+    assert_eq!((lead("business"), lead("technical")), ((8, 1), (14, 2)));
+    // reopen_satisfaction.sql's total row: 5 received, 1 reopened, 4
+    // confirmed, 3 first-time and 4 finally satisfied.
+    assert_eq!(
+        (
+            f.complaints,
+            f.reopened,
+            f.confirmed,
+            f.first_time_satisfied,
+            f.final_satisfied
+        ),
+        (5, 1, 4, 3, 4)
+    );
+    // daily_volume.sql: three complaints on the 2nd, two on the 3rd.
+    let mut days = std::collections::BTreeMap::new();
+    for ((d, _), n) in &f.by_day_channel {
+        *days.entry(d.to_string()).or_insert(0) += n;
+    }
+    assert_eq!(
+        days.into_iter().collect::<Vec<_>>(),
+        [("2026-03-02".to_string(), 3), ("2026-03-03".to_string(), 2)]
+    );
+    // dead_letters.sql.
+    assert_eq!(
+        f.dead_by_reason
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>(),
+        ["unknown_complaint 1", "unparsable 1"]
+    );
+    assert_eq!(f.by_stage.get(&Stage::Handle).map(|c| c.met), Some(5));
+
+    // The page: written by `report`, self-contained, every chart has bars.
+    let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args(["report", "--dir"])
+        .arg(dir.path())
+        .args(["--from", "2026-03-02", "--to", "2026-03-03"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"));
+    let figures: Vec<&str> = page.split("<figure>").skip(1).collect();
+    assert!(figures.len() >= 8, "{} charts", figures.len());
+    for fig in figures {
+        assert!(
+            fig.contains("<rect"),
+            "a chart without bars: {}",
+            &fig[..fig.len().min(120)]
+        );
+    }
+    for label in [
+        "一次满意率 First-time satisfaction",
+        "最终满意率 Final satisfaction",
+        "撤销超时 Retractions",
+    ] {
+        assert!(page.contains(label), "{label}");
+    }
+    assert!(
+        page.contains("<b>75.0%</b><span>一次满意率"),
+        "first-time satisfaction 75 %"
+    );
+}
