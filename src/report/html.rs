@@ -26,18 +26,19 @@ fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
     let max = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1e-9);
     let h = 22 * rows.len().max(1) + 10;
     let mut svg = format!(
-        "<figure><figcaption>{}</figcaption><svg role=\"img\" width=\"640\" height=\"{h}\" viewBox=\"0 0 640 {h}\">",
+        "<figure><figcaption>{}</figcaption><svg role=\"img\" width=\"820\" height=\"{h}\" viewBox=\"0 0 820 {h}\">",
         esc(title)
     );
     for (i, (label, v, text)) in rows.iter().enumerate() {
         let y = 5 + i * 22;
         let w = (v / max * 380.0).max(1.0);
+        // Labels left of x = 270, bars from there, the value after the bar.
         let _ = write!(
             svg,
-            "<text x=\"0\" y=\"{}\" class=\"l\">{}</text><rect x=\"200\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" class=\"b\"/><text x=\"{:.1}\" y=\"{}\" class=\"v\">{}</text>",
+            "<text x=\"0\" y=\"{}\" class=\"l\">{}</text><rect x=\"270\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" class=\"b\"/><text x=\"{:.1}\" y=\"{}\" class=\"v\">{}</text>",
             y + 13,
             esc(label),
-            205.0 + w,
+            275.0 + w,
             y + 13,
             esc(text)
         );
