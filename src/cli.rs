@@ -132,18 +132,29 @@ pub enum Command {
         rules: Option<PathBuf>,
     },
     /// Writes the analysis meeting's report (投诉分析会), one self-contained
-    /// HTML page, from a replay's output directory.
+    /// HTML page, from a replay's output directory or from ClickHouse.
     Report {
         /// A replay's output directory (complaints, sla_events, dead_letters .jsonl).
-        #[arg(long)]
-        dir: PathBuf,
+        #[arg(
+            long,
+            required_unless_present = "clickhouse_url",
+            conflicts_with = "clickhouse_url"
+        )]
+        dir: Option<PathBuf>,
+        /// Read the rows from this ClickHouse instead.
+        #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_URL")]
+        clickhouse_url: Option<String>,
+        /// Database for `--clickhouse-url`.
+        #[arg(long, default_value = "complaints")]
+        clickhouse_database: String,
         /// First local day of the period (YYYY-MM-DD; default: all).
         #[arg(long)]
         from: Option<chrono::NaiveDate>,
         /// Last local day of the period (YYYY-MM-DD; default: all).
         #[arg(long)]
         to: Option<chrono::NaiveDate>,
-        /// Where to write the page (default: DIR/report.html).
+        /// Where to write the page (default: DIR/report.html, or
+        /// ./report.html from ClickHouse).
         #[arg(long)]
         out: Option<PathBuf>,
         /// UTC offset of local days (Beijing time has no daylight saving).
@@ -256,8 +267,7 @@ const BEIJING: chrono::FixedOffset = match chrono::FixedOffset::east_opt(8 * 360
     None => panic!("+08:00 is a valid offset"),
 };
 
-/// Computes the report of `dir` and writes the page to `out`. Open
-/// complaints are aged at the latest time the outputs know.
+/// Computes the report of `dir` and writes the page to `out`.
 fn write_report(
     dir: &Path,
     out: &Path,
@@ -267,13 +277,26 @@ fn write_report(
     rules: &RuleSet,
 ) -> Result<PathBuf> {
     let rows = crate::report::read_dir(dir)?;
+    render_report(&rows, out, from, to, zone, rules)
+}
+
+/// Computes the report of `rows` and writes the page to `out`. Open
+/// complaints are aged at the latest time the rows know.
+fn render_report(
+    rows: &crate::report::Rows,
+    out: &Path,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    zone: chrono::FixedOffset,
+    rules: &RuleSet,
+) -> Result<PathBuf> {
     let now = rows
         .complaints
         .iter()
         .map(|c| c.updated_at)
         .max()
         .unwrap_or_else(chrono::Utc::now);
-    let figures = crate::report::compute(&rows, zone, from, to, now);
+    let figures = crate::report::compute(rows, zone, from, to, now);
     let page = crate::report::html::render(&figures, rules.departments());
     std::fs::write(out, page).with_context(|| format!("writing {}", out.display()))?;
     Ok(out.to_path_buf())
@@ -427,6 +450,8 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Report {
             dir,
+            clickhouse_url,
+            clickhouse_database,
             from,
             to,
             out,
@@ -434,8 +459,24 @@ pub fn run(cli: Cli) -> Result<()> {
             rules,
         } => {
             let rules = load_rules(rules.as_deref())?;
-            let out = out.unwrap_or_else(|| dir.join("report.html"));
-            let page = write_report(&dir, &out, from, to, utc_offset, &rules)?;
+            let rows = match (&dir, clickhouse_url) {
+                (Some(d), _) => crate::report::read_dir(d)?,
+                (None, Some(url)) => {
+                    let cfg = crate::config::ClickHouseConfig {
+                        url,
+                        database: clickhouse_database,
+                        ..Default::default()
+                    };
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(crate::report::read_clickhouse(&cfg, from, to))?
+                }
+                (None, None) => bail!("give --dir or --clickhouse-url"),
+            };
+            let out =
+                out.unwrap_or_else(|| dir.as_deref().unwrap_or(Path::new(".")).join("report.html"));
+            let page = render_report(&rows, &out, from, to, utc_offset, &rules)?;
             println!("report: {}", page.display());
         }
         Command::Validate {

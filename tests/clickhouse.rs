@@ -145,6 +145,28 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
         assert_eq!(n, expected, "rows in {table}");
     }
     check_meeting_queries(&db).await;
+    // The report computes the same figures from ClickHouse as from the
+    // replay's directory (one code path, whatever the source).
+    let cfg = complaintflow::config::ClickHouseConfig {
+        url: url.clone(),
+        database: db.clone(),
+        ..Default::default()
+    };
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().ok();
+    let (from, to) = (day("2026-03-02"), day("2026-03-03"));
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let at = chrono::Utc::now();
+    let stored = complaintflow::report::read_clickhouse(&cfg, from, to)
+        .await
+        .unwrap();
+    let replayed = complaintflow::report::read_dir(out.path()).unwrap();
+    let a = complaintflow::report::compute(&stored, beijing, from, to, at);
+    let b = complaintflow::report::compute(&replayed, beijing, from, to, at);
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    assert_eq!(
+        (a.complaints, a.first_time_satisfied, a.final_satisfied),
+        (5, 3, 4)
+    );
 }
 
 #[tokio::test]

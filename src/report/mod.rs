@@ -1,5 +1,6 @@
 //! `complaintflow report`: a self-contained HTML page for the complaint
-//! analysis meeting (投诉分析会), from a replay's output directory.
+//! analysis meeting (投诉分析会), from a replay's output directory or from
+//! ClickHouse: the same rows, one computation.
 
 pub mod figures;
 pub mod html;
@@ -17,6 +18,8 @@ pub enum ReportError {
         path: String,
         source: std::io::Error,
     },
+    #[error("clickhouse: {0}")]
+    ClickHouse(String),
     #[error("{path}:{line}: {message}")]
     Row {
         path: String,
@@ -50,5 +53,76 @@ pub fn read_dir(dir: &Path) -> Result<Rows, ReportError> {
         complaints: jsonl::<ComplaintRow>(&dir.join("complaints.jsonl"))?,
         sla: jsonl::<SlaEvent>(&dir.join("sla_events.jsonl"))?,
         dead_letters: jsonl::<DeadLetter>(&dir.join("dead_letters.jsonl"))?,
+    })
+}
+
+/// Reads the same rows from ClickHouse (`FINAL`: each row once) for the
+/// local days `from..=to` (all when `None`), padded a day either side for
+/// the zone; `compute` then keeps the period's.
+pub async fn read_clickhouse(
+    cfg: &crate::config::ClickHouseConfig,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> Result<Rows, ReportError> {
+    let client = crate::sink::clickhouse::client(cfg)
+        .with_database(&cfg.database)
+        .with_setting("date_time_output_format", "iso")
+        .with_setting("output_format_json_quote_64bit_integers", "0");
+    let window = |column: &str| {
+        let mut w = Vec::new();
+        if let Some(f) = from.and_then(|d| d.pred_opt()) {
+            w.push(format!(
+                "{column} >= toDateTime64('{f} 00:00:00', 3, 'UTC')"
+            ));
+        }
+        if let Some(t) = to.and_then(|d| d.succ_opt()).and_then(|d| d.succ_opt()) {
+            w.push(format!("{column} < toDateTime64('{t} 00:00:00', 3, 'UTC')"));
+        }
+        if w.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", w.join(" AND "))
+        }
+    };
+    async fn rows<T: serde::de::DeserializeOwned>(
+        client: &clickhouse::Client,
+        sql: String,
+    ) -> Result<Vec<T>, ReportError> {
+        let bytes = client
+            .query(&sql)
+            .fetch_bytes("JSONEachRow")
+            .map_err(|e| ReportError::ClickHouse(e.to_string()))?
+            .collect()
+            .await
+            .map_err(|e| ReportError::ClickHouse(e.to_string()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(n, l)| {
+                serde_json::from_str(l).map_err(|e| ReportError::Row {
+                    path: sql.clone(),
+                    line: n + 1,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+    Ok(Rows {
+        complaints: rows(
+            &client,
+            format!("SELECT * FROM complaints FINAL{}", window("received_at")),
+        )
+        .await?,
+        sla: rows(
+            &client,
+            format!("SELECT * FROM sla_events FINAL{}", window("at")),
+        )
+        .await?,
+        dead_letters: rows(
+            &client,
+            format!("SELECT * FROM dead_letters FINAL{}", window("at")),
+        )
+        .await?,
     })
 }
