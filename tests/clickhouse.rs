@@ -156,6 +156,8 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
     let (from, to) = (day("2026-03-02"), day("2026-03-03"));
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
     let at = chrono::Utc::now();
+    // The input beside the outputs, as the demo leaves it: causes come from it.
+    std::fs::copy(&input, out.path().join("input.jsonl")).unwrap();
     let stored = complaintflow::report::read_clickhouse(&cfg, from, to)
         .await
         .unwrap();
@@ -167,6 +169,7 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
         (a.complaints, a.first_time_satisfied, a.final_satisfied),
         (5, 3, 4)
     );
+    assert_eq!(a.top_causes.len(), 3);
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The input beside the outputs, as the demo leaves it: causes come from it.
+    std::fs::copy(&input, dir.path().join("input.jsonl")).unwrap();
     let rows = read_dir(dir.path()).unwrap();
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
     let day = |d: &str| d.parse::<chrono::NaiveDate>().ok();
@@ -90,6 +92,20 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
         ["unknown_complaint 1", "unparsable 1"]
     );
     assert_eq!(f.by_stage.get(&Stage::Handle).map(|c| c.met), Some(5));
+    // top_causes.sql.
+    let causes: Vec<String> = f
+        .top_causes
+        .iter()
+        .map(|(c, k, n)| format!("{c}\t{k}\t{n}"))
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            "光猫故障\ttechnical\t2",
+            "计费系统重复扣费\tbusiness\t2",
+            "光缆被挖断\ttechnical\t1"
+        ]
+    );
 
     // The page: written by `report`, self-contained, every chart has bars.
     let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
@@ -102,7 +118,8 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
     let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"));
     let figures: Vec<&str> = page.split("<figure>").skip(1).collect();
-    assert!(figures.len() >= 8, "{} charts", figures.len());
+    assert!(figures.len() >= 9, "{} charts", figures.len());
+    assert!(page.contains("投诉原因 Top causes"));
     for fig in figures {
         assert!(
             fig.contains("<rect"),

@@ -14,6 +14,17 @@ pub struct Rows {
     pub complaints: Vec<ComplaintRow>,
     pub sla: Vec<SlaEvent>,
     pub dead_letters: Vec<DeadLetter>,
+    /// Causes of accepted `complaint.handled` events: (complaint, time, cause).
+    pub causes: Vec<Cause>,
+}
+
+/// The cause a department gave when handling ended.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct Cause {
+    pub complaint_id: String,
+    #[serde(with = "crate::model::time")]
+    pub occurred_at: Timestamp,
+    pub cause: String,
 }
 
 /// Met, breached and late runs of one group (net of retractions).
@@ -55,6 +66,8 @@ pub struct Figures {
     pub ageing: BTreeMap<(Stage, &'static str), u64>,
     pub dead_by_reason: BTreeMap<String, u64>,
     pub dead_by_source: BTreeMap<String, u64>,
+    /// The ten most frequent causes with their complaint's category.
+    pub top_causes: Vec<(String, String, u64)>,
 }
 
 /// Age buckets of open complaints, youngest first.
@@ -162,6 +175,26 @@ pub fn compute(
             _ => {}
         }
     }
+    let category: std::collections::HashMap<&str, String> = rows
+        .complaints
+        .iter()
+        .map(|c| (c.complaint_id.as_str(), c.category.to_string()))
+        .collect();
+    let mut causes: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for c in rows
+        .causes
+        .iter()
+        .filter(|c| within(local_day(c.occurred_at, zone)))
+    {
+        if let Some(cat) = category.get(c.complaint_id.as_str()) {
+            *causes.entry((c.cause.clone(), cat.clone())).or_default() += 1;
+        }
+    }
+    let mut causes: Vec<(String, String, u64)> =
+        causes.into_iter().map(|((c, k), n)| (c, k, n)).collect();
+    causes.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    causes.truncate(10);
+    f.top_causes = causes;
     for d in rows
         .dead_letters
         .iter()

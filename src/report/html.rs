@@ -214,6 +214,14 @@ pub fn render(f: &Figures, departments: Option<&BTreeMap<String, String>>) -> St
         })
         .collect();
     body.push_str(&table(&head, &rows));
+    if !f.top_causes.is_empty() {
+        let causes: Vec<_> = f
+            .top_causes
+            .iter()
+            .map(|(c, k, n)| (format!("{c} ({k})"), *n as f64, n.to_string()))
+            .collect();
+        body.push_str(&bars("投诉原因 Top causes", &causes));
+    }
     let dead = |m: &BTreeMap<String, u64>| -> Vec<(String, f64, String)> {
         m.iter()
             .map(|(k, n)| (k.clone(), *n as f64, n.to_string()))

@@ -5,7 +5,7 @@
 pub mod figures;
 pub mod html;
 
-pub use figures::{Figures, Rows, compute};
+pub use figures::{Cause, Figures, Rows, compute};
 
 use crate::model::{ComplaintRow, DeadLetter, SlaEvent};
 use std::path::Path;
@@ -47,12 +47,38 @@ fn jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportEr
         .collect()
 }
 
-/// Reads the rows a replay wrote into `dir`.
+/// Reads the rows a replay wrote into `dir`; causes come from the replay's
+/// input when it is there as `input.jsonl` (the demo puts it there), less
+/// the events that were dead-lettered.
 pub fn read_dir(dir: &Path) -> Result<Rows, ReportError> {
+    let dead_letters = jsonl::<DeadLetter>(&dir.join("dead_letters.jsonl"))?;
+    let refused: std::collections::HashSet<&str> =
+        dead_letters.iter().map(|d| d.payload.as_str()).collect();
+    let input = dir.join("input.jsonl");
+    let causes = match std::fs::read_to_string(&input) {
+        Err(_) => Vec::new(),
+        Ok(text) => text
+            .lines()
+            .filter(|l| !refused.contains(l))
+            .filter_map(|l| crate::model::Event::from_json(l).ok())
+            .filter_map(|ev| match ev.body {
+                crate::model::EventBody::Handled(h) => Some(Cause {
+                    complaint_id: ev.complaint_id,
+                    occurred_at: ev.occurred_at.to_utc(),
+                    cause: h.cause,
+                }),
+                _ => None,
+            })
+            .collect(),
+    };
+    let mut causes = causes;
+    // A redelivered event is one cause.
+    causes.dedup();
     Ok(Rows {
         complaints: jsonl::<ComplaintRow>(&dir.join("complaints.jsonl"))?,
         sla: jsonl::<SlaEvent>(&dir.join("sla_events.jsonl"))?,
-        dead_letters: jsonl::<DeadLetter>(&dir.join("dead_letters.jsonl"))?,
+        dead_letters,
+        causes,
     })
 }
 
@@ -122,6 +148,15 @@ pub async fn read_clickhouse(
         dead_letters: rows(
             &client,
             format!("SELECT * FROM dead_letters FINAL{}", window("at")),
+        )
+        .await?,
+        causes: rows(
+            &client,
+            format!(
+                "SELECT complaint_id, occurred_at, cause FROM events FINAL{} {} type = 'complaint.handled' AND refused = 0",
+                window("occurred_at"),
+                if from.is_some() || to.is_some() { "AND" } else { "WHERE" }
+            ),
         )
         .await?,
     })
