@@ -195,6 +195,9 @@ pub enum RulesAction {
         /// The wall clock for refusing events from the future (default: now).
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Also write the diff as a page in the report's style.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Runs the fixture cases and measures the rules on the labelled
     /// corpus; exits non-zero on a failing case or a missed target.
@@ -505,6 +508,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     new,
                     input,
                     now,
+                    html,
                 },
         } => {
             let old = RuleSet::load_dir(&old)
@@ -519,6 +523,11 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let d = crate::driver::diff::diff(&text, &old, &new, bounds)?;
             print!("{d}");
+            if let Some(path) = html {
+                std::fs::write(&path, d.to_html())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("\npage: {}", path.display());
+            }
         }
         Command::Rules {
             action: RulesAction::Check { dir },

@@ -37,6 +37,8 @@ fn rules_diff_counts_the_decisions_a_keyword_change_moves() {
         .arg("--input")
         .arg(&input)
         .args(["--now", "2026-12-01T00:00:00Z"])
+        .arg("--html")
+        .arg(dir.path().join("diff.html"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -99,4 +101,12 @@ fn rules_diff_counts_the_decisions_a_keyword_change_moves() {
         .unwrap();
     assert!(moved >= to_other, "{moved} < {to_other}\n{out}");
     assert!(out.contains("SLA effect"), "{out}");
+    // The page: the same counts, in the report's style, self-contained.
+    let page = std::fs::read_to_string(dir.path().join("diff.html")).unwrap();
+    assert!(
+        page.contains(&format!("<b>{changed} / {first}</b>")),
+        "{page}"
+    );
+    assert!(page.contains("technical → other") && page.contains("<rect"));
+    assert!(!page.contains("<script"));
 }

@@ -163,3 +163,65 @@ impl fmt::Display for RulesDiff {
         Ok(())
     }
 }
+
+impl RulesDiff {
+    /// The diff as a page in the report's style.
+    pub fn to_html(&self) -> String {
+        use crate::report::html::{bars, esc, page, table};
+        let mut body = format!(
+            "<h1>规则变更影响 Rule change</h1><p class=\"p\">{} → {}</p><div class=\"k\"><div><b>{}</b><span>decisions compared 比较的决定</span></div><div><b>{}</b><span>changed 变化</span></div><div><b>{} / {}</b><span>first decisions changed 首次决定变化</span></div></div>",
+            esc(&self.old_version),
+            esc(&self.new_version),
+            self.compared,
+            self.changed,
+            self.first_changed,
+            self.first_compared
+        );
+        for (title, t) in [
+            ("分类 Category", &self.category),
+            ("优先级 Priority", &self.priority),
+            ("牵头部门 Lead department", &self.lead),
+        ] {
+            let moved: Vec<(String, f64, String)> = t
+                .iter()
+                .filter(|((a, b), _)| a != b)
+                .map(|((a, b), n)| (format!("{a} → {b}"), *n as f64, n.to_string()))
+                .collect();
+            if !moved.is_empty() {
+                body.push_str(&bars(&format!("{title}: changes 变化"), &moved));
+            }
+        }
+        let rows: Vec<Vec<String>> = self
+            .examples
+            .iter()
+            .map(|(id, a, b)| vec![id.clone(), a.clone(), b.clone()])
+            .collect();
+        body.push_str("<h2>例子 Examples</h2>");
+        body.push_str(&table(&["decision", "old 旧", "new 新"], &rows));
+        let rows: Vec<Vec<String>> = self
+            .sla
+            .iter()
+            .map(|(s, [(b0, e0), (b1, e1)])| {
+                vec![
+                    s.to_string(),
+                    b0.to_string(),
+                    b1.to_string(),
+                    e0.to_string(),
+                    e1.to_string(),
+                ]
+            })
+            .collect();
+        body.push_str("<h2>时限影响 SLA effect</h2>");
+        body.push_str(&table(
+            &[
+                "stage 阶段",
+                "breaches old 旧超时",
+                "new 新",
+                "escalations old 旧升级",
+                "new 新",
+            ],
+            &rows,
+        ));
+        page("规则变更影响 Rule change", &body)
+    }
+}

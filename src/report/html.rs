@@ -6,7 +6,7 @@ use crate::model::Stage;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -22,7 +22,7 @@ fn pct(n: u64, d: u64) -> String {
 }
 
 /// A horizontal bar chart of labelled values.
-fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
+pub(crate) fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
     let max = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1e-9);
     let h = 22 * rows.len().max(1) + 10;
     let mut svg = format!(
@@ -47,7 +47,7 @@ fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
     svg
 }
 
-fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     let mut t = String::from("<table><tr>");
     for h in head {
         let _ = write!(t, "<th>{}</th>", esc(h));
@@ -235,8 +235,14 @@ pub fn render(f: &Figures, departments: Option<&BTreeMap<String, String>>) -> St
         "死信来源 Dead letters by source",
         &dead(&f.dead_by_source),
     ));
+    page("投诉分析会 Complaint analysis", &body)
+}
+
+/// A whole page around `body`, in the report's style.
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>投诉分析会 Complaint analysis</title><style>{CSS}</style></head><body>{body}</body></html>\n"
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>{body}</body></html>\n",
+        esc(title)
     )
 }
 
