@@ -188,10 +188,25 @@ pub enum RulesAction {
         old: PathBuf,
         /// The changed rules.
         new: PathBuf,
-        /// JSONL history of input events (e.g. a `replay` input or an
-        /// export of the `events` table).
+        /// JSONL history of input events (e.g. a `replay` input).
+        #[arg(
+            long,
+            required_unless_present = "clickhouse_url",
+            conflicts_with = "clickhouse_url"
+        )]
+        input: Option<PathBuf>,
+        /// Take the history from the events stored in this ClickHouse.
+        #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_URL")]
+        clickhouse_url: Option<String>,
+        /// Database for `--clickhouse-url`.
+        #[arg(long, default_value = "complaints")]
+        clickhouse_database: String,
+        /// First local day (Beijing time) of the stored history (YYYY-MM-DD).
         #[arg(long)]
-        input: PathBuf,
+        from: Option<chrono::NaiveDate>,
+        /// Last local day of the stored history (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
         /// The wall clock for refusing events from the future (default: now).
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::FixedOffset>>,
@@ -507,6 +522,10 @@ pub fn run(cli: Cli) -> Result<()> {
                     old,
                     new,
                     input,
+                    clickhouse_url,
+                    clickhouse_database,
+                    from,
+                    to,
                     now,
                     html,
                 },
@@ -515,8 +534,24 @@ pub fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("loading rules from {}", old.display()))?;
             let new = RuleSet::load_dir(&new)
                 .with_context(|| format!("loading rules from {}", new.display()))?;
-            let text =
-                std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
+            let text = match (input, clickhouse_url) {
+                (Some(input), _) => {
+                    std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?
+                }
+                (None, Some(url)) => {
+                    let cfg = crate::config::ClickHouseConfig {
+                        url,
+                        database: clickhouse_database,
+                        ..Default::default()
+                    };
+                    let zone = crate::config::DEFAULT_TIMEZONE;
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(crate::report::read_history(&cfg, from, to, zone))?
+                }
+                (None, None) => bail!("give --input or --clickhouse-url"),
+            };
             let bounds = Bounds {
                 until: None,
                 now: now.map(|t| t.to_utc()),

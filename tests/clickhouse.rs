@@ -170,6 +170,30 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
         (5, 3, 4)
     );
     assert_eq!(a.top_causes.len(), 3);
+    // The stored events are a history `rules diff` can replay: with the
+    // same rules on both sides, every decision comes back unchanged.
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let rules = rules.to_str().unwrap();
+    let diff = complaintflow(&[
+        "rules",
+        "diff",
+        rules,
+        rules,
+        "--clickhouse-url",
+        &url,
+        "--clickhouse-database",
+        &db,
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-03",
+    ]);
+    assert!(
+        diff.contains(
+            "decisions compared       6   changed      0   (first decisions: 0 of 5 changed)"
+        ),
+        "{diff}"
+    );
 }
 
 #[tokio::test]
@@ -484,6 +508,23 @@ async fn days_are_beijing_days_at_the_0800_utc_midnight() {
         got.starts_with("2026-03-02\tweb\ttechnical\ttechnical\t2\t"),
         "{got}"
     );
+    // The report, from ClickHouse, on Beijing days: one day, both complaints.
+    let cfg = complaintflow::config::ClickHouseConfig {
+        url: url.clone(),
+        database: db.clone(),
+        ..Default::default()
+    };
+    let rows = complaintflow::report::read_clickhouse(&cfg, None, None)
+        .await
+        .unwrap();
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let f = complaintflow::report::compute(&rows, beijing, None, None, chrono::Utc::now());
+    let days: Vec<String> = f
+        .by_day_channel
+        .iter()
+        .map(|((d, c), n)| format!("{d} {c} {n}"))
+        .collect();
+    assert_eq!(days, ["2026-03-02 web 2"]);
     // Another zone, re-applied by migrate: UTC days split them.
     complaintflow(&[
         "migrate",

@@ -161,3 +161,50 @@ pub async fn read_clickhouse(
         .await?,
     })
 }
+
+/// The stored input events of the local days `from..=to` (all when `None`)
+/// as JSONL, in event-time order: a history for `rules diff`.
+pub async fn read_history(
+    cfg: &crate::config::ClickHouseConfig,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    zone: &str,
+) -> Result<Vec<u8>, ReportError> {
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        payload: String,
+    }
+    let client = crate::sink::clickhouse::client(cfg).with_database(&cfg.database);
+    let mut filter = Vec::new();
+    if let Some(f) = from {
+        filter.push(format!("toDate(occurred_at, '{zone}') >= toDate('{f}')"));
+    }
+    if let Some(t) = to {
+        filter.push(format!("toDate(occurred_at, '{zone}') <= toDate('{t}')"));
+    }
+    let filter = if filter.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", filter.join(" AND "))
+    };
+    // Refused events too: the other rules may judge them as these did.
+    let sql = format!("SELECT payload FROM events FINAL{filter} ORDER BY occurred_at, source");
+    let bytes = client
+        .query(&sql)
+        .fetch_bytes("JSONEachRow")
+        .map_err(|e| ReportError::ClickHouse(e.to_string()))?
+        .collect()
+        .await
+        .map_err(|e| ReportError::ClickHouse(e.to_string()))?;
+    let mut out = Vec::with_capacity(bytes.len());
+    for (n, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
+        let p: Payload = serde_json::from_str(line).map_err(|e| ReportError::Row {
+            path: sql.clone(),
+            line: n + 1,
+            message: e.to_string(),
+        })?;
+        out.extend_from_slice(p.payload.as_bytes());
+        out.push(b'\n');
+    }
+    Ok(out)
+}
