@@ -10,5 +10,8 @@ servers_start
 echo "== cargo test"
 cargo test --locked --all-targets
 
+echo "== the image's build stage has every file the build needs"
+scripts/dockerfile_check.sh
+
 echo "== shipped rules pass their fixtures"
 cargo run --locked --quiet -- rules test rules

@@ -165,6 +165,33 @@ pub enum Command {
         #[arg(long)]
         rules: Option<PathBuf>,
     },
+    /// Publishes a JSONL file of events (`-`: standard input) to the input
+    /// topic, keyed by `complaint_id`; bad lines are reported, not sent, and
+    /// make the exit code 1. Kafka settings as for `run`.
+    Produce {
+        /// File to publish; `-` or none: standard input.
+        file: Option<PathBuf>,
+        /// TOML configuration file (the `[kafka]` section is used).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Kafka bootstrap servers (HOST:PORT,...).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Exit 0 even when some lines were bad (they are still not sent).
+        #[arg(long)]
+        allow_bad: bool,
+        /// Rules directory, for the bounds in its `sla.toml` (default:
+        /// ./rules when it exists, else the built-in ruleset).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
+    /// Exits 0 when the service's `/healthz` answers 200 (for container
+    /// health checks: the image has no curl).
+    Health {
+        /// The health endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:9898/healthz")]
+        url: String,
+    },
     /// Admin tools for rules.
     Rules {
         #[command(subcommand)]
@@ -277,6 +304,26 @@ fn validate(
         }
     }
     Ok((lines, bad))
+}
+
+/// The status code of a plain `GET` of an `http://host:port/path` URL.
+fn http_status(url: &str) -> Result<u16> {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)?
+        .next()
+        .context("no address")?;
+    let timeout = std::time::Duration::from_secs(3);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head)?;
+    let line = String::from_utf8_lossy(&head);
+    line.get(9..12)
+        .and_then(|c| c.parse().ok())
+        .context("not an HTTP answer")
 }
 
 /// Beijing time, the regulation's local days.
@@ -496,6 +543,65 @@ pub fn run(cli: Cli) -> Result<()> {
                 out.unwrap_or_else(|| dir.as_deref().unwrap_or(Path::new(".")).join("report.html"));
             let page = render_report(&rows, &out, from, to, utc_offset, &rules)?;
             println!("report: {}", page.display());
+        }
+        Command::Produce {
+            file,
+            config,
+            brokers,
+            allow_bad,
+            rules,
+        } => {
+            let rules = load_rules(rules.as_deref())?;
+            let flags = Overrides {
+                brokers,
+                ..Overrides::default()
+            };
+            let cfg = Config::load(config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
+            let (reader, size): (Box<dyn std::io::BufRead>, u64) = match file.as_deref() {
+                None => (Box::new(std::io::stdin().lock()), 0),
+                Some(p) if p == Path::new("-") => (Box::new(std::io::stdin().lock()), 0),
+                Some(p) => {
+                    let f = std::fs::File::open(p)
+                        .with_context(|| format!("opening {}", p.display()))?;
+                    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                    (Box::new(std::io::BufReader::new(f)), size)
+                }
+            };
+            let bar = if size > 4 << 20 {
+                indicatif::ProgressBar::new(size)
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(crate::driver::produce::produce(
+                reader,
+                &cfg.kafka,
+                rules.policy(),
+                |n| bar.inc(n),
+            ))?;
+            bar.finish_and_clear();
+            for (line, reason) in &report.bad {
+                println!("line {line}: {reason}");
+            }
+            println!(
+                "{} lines: {} sent to {}, {} bad (not sent)",
+                report.lines,
+                report.sent,
+                cfg.kafka.input_topic,
+                report.bad.len()
+            );
+            if !report.bad.is_empty() && !allow_bad {
+                bail!("{} bad line(s)", report.bad.len());
+            }
+        }
+        Command::Health { url } => {
+            let status = http_status(&url).with_context(|| format!("asking {url}"))?;
+            if status != 200 {
+                bail!("{url} answered {status}");
+            }
+            println!("ok");
         }
         Command::Validate {
             file,

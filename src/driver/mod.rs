@@ -6,6 +6,7 @@ pub mod diff;
 pub mod http;
 pub mod live;
 pub mod load;
+pub mod produce;
 pub mod replay;
 pub mod summary;
 

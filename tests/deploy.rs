@@ -1,0 +1,115 @@
+//! The deployment files users run: the compose stack is well formed (there
+//! is no Docker engine here, so its YAML is checked) and `produce` puts
+//! events on the real broker.
+
+mod support;
+use support::*;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn compose() -> Yaml {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml");
+    let text = std::fs::read_to_string(path).unwrap();
+    YamlLoader::load_from_str(&text).unwrap().remove(0)
+}
+
+fn strings(y: &Yaml) -> Vec<String> {
+    y.as_vec()
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_compose_stack_has_healthchecks_host_ports_volumes_and_waits_for_health() {
+    let c = compose();
+    let services = &c["services"];
+    for name in ["kafka", "clickhouse", "complaintflow", "demo"] {
+        assert!(!services[name].is_badvalue(), "service {name} missing");
+    }
+    for name in ["kafka", "clickhouse", "complaintflow"] {
+        let test = strings(&services[name]["healthcheck"]["test"]);
+        assert!(!test.is_empty(), "{name} has no healthcheck");
+    }
+    let ports = |s: &str| strings(&services[s]["ports"]);
+    assert!(ports("kafka").contains(&"9092:9092".to_string()));
+    assert!(ports("clickhouse").contains(&"8123:8123".to_string()));
+    assert!(ports("clickhouse").contains(&"9000:9000".to_string()));
+    assert!(ports("complaintflow").contains(&"9898:9898".to_string()));
+    // The host reaches Kafka on localhost:9092; containers on kafka:29092.
+    let advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+        .as_str()
+        .unwrap();
+    assert!(advertised.contains("EXTERNAL://localhost:9092") && advertised.contains("kafka:29092"));
+    assert!(strings(&services["complaintflow"]["command"]).contains(&"kafka:29092".to_string()));
+    // Data survives a restart.
+    for (name, volume) in [("kafka", "kafka-data"), ("clickhouse", "clickhouse-data")] {
+        assert!(
+            strings(&services[name]["volumes"])
+                .iter()
+                .any(|v| v.starts_with(&format!("{volume}:"))),
+            "{name} has no data volume"
+        );
+        assert!(
+            c["volumes"]
+                .as_hash()
+                .unwrap()
+                .contains_key(&Yaml::String(volume.into()))
+        );
+    }
+    // complaintflow starts once both are healthy.
+    for dep in ["kafka", "clickhouse"] {
+        assert_eq!(
+            services["complaintflow"]["depends_on"][dep]["condition"].as_str(),
+            Some("service_healthy"),
+            "{dep}"
+        );
+    }
+    // ClickHouse: the major version the tests use.
+    let tested = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lib/clickhouse.sh"),
+    )
+    .unwrap();
+    let version = tested
+        .lines()
+        .find_map(|l| l.strip_prefix("CHDB_VERSION="))
+        .unwrap();
+    let major = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    assert_eq!(
+        services["clickhouse"]["image"].as_str(),
+        Some(format!("clickhouse/clickhouse-server:{major}").as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_publishes_the_good_lines_keyed_by_complaint_and_reports_the_bad() {
+    let setup = Setup::new("produce", 1);
+    let lines = [
+        received_now(&["P-1".to_string(), "P-2".to_string()]).join("\n"),
+        r#"{"event_id":"x","type":"complaint.recieved","complaint_id":"P-3","occurred_at":"2026-03-02T10:00:00Z"}"#.to_string(),
+    ]
+    .join("\n");
+    let file = setup.dir.path().join("events.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .arg("produce")
+        .arg(&file)
+        .args(["--config", setup.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("line 3: invalid_event: unknown event type `complaint.recieved`; did you mean `complaint.received`?"), "{out}");
+    assert!(out.contains("3 lines: 2 sent to"), "{out}");
+    let got = by_id(&setup.topic("events"), "event_id");
+    let mut ids: Vec<&String> = got.keys().collect();
+    ids.sort();
+    assert_eq!(ids, ["P-1-r", "P-2-r"]);
+}
