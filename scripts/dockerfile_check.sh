@@ -22,5 +22,5 @@ awk '/^FROM /{n++} n==1 && /^COPY / && !/--from=/' "${1:-Dockerfile}" | while re
     done
 done
 echo "build context: $(cd "$ctx" && ls | tr '\n' ' ')"
-(cd "$ctx" && CARGO_TARGET_DIR="$root/target" cargo build --locked --quiet --bin complaintflow)
+(cd "$ctx" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" cargo build --locked --quiet --bin complaintflow)
 echo "ok: complaintflow builds from the Dockerfile's files"
