@@ -739,7 +739,9 @@ fn run_live(cfg: Config) -> Result<()> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
     let rules = RuleSet::load_dir(&cfg.rules.dir)
         .with_context(|| format!("loading rules from {}", cfg.rules.dir.display()))?;
-    tracing::info!(ruleset_version = rules.version(), loaded_at = %rules.loaded_at, kafka = ?cfg.kafka, "starting");
+    // The effective configuration, secrets redacted (passwords and option
+    // values are never shown).
+    tracing::info!(ruleset_version = rules.version(), loaded_at = %rules.loaded_at, config = ?cfg, "starting");
     metrics::gauge!("complaintflow_rules_info", "version" => rules.version().to_string()).set(1.0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -132,8 +132,16 @@ impl Default for ClickHouseConfig {
 
 impl std::fmt::Debug for ClickHouseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A URL may carry `user:password@`: show the host part only.
+        let url = match self.url.split_once("://") {
+            Some((scheme, rest)) => match rest.split_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}"),
+                None => self.url.clone(),
+            },
+            None => self.url.clone(),
+        };
         f.debug_struct("ClickHouseConfig")
-            .field("url", &self.url)
+            .field("url", &url)
             .field("database", &self.database)
             .field("user", &self.user)
             .field("group", &self.group)
@@ -141,6 +149,7 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("max_rows", &self.max_rows)
             .field("max_bytes", &self.max_bytes)
             .field("period_ms", &self.period_ms)
+            .field("timezone", &self.timezone)
             .finish_non_exhaustive()
     }
 }

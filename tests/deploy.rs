@@ -113,3 +113,39 @@ async fn produce_publishes_the_good_lines_keyed_by_complaint_and_reports_the_bad
     ids.sort();
     assert_eq!(ids, ["P-1-r", "P-2-r"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_up_line_shows_the_effective_configuration_without_secrets() {
+    let setup = Setup::new("startline", 1);
+    let base = std::fs::read_to_string(&setup.config).unwrap();
+    let path = setup.dir.path().join("secrets.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{base}[kafka.options]\n\"sasl.password\" = \"s3cret-kafka\"\n[clickhouse]\npassword = \"s3cret-ch\"\n"
+        ),
+    )
+    .unwrap();
+    let mut svc = setup.start(&["--config", path.to_str().unwrap()], setup.http_port);
+    wait_ready(setup.http_port, std::time::Duration::from_secs(30));
+    // Metrics labels hold partitions, types and codes: no secret, no person.
+    let (_, metrics) = http_get(setup.http_port, "/metrics").unwrap();
+    assert!(metrics.contains("complaintflow_") && !metrics.contains("s3cret"));
+    svc.signal("-TERM");
+    assert!(svc.wait().success());
+    let log = setup.log(setup.http_port);
+    let start = log
+        .lines()
+        .find(|l| l.contains("starting"))
+        .expect("a start-up line");
+    // Effective values, option keys without their values, no passwords.
+    assert!(
+        start.contains(&setup.topic("events")) && start.contains("sasl.password"),
+        "{start}"
+    );
+    assert!(
+        start.contains("Asia/Shanghai") && start.contains("listen"),
+        "{start}"
+    );
+    assert!(!log.contains("s3cret"), "a secret in the log:\n{log}");
+}
