@@ -141,12 +141,8 @@ pub enum Command {
             conflicts_with = "clickhouse_url"
         )]
         dir: Option<PathBuf>,
-        /// Read the rows from this ClickHouse instead.
-        #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_URL")]
-        clickhouse_url: Option<String>,
-        /// Database for `--clickhouse-url`.
-        #[arg(long, default_value = "complaints")]
-        clickhouse_database: String,
+        #[command(flatten)]
+        clickhouse: ClickHouseSource,
         /// First local day of the period (YYYY-MM-DD; default: all).
         #[arg(long)]
         from: Option<chrono::NaiveDate>,
@@ -222,12 +218,8 @@ pub enum RulesAction {
             conflicts_with = "clickhouse_url"
         )]
         input: Option<PathBuf>,
-        /// Take the history from the events stored in this ClickHouse.
-        #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_URL")]
-        clickhouse_url: Option<String>,
-        /// Database for `--clickhouse-url`.
-        #[arg(long, default_value = "complaints")]
-        clickhouse_database: String,
+        #[command(flatten)]
+        clickhouse: ClickHouseSource,
         /// First local day (Beijing time) of the stored history (YYYY-MM-DD).
         #[arg(long)]
         from: Option<chrono::NaiveDate>,
@@ -248,6 +240,52 @@ pub enum RulesAction {
         /// built-in ruleset).
         dir: Option<PathBuf>,
     },
+}
+
+/// Where `report` and `rules diff` read from ClickHouse instead of files.
+#[derive(clap::Args)]
+pub struct ClickHouseSource {
+    /// Read from this ClickHouse (HTTP URL) instead of files.
+    #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_URL")]
+    clickhouse_url: Option<String>,
+    /// Database for `--clickhouse-url`.
+    #[arg(long, default_value = "complaints")]
+    clickhouse_database: String,
+}
+
+impl ClickHouseSource {
+    fn config(&self) -> Option<crate::config::ClickHouseConfig> {
+        self.clickhouse_url
+            .as_ref()
+            .map(|url| crate::config::ClickHouseConfig {
+                url: url.clone(),
+                database: self.clickhouse_database.clone(),
+                ..Default::default()
+            })
+    }
+}
+
+/// Runs one future to completion on a runtime of its own (the commands
+/// that talk to a server once).
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f))
+}
+
+/// A JSONL input: a file, or standard input for `-` or none; with its size
+/// in bytes (0 for standard input), for a progress bar.
+fn open_input(file: Option<&Path>) -> Result<(Box<dyn std::io::BufRead>, u64)> {
+    match file {
+        None => Ok((Box::new(std::io::stdin().lock()), 0)),
+        Some(p) if p == Path::new("-") => Ok((Box::new(std::io::stdin().lock()), 0)),
+        Some(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            Ok((Box::new(std::io::BufReader::new(f)), size))
+        }
+    }
 }
 
 /// Picks the rules as every command does: `--rules DIR`, else `./rules`
@@ -503,10 +541,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 timezone,
                 ..Default::default()
             };
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let applied = runtime.block_on(crate::sink::clickhouse::migrate(&cfg))?;
+            let applied = block_on(crate::sink::clickhouse::migrate(&cfg))??;
             if applied.is_empty() {
                 println!("schema up to date");
             } else {
@@ -515,8 +550,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Report {
             dir,
-            clickhouse_url,
-            clickhouse_database,
+            clickhouse,
             from,
             to,
             out,
@@ -524,19 +558,9 @@ pub fn run(cli: Cli) -> Result<()> {
             rules,
         } => {
             let rules = load_rules(rules.as_deref())?;
-            let rows = match (&dir, clickhouse_url) {
+            let rows = match (&dir, clickhouse.config()) {
                 (Some(d), _) => crate::report::read_dir(d)?,
-                (None, Some(url)) => {
-                    let cfg = crate::config::ClickHouseConfig {
-                        url,
-                        database: clickhouse_database,
-                        ..Default::default()
-                    };
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?
-                        .block_on(crate::report::read_clickhouse(&cfg, from, to))?
-                }
+                (None, Some(cfg)) => block_on(crate::report::read_clickhouse(&cfg, from, to))??,
                 (None, None) => bail!("give --dir or --clickhouse-url"),
             };
             let out =
@@ -557,30 +581,18 @@ pub fn run(cli: Cli) -> Result<()> {
                 ..Overrides::default()
             };
             let cfg = Config::load(config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
-            let (reader, size): (Box<dyn std::io::BufRead>, u64) = match file.as_deref() {
-                None => (Box::new(std::io::stdin().lock()), 0),
-                Some(p) if p == Path::new("-") => (Box::new(std::io::stdin().lock()), 0),
-                Some(p) => {
-                    let f = std::fs::File::open(p)
-                        .with_context(|| format!("opening {}", p.display()))?;
-                    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-                    (Box::new(std::io::BufReader::new(f)), size)
-                }
-            };
+            let (reader, size) = open_input(file.as_deref())?;
             let bar = if size > 4 << 20 {
                 indicatif::ProgressBar::new(size)
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let report = runtime.block_on(crate::driver::produce::produce(
+            let report = block_on(crate::driver::produce::produce(
                 reader,
                 &cfg.kafka,
                 rules.policy(),
                 |n| bar.inc(n),
-            ))?;
+            ))??;
             bar.finish_and_clear();
             for (line, reason) in &report.bad {
                 println!("line {line}: {reason}");
@@ -609,13 +621,7 @@ pub fn run(cli: Cli) -> Result<()> {
             rules,
         } => {
             let rules = load_rules(rules.as_deref())?;
-            let reader: Box<dyn std::io::BufRead> = match file.as_deref() {
-                None => Box::new(std::io::stdin().lock()),
-                Some(p) if p == Path::new("-") => Box::new(std::io::stdin().lock()),
-                Some(p) => Box::new(std::io::BufReader::new(
-                    std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
-                )),
-            };
+            let (reader, _) = open_input(file.as_deref())?;
             let (lines, bad) = validate(reader, rules.policy(), strict)?;
             println!("{lines} lines: {} valid, {bad} bad", lines - bad);
             if bad > 0 {
@@ -628,8 +634,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     old,
                     new,
                     input,
-                    clickhouse_url,
-                    clickhouse_database,
+                    clickhouse,
                     from,
                     to,
                     now,
@@ -640,21 +645,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("loading rules from {}", old.display()))?;
             let new = RuleSet::load_dir(&new)
                 .with_context(|| format!("loading rules from {}", new.display()))?;
-            let text = match (input, clickhouse_url) {
+            let text = match (input, clickhouse.config()) {
                 (Some(input), _) => {
                     std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?
                 }
-                (None, Some(url)) => {
-                    let cfg = crate::config::ClickHouseConfig {
-                        url,
-                        database: clickhouse_database,
-                        ..Default::default()
-                    };
+                (None, Some(cfg)) => {
                     let zone = crate::config::DEFAULT_TIMEZONE;
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?
-                        .block_on(crate::report::read_history(&cfg, from, to, zone))?
+                    block_on(crate::report::read_history(&cfg, from, to, zone))??
                 }
                 (None, None) => bail!("give --input or --clickhouse-url"),
             };

@@ -39,13 +39,13 @@ async fn migrate_is_idempotent_and_rows_live_three_years_after_their_complaint_i
     let db = fresh_database("ttl");
     assert_eq!(
         migrate(&db).trim(),
-        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql, 0004_bounded_inputs.sql, 0005_respond.sql, 0006_satisfaction.sql"
+        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql, 0004_bounded_inputs.sql, 0005_respond.sql"
     );
     assert_eq!(migrate(&db).trim(), "schema up to date");
     let client = client(&db);
     assert_eq!(
         count(&client, "SELECT count() FROM schema_migrations").await,
-        6
+        5
     );
 
     // Complaints: archived 3 years + 1 day ago (gone), 3 years - 1 day ago

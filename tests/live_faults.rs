@@ -9,6 +9,25 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use support::*;
 
+/// The service on rules of its own (in the setup's directory), ready.
+fn start_with_own_rules(setup: &Setup) -> (std::path::PathBuf, Service) {
+    let rules = setup.dir.path().join("rules");
+    rules_with_ack_target(&rules, 600);
+    let svc = setup.start(&["--rules", rules.to_str().unwrap()], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(30));
+    (rules, svc)
+}
+
+/// After the faults: `/healthz` still answers, and SIGTERM exits 0.
+fn still_healthy_then_stops_cleanly(setup: &Setup, mut svc: Service) {
+    assert_eq!(
+        http_get(setup.http_port, "/healthz").map(|r| r.0),
+        Some(200)
+    );
+    svc.signal("-TERM");
+    assert!(svc.wait().success(), "{}", setup.all_logs());
+}
+
 /// The dead letters on the DLQ topic, one per source record.
 fn dead_letters(setup: &Setup) -> HashMap<String, serde_json::Value> {
     by_id(&setup.topic("dlq"), "source")
@@ -40,7 +59,7 @@ async fn the_bad_input_corpus_on_the_broker_costs_one_dead_letter_each() {
     }
     records.extend(bad.map(|b| b.payload.clone()));
     produce_bytes(&setup.topic("events"), &records).await;
-    let mut svc = setup.start(&[], setup.http_port);
+    let svc = setup.start(&[], setup.http_port);
     wait_ready(setup.http_port, Duration::from_secs(30));
     let mut dlq = HashMap::new();
     let all_there = eventually(Duration::from_secs(90), || {
@@ -86,22 +105,13 @@ async fn the_bad_input_corpus_on_the_broker_costs_one_dead_letter_each() {
         by_id(&setup.topic("decisions"), "decision_id"),
         ids(&expected.decisions, "decision_id")
     );
-    assert_eq!(
-        http_get(setup.http_port, "/healthz").map(|r| r.0),
-        Some(200)
-    );
-    svc.signal("-TERM");
-    assert!(svc.wait().success(), "{}", setup.all_logs());
+    still_healthy_then_stops_cleanly(&setup, svc);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2mb_event_and_a_300000_year_rule_value_cost_one_dead_letter_and_one_refused_reload() {
     let setup = Setup::new("faults", 1);
-    let rules = setup.dir.path().join("rules");
-    rules_with_ack_target(&rules, 600);
-    let rules_arg = rules.to_str().unwrap().to_string();
-    let mut svc = setup.start(&["--rules", &rules_arg], setup.http_port);
-    wait_ready(setup.http_port, Duration::from_secs(30));
+    let (rules, svc) = start_with_own_rules(&setup);
     let ids_a: Vec<String> = (0..5).map(|i| format!("A-{i}")).collect();
     let big = format!(
         r#"{{"event_id":"big","type":"complaint.received","complaint_id":"BIG","occurred_at":"{}","channel":"web","customer":{{"id":"K","name":"N"}},"description":"{}"}}"#,
@@ -159,22 +169,13 @@ async fn a_2mb_event_and_a_300000_year_rule_value_cost_one_dead_letter_and_one_r
         ),
         1.0
     );
-    assert_eq!(
-        http_get(setup.http_port, "/healthz").map(|r| r.0),
-        Some(200)
-    );
-    svc.signal("-TERM");
-    assert!(svc.wait().success(), "{}", setup.all_logs());
+    still_healthy_then_stops_cleanly(&setup, svc);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_faults_are_refused_at_reload_and_every_complaint_is_still_decided() {
     let setup = Setup::new("rulefaults", 1);
-    let rules = setup.dir.path().join("rules");
-    rules_with_ack_target(&rules, 600);
-    let rules_arg = rules.to_str().unwrap().to_string();
-    let mut svc = setup.start(&["--rules", &rules_arg], setup.http_port);
-    wait_ready(setup.http_port, Duration::from_secs(30));
+    let (rules, svc) = start_with_own_rules(&setup);
     let port = setup.http_port;
     let ok = r#"category: "technical", priority: "general", lead_department: "technical""#;
     let faults = [
@@ -203,7 +204,5 @@ async fn rule_faults_are_refused_at_reload_and_every_complaint_is_still_decided(
             "{name}: {d}"
         );
     }
-    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
-    svc.signal("-TERM");
-    assert!(svc.wait().success(), "{}", setup.all_logs());
+    still_healthy_then_stops_cleanly(&setup, svc);
 }

@@ -4,7 +4,6 @@ use super::summary::Summary;
 use crate::core::{
     Applied, Clock, Engine, Outputs, RejectCode, Rejection, Rules, Stream, seconds_after,
 };
-use crate::model::event::EventBody;
 use crate::model::{DeadLetter, Event, Timestamp};
 use crate::sink::{OutputSink, SinkError};
 use crate::source::file::JsonlLines;
@@ -117,9 +116,6 @@ impl<'r> Replay<'r> {
     ) -> Result<(), SinkError> {
         sink.event(ev, payload, source)?;
         self.summary.record_event(ev);
-        if let EventBody::CustomerConfirmed(c) = &ev.body {
-            self.summary.record_confirmation(c.satisfied);
-        }
         Ok(())
     }
 

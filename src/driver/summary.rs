@@ -48,8 +48,6 @@ pub struct Summary {
     pub by_lead: BTreeMap<String, u64>,
     pub by_status: BTreeMap<String, u64>,
     pub reopened: u64,
-    /// Confirmations received (every cycle's).
-    pub confirmations: u64,
     /// Complaints with at least one confirmation.
     pub confirmed: u64,
     /// Of those, satisfied at the first confirmation (never reopened).
@@ -73,9 +71,6 @@ impl Summary {
     pub fn record_event(&mut self, ev: &Event) {
         self.accepted += 1;
         bump(&mut self.events_by_type, ev.type_name());
-    }
-    pub fn record_confirmation(&mut self, _satisfied: bool) {
-        self.confirmations += 1;
     }
     pub fn record_dead_letter(&mut self, code: RejectCode) {
         bump(&mut self.dead_letters, code.as_str());

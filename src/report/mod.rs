@@ -28,23 +28,46 @@ pub enum ReportError {
     },
 }
 
+/// Parses JSON lines (blank ones skipped); `source` names them in errors.
+fn parse_lines<T: serde::de::DeserializeOwned>(
+    text: &str,
+    source: &str,
+) -> Result<Vec<T>, ReportError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| {
+            serde_json::from_str(l).map_err(|e| ReportError::Row {
+                path: source.to_string(),
+                line: n + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
 fn jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
         path: name.clone(),
         source,
     })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, l)| {
-            serde_json::from_str(l).map_err(|e| ReportError::Row {
-                path: name.clone(),
-                line: n + 1,
-                message: e.to_string(),
-            })
-        })
+    parse_lines(&text, &name)
+}
+
+/// The rows of `sql`, fetched as JSONEachRow.
+async fn fetch_rows<T: serde::de::DeserializeOwned>(
+    client: &clickhouse::Client,
+    sql: &str,
+) -> Result<Vec<T>, ReportError> {
+    let bytes = client
+        .query(sql)
+        .fetch_bytes("JSONEachRow")
+        .map_err(|e| ReportError::ClickHouse(e.to_string()))?
         .collect()
+        .await
+        .map_err(|e| ReportError::ClickHouse(e.to_string()))?;
+    parse_lines(&String::from_utf8_lossy(&bytes), sql)
 }
 
 /// Reads the rows a replay wrote into `dir`; causes come from the replay's
@@ -110,49 +133,25 @@ pub async fn read_clickhouse(
             format!(" WHERE {}", w.join(" AND "))
         }
     };
-    async fn rows<T: serde::de::DeserializeOwned>(
-        client: &clickhouse::Client,
-        sql: String,
-    ) -> Result<Vec<T>, ReportError> {
-        let bytes = client
-            .query(&sql)
-            .fetch_bytes("JSONEachRow")
-            .map_err(|e| ReportError::ClickHouse(e.to_string()))?
-            .collect()
-            .await
-            .map_err(|e| ReportError::ClickHouse(e.to_string()))?;
-        let text = String::from_utf8_lossy(&bytes);
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(n, l)| {
-                serde_json::from_str(l).map_err(|e| ReportError::Row {
-                    path: sql.clone(),
-                    line: n + 1,
-                    message: e.to_string(),
-                })
-            })
-            .collect()
-    }
     Ok(Rows {
-        complaints: rows(
+        complaints: fetch_rows(
             &client,
-            format!("SELECT * FROM complaints FINAL{}", window("received_at")),
+            &format!("SELECT * FROM complaints FINAL{}", window("received_at")),
         )
         .await?,
-        sla: rows(
+        sla: fetch_rows(
             &client,
-            format!("SELECT * FROM sla_events FINAL{}", window("at")),
+            &format!("SELECT * FROM sla_events FINAL{}", window("at")),
         )
         .await?,
-        dead_letters: rows(
+        dead_letters: fetch_rows(
             &client,
-            format!("SELECT * FROM dead_letters FINAL{}", window("at")),
+            &format!("SELECT * FROM dead_letters FINAL{}", window("at")),
         )
         .await?,
-        causes: rows(
+        causes: fetch_rows(
             &client,
-            format!(
+            &format!(
                 "SELECT complaint_id, occurred_at, cause FROM events FINAL{} {} type = 'complaint.handled' AND refused = 0",
                 window("occurred_at"),
                 if from.is_some() || to.is_some() { "AND" } else { "WHERE" }
@@ -189,20 +188,9 @@ pub async fn read_history(
     };
     // Refused events too: the other rules may judge them as these did.
     let sql = format!("SELECT payload FROM events FINAL{filter} ORDER BY occurred_at, source");
-    let bytes = client
-        .query(&sql)
-        .fetch_bytes("JSONEachRow")
-        .map_err(|e| ReportError::ClickHouse(e.to_string()))?
-        .collect()
-        .await
-        .map_err(|e| ReportError::ClickHouse(e.to_string()))?;
-    let mut out = Vec::with_capacity(bytes.len());
-    for (n, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
-        let p: Payload = serde_json::from_str(line).map_err(|e| ReportError::Row {
-            path: sql.clone(),
-            line: n + 1,
-            message: e.to_string(),
-        })?;
+    let rows: Vec<Payload> = fetch_rows(&client, &sql).await?;
+    let mut out = Vec::new();
+    for p in rows {
         out.extend_from_slice(p.payload.as_bytes());
         out.push(b'\n');
     }

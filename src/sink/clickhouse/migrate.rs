@@ -49,11 +49,6 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0005_respond.sql",
         include_str!("../../../schemas/clickhouse/0005_respond.sql"),
     ),
-    (
-        6,
-        "0006_satisfaction.sql",
-        include_str!("../../../schemas/clickhouse/0006_satisfaction.sql"),
-    ),
 ];
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
