@@ -1,5 +1,5 @@
 # complaintflow: build the release binary, run it on a slim image as a
-# non-root user. `tests/docker.rs` builds from exactly the files copied here.
+# non-root user. scripts/dockerfile_check.sh builds from exactly the files copied here.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./

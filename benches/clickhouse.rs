@@ -114,7 +114,7 @@ async fn main() {
             let t = Instant::now();
             if sink {
                 // What replay and the live loader do.
-                let mut w = Warehouse::new(&cfg);
+                let mut w = Warehouse::new(&cfg).unwrap();
                 for (i, b) in chunks.iter().enumerate() {
                     w.insert(b, &format!("bench/{i}"))
                         .await

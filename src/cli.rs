@@ -47,13 +47,11 @@ pub enum Command {
         /// built-in ruleset).
         #[arg(long)]
         rules: Option<PathBuf>,
-        /// Also write every outcome to this ClickHouse (backfill or what-if);
-        /// missing migrations are applied first.
-        #[arg(long)]
-        clickhouse_url: Option<String>,
-        /// Database for `--clickhouse-url` (another one keeps a what-if apart).
-        #[arg(long, default_value = "complaints")]
-        clickhouse_database: String,
+        /// Also write every outcome to ClickHouse (`--clickhouse-url`:
+        /// backfill, or a what-if in another database); missing migrations
+        /// are applied first.
+        #[command(flatten)]
+        clickhouse: ClickHouseSource,
     },
     /// Generates a realistic synthetic stream and replays it.
     Demo {
@@ -107,6 +105,8 @@ pub enum Command {
         /// Database to create or upgrade.
         #[arg(long, default_value = "complaints")]
         database: String,
+        #[command(flatten)]
+        login: ClickHouseLogin,
         /// Print the schema for a ClickHouse cluster of this name (Replicated
         /// tables behind Distributed ones, ON CLUSTER) instead of applying it.
         #[arg(long, value_name = "CLUSTER")]
@@ -242,26 +242,54 @@ pub enum RulesAction {
     },
 }
 
-/// Where `report` and `rules diff` read from ClickHouse instead of files.
+/// The ClickHouse that `replay`, `report` and `rules diff` use instead of
+/// (or beside) files.
 #[derive(clap::Args)]
 pub struct ClickHouseSource {
-    /// Read from this ClickHouse (HTTP URL) instead of files.
-    #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_URL")]
+    /// ClickHouse HTTP(S) URL, e.g. https://clickhouse.example:8443 (a
+    /// flag, not the environment: `run`'s COMPLAINTFLOW_CLICKHOUSE_URL must
+    /// not turn a replay into a write to the warehouse).
+    #[arg(long)]
     clickhouse_url: Option<String>,
     /// Database for `--clickhouse-url`.
     #[arg(long, default_value = "complaints")]
     clickhouse_database: String,
+    #[command(flatten)]
+    login: ClickHouseLogin,
+}
+
+/// Who connects to ClickHouse and which CA it trusts; the password comes
+/// from the environment only (COMPLAINTFLOW_CLICKHOUSE_PASSWORD), never
+/// from a flag that `ps` would show.
+#[derive(clap::Args)]
+pub struct ClickHouseLogin {
+    /// ClickHouse user (default: the server's default user).
+    #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_USER")]
+    clickhouse_user: Option<String>,
+    /// PEM file of CA certificates for an https:// URL, trusted beside the
+    /// system's roots.
+    #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_CA_FILE")]
+    clickhouse_ca_file: Option<String>,
+}
+
+impl ClickHouseLogin {
+    fn config(&self, url: &str, database: &str) -> crate::config::ClickHouseConfig {
+        crate::config::ClickHouseConfig {
+            url: url.to_string(),
+            database: database.to_string(),
+            user: self.clickhouse_user.clone().unwrap_or_default(),
+            password: std::env::var("COMPLAINTFLOW_CLICKHOUSE_PASSWORD").unwrap_or_default(),
+            ca_file: self.clickhouse_ca_file.clone().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
 }
 
 impl ClickHouseSource {
     fn config(&self) -> Option<crate::config::ClickHouseConfig> {
         self.clickhouse_url
             .as_ref()
-            .map(|url| crate::config::ClickHouseConfig {
-                url: url.clone(),
-                database: self.clickhouse_database.clone(),
-                ..Default::default()
-            })
+            .map(|url| self.login.config(url, &self.clickhouse_database))
     }
 }
 
@@ -433,13 +461,12 @@ pub fn run(cli: Cli) -> Result<()> {
             until,
             now,
             rules,
-            clickhouse_url,
-            clickhouse_database,
+            clickhouse,
         } => {
             let rules = load_rules(rules.as_deref())?;
             let started = Instant::now();
-            let mut warehouse = match clickhouse_url {
-                Some(url) => Some(open_warehouse(url, clickhouse_database, &input, &rules)?),
+            let mut warehouse = match clickhouse.config() {
+                Some(cfg) => Some(open_warehouse(cfg, &input, &rules)?),
                 None => None,
             };
             let extra = warehouse
@@ -519,6 +546,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Migrate {
             clickhouse_url,
             database,
+            login,
             print_cluster,
             timezone,
         } => {
@@ -536,10 +564,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             let cfg = crate::config::ClickHouseConfig {
-                url: clickhouse_url.expect("required by clap"),
-                database,
                 timezone,
-                ..Default::default()
+                ..login.config(&clickhouse_url.expect("required by clap"), &database)
             };
             let applied = block_on(crate::sink::clickhouse::migrate(&cfg))??;
             if applied.is_empty() {
@@ -765,8 +791,7 @@ fn run_live(cfg: Config) -> Result<()> {
 /// The ClickHouse sink of a replay; its tokens name the input and the rules,
 /// so replaying the same file with the same rules stores nothing twice.
 fn open_warehouse(
-    url: String,
-    database: String,
+    cfg: crate::config::ClickHouseConfig,
     input: &Path,
     rules: &RuleSet,
 ) -> Result<crate::sink::clickhouse::ClickHouseSink> {
@@ -783,11 +808,6 @@ fn open_warehouse(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let cfg = crate::config::ClickHouseConfig {
-        url,
-        database,
-        ..Default::default()
-    };
     if !crate::sink::clickhouse::valid_database(&cfg.database) {
         bail!(
             "--clickhouse-database {:?} must be a plain identifier",

@@ -97,6 +97,9 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// Never logged.
     pub password: String,
+    /// PEM file of CA certificates trusted for `https://` URLs, beside the
+    /// system's roots (a private CA); empty: the system's roots only.
+    pub ca_file: String,
     /// Consumer group of the loader; empty: `{kafka.group}-clickhouse`.
     pub group: String,
     /// Apply missing migrations at start (off for a cluster, whose schema
@@ -120,6 +123,7 @@ impl Default for ClickHouseConfig {
             database: "complaints".into(),
             user: String::new(),
             password: String::new(),
+            ca_file: String::new(),
             group: String::new(),
             migrate: true,
             max_rows: 50_000,
@@ -144,6 +148,7 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("url", &url)
             .field("database", &self.database)
             .field("user", &self.user)
+            .field("ca_file", &self.ca_file)
             .field("group", &self.group)
             .field("migrate", &self.migrate)
             .field("max_rows", &self.max_rows)
@@ -258,7 +263,20 @@ impl Config {
             &mut c.clickhouse.password,
             env("COMPLAINTFLOW_CLICKHOUSE_PASSWORD"),
         );
+        set(
+            &mut c.clickhouse.ca_file,
+            env("COMPLAINTFLOW_CLICKHOUSE_CA_FILE"),
+        );
         set(&mut c.http.listen, env("COMPLAINTFLOW_HTTP_LISTEN"));
+        // Secrets kept out of the file: the SASL credentials.
+        for (var, option) in [
+            ("COMPLAINTFLOW_KAFKA_SASL_USERNAME", "sasl.username"),
+            ("COMPLAINTFLOW_KAFKA_SASL_PASSWORD", "sasl.password"),
+        ] {
+            if let Some(v) = env(var) {
+                c.kafka.options.insert(option.into(), v);
+            }
+        }
         if let Some(d) = env("COMPLAINTFLOW_RULES") {
             c.rules.dir = d.into();
         }
@@ -406,6 +424,26 @@ mod tests {
             (d.kafka.brokers, d.kafka.partitions, d.run.tick_ms)
         );
         assert_eq!(c.run.closed_retention_s, d.run.closed_retention_s);
+    }
+
+    #[test]
+    fn sasl_credentials_come_from_the_environment_and_stay_unprinted() {
+        let f = write("[kafka.options]\n\"security.protocol\" = \"SASL_SSL\"\n");
+        let env = |k: &str| match k {
+            "COMPLAINTFLOW_KAFKA_SASL_USERNAME" => Some("cf-user".to_string()),
+            "COMPLAINTFLOW_KAFKA_SASL_PASSWORD" => Some("hunter2-secret".to_string()),
+            "COMPLAINTFLOW_CLICKHOUSE_PASSWORD" => Some("ch-secret".to_string()),
+            _ => None,
+        };
+        let c = Config::load(Some(f.path()), env, &Overrides::default()).unwrap();
+        assert_eq!(c.kafka.options["sasl.username"], "cf-user");
+        assert_eq!(c.kafka.options["sasl.password"], "hunter2-secret");
+        assert_eq!(c.kafka.options["security.protocol"], "SASL_SSL");
+        let printed = format!("{c:?}");
+        for secret in ["hunter2-secret", "ch-secret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("sasl.password"), "{printed}");
     }
 
     #[test]

@@ -432,7 +432,7 @@ async fn rows_clickhouse_refuses_go_to_rejected_rows_and_the_rest_of_the_batch_i
     ] {
         batch.add_decision(&decision(id, at));
     }
-    let mut w = Warehouse::new(&cfg);
+    let mut w = Warehouse::new(&cfg).unwrap();
     let rejected = w.insert(&batch, "t1").await.unwrap();
     assert_eq!(rejected, 1);
     let client = client(&db);

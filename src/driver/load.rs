@@ -29,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 pub enum LoadError {
     #[error("kafka consumer: {0}")]
     Consumer(#[from] KafkaError),
+    /// Fatal: the ClickHouse client cannot be built (its CA file).
+    #[error(transparent)]
+    ClickHouse(#[from] crate::sink::clickhouse::ClickHouseError),
 }
 
 /// Which topic a record came from.
@@ -215,7 +218,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
     let mut loader = Loader {
         consumer,
         topics,
-        warehouse: Warehouse::new(&cfg.clickhouse),
+        warehouse: Warehouse::new(&cfg.clickhouse)?,
         batch: Batch::default(),
         ranges: Ranges::new(),
     };

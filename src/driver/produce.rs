@@ -39,6 +39,12 @@ pub async fn produce(
     policy: &SlaPolicy,
     mut on_bytes: impl FnMut(u64),
 ) -> Result<Report, ProduceError> {
+    // A refused login or certificate is reported at once, with its cause,
+    // rather than as a delivery timeout after the first batch.
+    let config = kafka::client_config(k);
+    tokio::task::spawn_blocking(move || kafka::first_metadata(&config))
+        .await
+        .map_err(|_| rdkafka::error::KafkaError::Canceled)??;
     let producer = kafka::producer(k)?;
     let now = chrono::Utc::now();
     let mut report = Report::default();

@@ -20,6 +20,8 @@ pub enum ReportError {
     },
     #[error("clickhouse: {0}")]
     ClickHouse(String),
+    #[error(transparent)]
+    Client(#[from] crate::sink::clickhouse::ClickHouseError),
     #[error("{path}:{line}: {message}")]
     Row {
         path: String,
@@ -113,7 +115,7 @@ pub async fn read_clickhouse(
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
 ) -> Result<Rows, ReportError> {
-    let client = crate::sink::clickhouse::client(cfg)
+    let client = crate::sink::clickhouse::client(cfg)?
         .with_database(&cfg.database)
         .with_setting("date_time_output_format", "iso")
         .with_setting("output_format_json_quote_64bit_integers", "0");
@@ -173,7 +175,7 @@ pub async fn read_history(
     struct Payload {
         payload: String,
     }
-    let client = crate::sink::clickhouse::client(cfg).with_database(&cfg.database);
+    let client = crate::sink::clickhouse::client(cfg)?.with_database(&cfg.database);
     let mut filter = Vec::new();
     if let Some(f) = from {
         filter.push(format!("toDate(occurred_at, '{zone}') >= toDate('{f}')"));

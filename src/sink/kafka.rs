@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 pub enum KafkaSinkError {
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
+    /// The brokers could not be reached; `cause` is what librdkafka last
+    /// reported (the reason, e.g. a refused SASL login or TLS handshake).
+    #[error("kafka: cannot reach the brokers ({error}): {cause}")]
+    Unreachable { error: KafkaError, cause: String },
     #[error("topics missing and kafka.create_topics = false: {0}")]
     TopicsMissing(String),
     #[error("could not create topic {topic}: {code}")]
@@ -121,6 +125,58 @@ pub async fn send_all(
     Ok(())
 }
 
+/// The first round trip to the cluster. When it fails, the error names what
+/// librdkafka saw on the way (a refused login, an untrusted certificate),
+/// not only the timeout that followed.
+pub fn first_metadata(
+    config: &ClientConfig,
+) -> Result<rdkafka::metadata::Metadata, KafkaSinkError> {
+    use rdkafka::producer::BaseProducer;
+    let client: BaseProducer<LastError> = config.create_with_context(LastError::default())?;
+    match client
+        .client()
+        .fetch_metadata(None, Duration::from_secs(10))
+    {
+        Ok(m) => Ok(m),
+        Err(e) => {
+            // Serves the queued error events into `LastError`.
+            client.poll(Duration::from_millis(100));
+            match client.context().take() {
+                Some(cause) => Err(KafkaSinkError::Unreachable { error: e, cause }),
+                None => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Remembers the most telling error librdkafka reported on a client.
+#[derive(Default)]
+struct LastError(std::sync::Mutex<Option<String>>);
+
+impl LastError {
+    fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut e| e.take())
+    }
+}
+
+impl rdkafka::producer::ProducerContext for LastError {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
+}
+
+impl rdkafka::ClientContext for LastError {
+    /// librdkafka logs these itself; "all brokers are down" follows the
+    /// error that says why, so it does not replace it.
+    fn error(&self, error: KafkaError, reason: &str) {
+        let generic = error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown);
+        if let Ok(mut last) = self.0.lock()
+            && (!generic || last.is_none())
+        {
+            *last = Some(reason.to_string());
+        }
+    }
+}
+
 /// Creates the topics that do not exist yet, or refuses when not allowed.
 /// The state topic is compacted and has as many partitions as the input
 /// topic has on the broker (`kafka.partitions` only when both are new); a
@@ -130,13 +186,9 @@ pub async fn ensure_topics(k: &KafkaConfig) -> Result<usize, KafkaSinkError> {
     let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
     // A broker round trip: on a blocking thread, not on an async worker.
     let config = client_config(k);
-    let metadata = tokio::task::spawn_blocking(move || {
-        use rdkafka::consumer::Consumer;
-        let client: rdkafka::consumer::BaseConsumer = config.create()?;
-        client.fetch_metadata(None, Duration::from_secs(10))
-    })
-    .await
-    .map_err(|_| KafkaError::Canceled)??;
+    let metadata = tokio::task::spawn_blocking(move || first_metadata(&config))
+        .await
+        .map_err(|_| KafkaError::Canceled)??;
     let partitions = |name: &str| {
         metadata
             .topics()

@@ -5,10 +5,7 @@ use super::*;
 /// Creates a topic (blocking), as an operator would before starting.
 pub fn create_topic(topic: &str, partitions: i32) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = test_client().create().unwrap();
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let results =
         futures::executor::block_on(admin.create_topics([&new], &AdminOptions::new())).unwrap();
@@ -19,10 +16,7 @@ pub fn create_topic(topic: &str, partitions: i32) {
 
 /// Partitions of a topic, from the broker's metadata.
 pub fn partitions_of(topic: &str) -> i32 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
+    let consumer: BaseConsumer = test_client().create().unwrap();
     let meta = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .unwrap();
@@ -34,8 +28,7 @@ pub async fn produce(topic: &str, lines: &[String]) {
     // One record per batch: after a multi-record batch the test broker's
     // offset query reports less than the end (tests/broker.rs), and readers
     // of the input (read_topic, the service's restore) use that query.
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+    let producer: FutureProducer = test_client()
         .set("batch.num.messages", "1")
         .create()
         .unwrap();
@@ -62,8 +55,7 @@ pub async fn produce(topic: &str, lines: &[String]) {
 /// Produces raw records in order, one at a time (any bytes, up to 3 MB;
 /// key: the `complaint_id` when there is one).
 pub async fn produce_bytes(topic: &str, records: &[Vec<u8>]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+    let producer: FutureProducer = test_client()
         .set("batch.num.messages", "1")
         .set("message.max.bytes", "3000000")
         .create()
@@ -89,8 +81,7 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
 
 /// Every message of a topic, by partition, each in offset order.
 pub fn read_partitions(topic: &str) -> std::collections::BTreeMap<i32, Vec<Vec<u8>>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+    let consumer: BaseConsumer = test_client()
         .set("group.id", format!("{topic}.reader"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
@@ -157,8 +148,7 @@ pub fn by_id(topic: &str, id_field: &str) -> HashMap<String, serde_json::Value> 
 /// before them are done); partitions without a commit are left out.
 pub fn committed(group: &str, topic: &str) -> HashMap<i32, i64> {
     let partitions = partitions_of(topic);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+    let consumer: BaseConsumer = test_client()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()

@@ -26,9 +26,66 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Set once by a test process that talks to the broker over TLS only.
+static OVER_TLS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+
+/// From now on, this process's clients and services reach the broker that
+/// scripts/test.sh put behind TLS, trusting the CA it made.
+pub fn use_tls_broker() {
+    OVER_TLS.get_or_init(|| ());
+}
+
+fn env_of_test(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with scripts/test.sh, which starts the servers")
+    })
+}
+
 pub fn brokers() -> String {
-    std::env::var("COMPLAINTFLOW_TEST_BROKERS")
-        .expect("COMPLAINTFLOW_TEST_BROKERS is not set: run the tests with scripts/test.sh, which starts the broker")
+    if OVER_TLS.get().is_some() {
+        env_of_test("COMPLAINTFLOW_TEST_TLS_BROKERS")
+    } else {
+        env_of_test("COMPLAINTFLOW_TEST_BROKERS")
+    }
+}
+
+/// The CA scripts/test.sh signed its TLS endpoints' certificates with.
+pub fn test_ca_file() -> String {
+    env_of_test("COMPLAINTFLOW_TEST_CA_FILE")
+}
+
+/// librdkafka options for the broker this process uses (TLS or plain).
+pub fn broker_options() -> Vec<(&'static str, String)> {
+    if OVER_TLS.get().is_some() {
+        vec![
+            ("security.protocol", "SSL".to_string()),
+            ("ssl.ca.location", test_ca_file()),
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `[kafka.options]` with these lines; nothing when there are none.
+pub fn options_table(options: &[(&str, String)]) -> String {
+    if options.is_empty() {
+        return String::new();
+    }
+    let lines: String = options
+        .iter()
+        .map(|(k, v)| format!("{k:?} = {v:?}\n"))
+        .collect();
+    format!("[kafka.options]\n{lines}")
+}
+
+/// A client of the tests' own (admin, reader, producer) for that broker.
+pub fn test_client() -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers());
+    for (k, v) in broker_options() {
+        c.set(k, v);
+    }
+    c
 }
 
 pub fn free_port() -> u16 {
@@ -82,12 +139,13 @@ dlq_topic = "{prefix}.dlq"
 state_topic = "{prefix}.state"
 partitions = {partitions}
 session_timeout_ms = 6000
-[http]
+{options}[http]
 listen = "127.0.0.1:{http_port}"
 [run]
 tick_ms = 500
 "#,
-            brokers = brokers()
+            brokers = brokers(),
+            options = options_table(&broker_options())
         );
         std::fs::write(&config, text).unwrap();
         Setup {

@@ -143,7 +143,7 @@ fn clusterize(statement: &str, db: &str, cluster: &str) -> Vec<String> {
 pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<String>, ClickHouseError> {
     // The retention TTLs read a dictionary; altering such a table re-checks
     // the TTL, which ClickHouse allows only with this setting.
-    let client = super::client(cfg).with_setting("allow_suspicious_ttl_expressions", "1");
+    let client = super::client(cfg)?.with_setting("allow_suspicious_ttl_expressions", "1");
     let db = &cfg.database;
     client
         .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))

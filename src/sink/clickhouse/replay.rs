@@ -31,7 +31,7 @@ impl ClickHouseSink {
         runtime.block_on(super::migrate(cfg))?;
         Ok(ClickHouseSink {
             runtime,
-            warehouse: Warehouse::new(cfg),
+            warehouse: Warehouse::new(cfg)?,
             limits: Limits {
                 period: std::time::Duration::MAX,
                 ..Limits::from(cfg)

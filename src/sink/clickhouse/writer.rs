@@ -201,14 +201,14 @@ where
 }
 
 impl Warehouse {
-    pub fn new(cfg: &ClickHouseConfig) -> Warehouse {
-        Warehouse {
+    pub fn new(cfg: &ClickHouseConfig) -> Result<Warehouse, ClickHouseError> {
+        Ok(Warehouse {
             // A batch may hold rows of many months (a backlog); inputs are
             // bounded in time, so the partitions one block touches are too.
-            client: super::client(cfg)
+            client: super::client(cfg)?
                 .with_database(&cfg.database)
                 .with_setting("max_partitions_per_insert_block", "0"),
-        }
+        })
     }
 
     /// Inserts every table's rows of `batch`; `token` names exactly what the
