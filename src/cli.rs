@@ -99,7 +99,7 @@ pub enum Command {
         #[arg(
             long,
             env = "COMPLAINTFLOW_CLICKHOUSE_URL",
-            required_unless_present = "print_cluster"
+            required_unless_present_any = ["print_cluster", "print_roles"]
         )]
         clickhouse_url: Option<String>,
         /// Database to create or upgrade.
@@ -111,6 +111,15 @@ pub enum Command {
         /// tables behind Distributed ones, ON CLUSTER) instead of applying it.
         #[arg(long, value_name = "CLUSTER")]
         print_cluster: Option<String>,
+        /// Also create the roles `<database>_writer` and `<database>_analyst`
+        /// (or bring them to exactly their grants); needs a user with access
+        /// management.
+        #[arg(long)]
+        roles: bool,
+        /// Print the roles' SQL instead of applying anything (for servers
+        /// whose users live in users.xml, or a review).
+        #[arg(long, conflicts_with_all = ["print_cluster", "roles"])]
+        print_roles: bool,
         /// Time zone of the analyst views' days and months (re-applied on
         /// every run; stored times stay UTC).
         #[arg(long, default_value = crate::config::DEFAULT_TIMEZONE)]
@@ -548,6 +557,8 @@ pub fn run(cli: Cli) -> Result<()> {
             database,
             login,
             print_cluster,
+            roles,
+            print_roles,
             timezone,
         } => {
             if !crate::sink::clickhouse::valid_database(&database) {
@@ -555,6 +566,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             if !crate::config::valid_timezone(&timezone) {
                 bail!("--timezone {timezone:?} must be a time zone name like Asia/Shanghai");
+            }
+            if print_roles {
+                for s in crate::sink::clickhouse::access::role_statements(&database) {
+                    println!("{s};");
+                }
+                return Ok(());
             }
             if let Some(cluster) = print_cluster {
                 for s in crate::sink::clickhouse::cluster_statements(&database, &cluster, &timezone)
@@ -572,6 +589,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("schema up to date");
             } else {
                 println!("applied: {}", applied.join(", "));
+            }
+            if roles {
+                let made = block_on(crate::sink::clickhouse::access::apply_roles(&cfg))??;
+                println!("roles: {}", made.join(", "));
             }
         }
         Command::Report {

@@ -1,10 +1,16 @@
 -- Analyst views, re-created by every `migrate`: their days and months are
 -- local, in the configured time zone (`clickhouse.timezone`, `migrate
 -- --timezone`; default Asia/Shanghai), so a Beijing day is one day. Stored
--- columns stay UTC. `{timezone}` is replaced when they are applied.
+-- columns stay UTC. `{timezone}` is replaced when they are applied, and
+-- `{mask:COLUMN}` by the masking of personal data in COLUMN (see
+-- src/sink/clickhouse/migrate.rs).
+--
+-- Each view runs with its definer's rights (the user that ran `migrate`),
+-- so the analyst role reads them without reading the tables behind them.
 
 -- Daily volume by channel, category and lead department (每日投诉量).
-CREATE OR REPLACE VIEW complaints.daily_volume AS
+CREATE OR REPLACE VIEW complaints.daily_volume
+DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
 SELECT
     toDate(received_at, '{timezone}') AS day,
     channel,
@@ -19,7 +25,8 @@ GROUP BY day, channel, category, lead_department;
 -- SLA compliance per stage, lead department and priority, by the local day
 -- a stage run was met or breached (时限达标率). A breach that late evidence
 -- corrected (`retracted`) counts as no breach.
-CREATE OR REPLACE VIEW complaints.sla_compliance AS
+CREATE OR REPLACE VIEW complaints.sla_compliance
+DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
 SELECT
     toDate(at, '{timezone}') AS day,
     stage,
@@ -37,7 +44,8 @@ GROUP BY day, stage, lead_department, priority;
 
 -- Reopen rate, first-time satisfaction (一次满意率) and final satisfaction
 -- (最终满意率) by local month received, category and lead department.
-CREATE OR REPLACE VIEW complaints.reopen_satisfaction AS
+CREATE OR REPLACE VIEW complaints.reopen_satisfaction
+DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
 SELECT
     toStartOfMonth(received_at, '{timezone}') AS month,
     category,
@@ -55,7 +63,8 @@ GROUP BY month, category, lead_department;
 
 -- Causes reported when handling ended, with the complaint's category, by
 -- local day (投诉原因).
-CREATE OR REPLACE VIEW complaints.causes AS
+CREATE OR REPLACE VIEW complaints.causes
+DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
 SELECT
     toDate(e.occurred_at, '{timezone}') AS day,
     c.category AS category,
@@ -67,3 +76,19 @@ INNER JOIN (SELECT complaint_id, category, lead_department FROM complaints.compl
     ON c.complaint_id = e.complaint_id
 WHERE e.type = 'complaint.handled' AND e.refused = 0
 GROUP BY day, category, lead_department, cause;
+
+-- Input events for analysts (脱敏): in `payload` the customer object and any
+-- `name`, `phone` or `email` field are masked, and in `payload` and `cause`
+-- every e-mail address and Chinese mobile or landline number. One row per
+-- event (`FINAL` inside).
+CREATE OR REPLACE VIEW complaints.events_masked
+DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
+SELECT * REPLACE ({mask:payload} AS payload, {mask:cause} AS cause)
+FROM complaints.events FINAL;
+
+-- Dead letters for analysts, masked as `events_masked` (the reason may
+-- quote a refused value).
+CREATE OR REPLACE VIEW complaints.dead_letters_masked
+DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
+SELECT * REPLACE ({mask:payload} AS payload, {mask:reason} AS reason)
+FROM complaints.dead_letters FINAL;

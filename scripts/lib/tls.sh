@@ -27,6 +27,9 @@ tls_make_certificates() {
             -extfile server.ext -out server.pem 2>/dev/null
     )
     export COMPLAINTFLOW_TEST_CA_FILE="$TLS_DIR/ca.pem"
+    # For tests that put a TLS endpoint of their own in front of a server.
+    export COMPLAINTFLOW_TEST_TLS_CERT="$TLS_DIR/server.pem"
+    export COMPLAINTFLOW_TEST_TLS_KEY="$TLS_DIR/server.key"
 }
 
 # stunnel_start NAME ACCEPT_PORT CONNECT_PORT: TLS on ACCEPT_PORT to plain CONNECT_PORT.
@@ -67,7 +70,8 @@ tansu_behind_tls() {
     TLS_ADDR="localhost:$tls"
 }
 
-# Exports COMPLAINTFLOW_TEST_CA_FILE, COMPLAINTFLOW_TEST_TLS_BROKERS (SSL),
+# Exports COMPLAINTFLOW_TEST_CA_FILE (and the server's _TLS_CERT, _TLS_KEY),
+# COMPLAINTFLOW_TEST_TLS_BROKERS (SSL),
 # COMPLAINTFLOW_TEST_SASL_BROKERS (SASL_SSL, SCRAM required) and
 # COMPLAINTFLOW_TEST_CLICKHOUSE_HTTPS.
 tls_start() {

@@ -6,12 +6,14 @@ pub mod compare;
 pub mod inputs;
 pub mod kafka;
 pub mod own_broker;
+pub mod tls;
 pub mod warehouse;
 
 pub use compare::*;
 pub use inputs::*;
 pub use kafka::*;
 pub use own_broker::*;
+pub use tls::*;
 
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::{Bounds, replay_reader};
@@ -35,7 +37,7 @@ pub fn use_tls_broker() {
     OVER_TLS.get_or_init(|| ());
 }
 
-fn env_of_test(name: &str) -> String {
+pub fn env_of_test(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the tests with scripts/test.sh, which starts the servers")
     })

@@ -1,13 +1,14 @@
 //! ClickHouse: the schema (numbered migrations), the rows of its tables and
 //! the batched, deduplicated writer that replay and the live loader share.
 
+pub mod access;
 mod migrate;
 mod replay;
 pub mod rows;
 mod tls;
 mod writer;
 
-pub use migrate::{MIGRATIONS, cluster_statements, migrate, statements};
+pub use migrate::{MIGRATIONS, cluster_statements, mask_sql, migrate, statements};
 pub use replay::ClickHouseSink;
 pub use writer::{Batch, Limits, Warehouse};
 
