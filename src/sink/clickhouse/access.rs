@@ -111,10 +111,7 @@ pub async fn apply_roles(cfg: &ClickHouseConfig) -> Result<Vec<String>, ClickHou
             .query(&statement)
             .execute()
             .await
-            .map_err(|source| ClickHouseError::Migration {
-                name: "roles".into(),
-                source,
-            })?;
+            .map_err(ClickHouseError::Roles)?;
     }
     Ok(roles(&cfg.database).map(|r| r.name).to_vec())
 }

@@ -31,6 +31,12 @@ pub enum ClickHouseError {
     /// Fatal: the configured CA file cannot be used.
     #[error("clickhouse.ca_file {path}: {message}")]
     Tls { path: String, message: String },
+    /// Fatal: the user may not manage access, or the server keeps its
+    /// users in users.xml only.
+    #[error(
+        "creating the roles needs a user with access management (or apply `migrate --print-roles` by hand): {0}"
+    )]
+    Roles(clickhouse::error::Error),
     #[error("migration {name}: {source}")]
     Migration {
         name: String,
