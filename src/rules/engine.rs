@@ -1,8 +1,7 @@
 //! The one Rhai engine, sandboxed, and the call of a ruleset's `decide`.
 
-use super::keywords::Keywords;
 use super::subject::{self, Subject};
-use crate::core::decision::{DecisionInput, RuleDecision};
+use crate::core::decision::RuleDecision;
 use crate::model::bounds::{MAX_DEPARTMENTS, MAX_NAME_CHARS, MAX_TEXT_CHARS};
 use crate::model::{Category, Priority, Stage};
 use rhai::{AST, Array, CallFnOptions, Dynamic, Engine, Map, Scope};
@@ -48,22 +47,13 @@ pub fn sandbox() -> &'static Engine {
     })
 }
 
-/// Runs `decide(c)` of `ast`; any error or limit hit is returned as text.
-pub fn run_decide(
-    ast: &AST,
-    keywords: &Keywords,
-    input: &DecisionInput<'_>,
-) -> Result<RuleDecision, String> {
+/// Runs `decide(c)` of `ast` with `subject` as `c`; any error or limit hit
+/// is returned as text.
+pub fn run_decide(ast: &AST, subject: Subject) -> Result<RuleDecision, String> {
     let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
     let mut scope = Scope::new();
     let out: Dynamic = sandbox()
-        .call_fn_with_options(
-            options,
-            &mut scope,
-            ast,
-            ENTRY,
-            (Subject::new(input, keywords),),
-        )
+        .call_fn_with_options(options, &mut scope, ast, ENTRY, (subject,))
         .map_err(|e| e.to_string())?;
     let map = out.try_cast::<Map>().ok_or("`decide` must return a map")?;
     decision_from_map(map)

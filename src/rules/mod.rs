@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod engine;
 pub mod fixtures;
 pub mod keywords;
+pub mod memo;
 pub mod policy;
 pub mod reload;
 pub mod ruleset;

@@ -4,7 +4,9 @@
 use super::engine::{self, ENTRY};
 use super::fixtures::{self, FixtureCase};
 use super::keywords::Keywords;
+use super::memo::Memo;
 use super::policy;
+use super::subject::Subject;
 use crate::core::SlaPolicy;
 use crate::core::decision::{DecisionInput, FALLBACK_DEPARTMENT, RuleDecision, Rules};
 use crate::model::Timestamp;
@@ -50,6 +52,9 @@ pub struct RuleSet {
     /// Where it came from: a directory, or "embedded".
     pub origin: String,
     pub loaded_at: Timestamp,
+    /// Decisions by what the rule read (rules/memo.rs); `None`: every
+    /// decision runs the script.
+    memo: Option<Memo>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -209,7 +214,20 @@ impl RuleSet {
             fixtures,
             origin: origin.to_string(),
             loaded_at: chrono::Utc::now(),
+            memo: Some(Memo::default()),
         })
+    }
+
+    /// The same rules without the memo: every decision runs the script
+    /// (to compare with, and to measure the memo).
+    pub fn without_memo(mut self) -> RuleSet {
+        self.memo = None;
+        self
+    }
+
+    /// Decisions the memo served instead of running the script.
+    pub fn memo_hits(&self) -> u64 {
+        self.memo.as_ref().map_or(0, Memo::hits)
     }
 
     /// The fixture cases that came with the rules.
@@ -244,7 +262,18 @@ impl RuleSet {
     /// department that is neither declared in `departments.toml` nor the
     /// complaint's current (group-chosen) routing is an error.
     pub fn try_decide(&self, input: &DecisionInput<'_>) -> Result<RuleDecision, String> {
-        let d = engine::run_decide(&self.ast, &self.keywords, input)?;
+        let subject = Subject::new(input, &self.keywords);
+        let remembered = self.memo.as_ref().and_then(|m| m.get(&subject));
+        let d = match remembered {
+            Some(d) => d,
+            None => {
+                let d = engine::run_decide(&self.ast, subject.clone())?;
+                if let Some(memo) = &self.memo {
+                    memo.put(&subject, &d);
+                }
+                d
+            }
+        };
         if let Some(declared) = &self.departments {
             let current = |name: &str| {
                 input

@@ -7,10 +7,59 @@ use super::keywords::Keywords;
 use crate::core::decision::DecisionInput;
 use rhai::{Dynamic, EvalAltResult, ImmutableString, Map};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// `c.keywords`: the first word of each list found in the description.
 #[derive(Debug, Clone)]
-pub struct KeywordHits(Arc<Vec<(ImmutableString, ImmutableString)>>);
+pub struct KeywordHits {
+    hits: Arc<Vec<(ImmutableString, ImmutableString)>>,
+    reads: Arc<Reads>,
+}
+
+/// Which inputs a rule read during one call: fields of `c` (bits by
+/// [`Field`]) and keyword lists (bits by list position). The memo
+/// (rules/memo.rs) keys a decision by exactly these values.
+#[derive(Debug, Default)]
+pub struct Reads {
+    fields: AtomicU32,
+    lists: AtomicU64,
+}
+
+/// A set of reads: `(fields, keyword lists)`.
+pub type ReadMask = (u32, u64);
+
+impl Reads {
+    fn field(&self, f: Field) {
+        self.fields.fetch_or(1 << f as u32, Ordering::Relaxed);
+    }
+
+    pub fn mask(&self) -> ReadMask {
+        (
+            self.fields.load(Ordering::Relaxed),
+            self.lists.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The fields of `c` a rule can read (`reopen_count` is `cycle`).
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Id,
+    Channel,
+    Description,
+    Text,
+    Impact,
+    Customer,
+    Attributes,
+    Cycle,
+    PreviousPriority,
+    Comment,
+    ReceivedAt,
+    HappenedAt,
+    AssignedLead,
+    AssignedAssist,
+    AssignedByGroup,
+}
 
 /// `c`: one complaint's rule inputs.
 #[derive(Debug, Clone)]
@@ -33,13 +82,18 @@ pub struct Subject {
     assigned_lead: ImmutableString,
     assigned_assist: Vec<ImmutableString>,
     assigned_by_group: bool,
+    reads: Arc<Reads>,
 }
 
 impl Subject {
     pub fn new(input: &DecisionInput<'_>, keywords: &Keywords) -> Subject {
         let r = input.received;
         let text = r.description.to_lowercase();
-        let hits = KeywordHits(Arc::new(keywords.first_matches(&text)));
+        let reads = Arc::new(Reads::default());
+        let hits = KeywordHits {
+            hits: Arc::new(keywords.first_matches(&text)),
+            reads: reads.clone(),
+        };
         Subject {
             id: input.complaint_id.into(),
             channel: r.channel.to_lowercase().into(),
@@ -62,6 +116,81 @@ impl Subject {
                 .map(|a| a.assist.iter().map(|d| d.as_ref().into()).collect())
                 .unwrap_or_default(),
             assigned_by_group: input.current.is_some_and(|a| a.by_group),
+            reads,
+        }
+    }
+
+    /// What the rule has read so far.
+    pub fn reads(&self) -> ReadMask {
+        self.reads.mask()
+    }
+
+    /// The values of the inputs in `mask`, as one key: equal keys mean a
+    /// rule that read exactly these saw the same values.
+    pub fn key_into(&self, (fields, lists): ReadMask, key: &mut Vec<u8>) {
+        key.clear();
+        let mut put = |bytes: &[u8]| {
+            key.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            key.extend_from_slice(bytes);
+        };
+        let has = |f: Field| fields & (1 << f as u32) != 0;
+        if has(Field::Id) {
+            put(self.id.as_bytes());
+        }
+        if has(Field::Channel) {
+            put(self.channel.as_bytes());
+        }
+        if has(Field::Description) {
+            put(self.description.as_bytes());
+        }
+        if has(Field::Text) {
+            put(self.text.as_bytes());
+        }
+        if has(Field::Impact) {
+            put(self.impact.as_bytes());
+        }
+        if has(Field::Customer) {
+            put(self.customer_id.as_bytes());
+            put(self.customer_name.as_bytes());
+        }
+        if has(Field::Attributes) {
+            put(self.attributes_json.as_deref().unwrap_or("").as_bytes());
+        }
+        if has(Field::Cycle) {
+            put(&self.cycle.to_le_bytes());
+        }
+        if has(Field::PreviousPriority) {
+            put(self.previous_priority.as_bytes());
+        }
+        if has(Field::Comment) {
+            put(self.comment.as_bytes());
+        }
+        if has(Field::ReceivedAt) {
+            put(&self.received_at.timestamp_micros().to_le_bytes());
+        }
+        if has(Field::HappenedAt) {
+            put(self
+                .happened_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+                .as_bytes());
+        }
+        if has(Field::AssignedLead) {
+            put(self.assigned_lead.as_bytes());
+        }
+        if has(Field::AssignedAssist) {
+            for a in &self.assigned_assist {
+                put(a.as_bytes());
+            }
+            put(b"\xff");
+        }
+        if has(Field::AssignedByGroup) {
+            put(&[self.assigned_by_group as u8]);
+        }
+        for (i, (_, word)) in self.keywords.hits.iter().enumerate() {
+            if i < 64 && lists & (1 << i) != 0 {
+                put(word.as_bytes());
+            }
         }
     }
 }
@@ -109,6 +238,7 @@ pub const FIELDS: &[&str] = &[
 ];
 
 fn customer(c: &mut Subject) -> Map {
+    c.reads.field(Field::Customer);
     let mut m = Map::new();
     m.insert("id".into(), c.customer_id.clone().into());
     m.insert("name".into(), c.customer_name.clone().into());
@@ -116,6 +246,7 @@ fn customer(c: &mut Subject) -> Map {
 }
 
 fn attributes(c: &mut Subject) -> Result<Dynamic, Box<EvalAltResult>> {
+    c.reads.field(Field::Attributes);
     if c.attributes.is_none() {
         // Checked when the event entered (model::bounds); an error here is
         // an error of the rule's call, never a silently empty map.
@@ -140,11 +271,21 @@ fn unknown_field(_c: &mut Subject, field: &str) -> Result<Dynamic, Box<EvalAltRe
 }
 
 fn hits_get(k: &mut KeywordHits, list: &str) -> Result<ImmutableString, Box<EvalAltResult>> {
-    k.0.iter()
-        .find(|(name, _)| name.as_str() == list)
-        .map(|(_, word)| word.clone())
+    k.hits
+        .iter()
+        .position(|(name, _)| name.as_str() == list)
+        .map(|i| {
+            // Past 64 lists a read cannot be recorded: mark it as reading
+            // the whole text, which keys on every keyword it could contain.
+            if i < 64 {
+                k.reads.lists.fetch_or(1 << i, Ordering::Relaxed);
+            } else {
+                k.reads.field(Field::Text);
+            }
+            k.hits[i].1.clone()
+        })
         .ok_or_else(|| {
-            let names: Vec<&str> = k.0.iter().map(|(n, _)| n.as_str()).collect();
+            let names: Vec<&str> = k.hits.iter().map(|(n, _)| n.as_str()).collect();
             format!(
                 "no keyword list `{list}` in keywords.toml (lists: {})",
                 names.join(", ")
@@ -153,37 +294,63 @@ fn hits_get(k: &mut KeywordHits, list: &str) -> Result<ImmutableString, Box<Eval
         })
 }
 
+/// Records that the rule read `f`; every getter goes through here.
+fn read(c: &mut Subject, f: Field) -> &mut Subject {
+    c.reads.field(f);
+    c
+}
+
 /// Registers `Complaint` and `KeywordHits` with the engine. Property access
 /// (`c.channel`) falls back to these indexers.
 pub fn register(engine: &mut rhai::Engine) {
     // Explicit getters: the indexer fallback costs a failed lookup per access.
     engine
         .register_type_with_name::<Subject>("Complaint")
-        .register_get("id", |c: &mut Subject| c.id.clone())
-        .register_get("channel", |c: &mut Subject| c.channel.clone())
-        .register_get("description", |c: &mut Subject| c.description.clone())
-        .register_get("text", |c: &mut Subject| c.text.clone())
-        .register_get("impact", |c: &mut Subject| c.impact)
+        .register_get("id", |c: &mut Subject| read(c, Field::Id).id.clone())
+        .register_get("channel", |c: &mut Subject| {
+            read(c, Field::Channel).channel.clone()
+        })
+        .register_get("description", |c: &mut Subject| {
+            read(c, Field::Description).description.clone()
+        })
+        .register_get("text", |c: &mut Subject| read(c, Field::Text).text.clone())
+        .register_get("impact", |c: &mut Subject| read(c, Field::Impact).impact)
         .register_get("customer", customer)
         .register_get("attributes", attributes)
         .register_get("keywords", |c: &mut Subject| c.keywords.clone())
-        .register_get("cycle", |c: &mut Subject| c.cycle)
-        .register_get("reopen_count", |c: &mut Subject| c.cycle)
-        .register_get("previous_priority", |c: &mut Subject| c.previous_priority)
-        .register_get("comment", |c: &mut Subject| c.comment.clone())
-        .register_get("received_at", |c: &mut Subject| c.received_at.to_rfc3339())
-        .register_get("happened_at", |c: &mut Subject| {
-            c.happened_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+        .register_get("cycle", |c: &mut Subject| read(c, Field::Cycle).cycle)
+        .register_get("reopen_count", |c: &mut Subject| {
+            read(c, Field::Cycle).cycle
         })
-        .register_get("assigned_lead", |c: &mut Subject| c.assigned_lead.clone())
+        .register_get("previous_priority", |c: &mut Subject| {
+            read(c, Field::PreviousPriority).previous_priority
+        })
+        .register_get("comment", |c: &mut Subject| {
+            read(c, Field::Comment).comment.clone()
+        })
+        .register_get("received_at", |c: &mut Subject| {
+            read(c, Field::ReceivedAt).received_at.to_rfc3339()
+        })
+        .register_get("happened_at", |c: &mut Subject| {
+            read(c, Field::HappenedAt)
+                .happened_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+        })
+        .register_get("assigned_lead", |c: &mut Subject| {
+            read(c, Field::AssignedLead).assigned_lead.clone()
+        })
         .register_get("assigned_assist", |c: &mut Subject| {
-            c.assigned_assist
+            read(c, Field::AssignedAssist)
+                .assigned_assist
                 .iter()
                 .cloned()
                 .map(Dynamic::from)
                 .collect::<rhai::Array>()
         })
-        .register_get("assigned_by_group", |c: &mut Subject| c.assigned_by_group)
+        .register_get("assigned_by_group", |c: &mut Subject| {
+            read(c, Field::AssignedByGroup).assigned_by_group
+        })
         .register_indexer_get(unknown_field)
         .register_type_with_name::<KeywordHits>("KeywordHits")
         .register_indexer_get(hits_get);
