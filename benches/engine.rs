@@ -10,26 +10,28 @@ use complaintflow::model::event::EventBody;
 use complaintflow::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
 use complaintflow::rules::RuleSet;
 use complaintflow::sink::{OutputSink, SinkError};
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
-/// Counts live heap bytes, for the memory figure.
+/// Counts live heap bytes, for the memory figure, over the allocator the
+/// binary uses (mimalloc, src/main.rs).
 struct Counting;
+static INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
+        unsafe { INNER.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
+        unsafe { INNER.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, new) }
+        unsafe { INNER.realloc(p, l, new) }
     }
 }
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks: engine (decisions/s, replay events/s, bytes per open complaint),
-# Kafka (raw consume vs complaintflow processing on one broker and topic) and
-# ClickHouse (the sink vs a bulk insert of the same rows on one server).
+# Benchmarks, each figure printed with its target (README "Benchmarks"):
+#   engine:     rule decisions/s, replay events/s, bytes per open complaint
+#   kafka:      live CPU against replay's, end-to-end latency (and the
+#               broker's own), timer punctuality, restore of 1M complaints
+#   clickhouse: the sink and the live loader against a bulk insert
+# Starts a test broker and ClickHouse like the tests; about 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/servers.sh
 servers_start
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%d)"
 cargo bench --bench engine --bench kafka --bench clickhouse "$@"

@@ -140,11 +140,15 @@ impl Worker {
             if let Some(first) = first {
                 let mut batch = Vec::with_capacity(batch_max.min(1024));
                 keep(&mut batch, first, self.partition);
+                // The batch closes `batch_wait` after its first message at
+                // the latest: at a steady trickle, a wait per message would
+                // keep it open until `batch_max`, and delay every decision.
+                let close = tokio::time::Instant::now() + batch_wait;
                 while batch.len() < batch_max {
-                    // What is queued already, then a short wait for more.
+                    // What is queued already, then what comes before closing.
                     let more = match queue.recv().now_or_never() {
                         Some(m) => m,
-                        None => match tokio::time::timeout(batch_wait, queue.recv()).await {
+                        None => match tokio::time::timeout_at(close, queue.recv()).await {
                             Ok(m) => m,
                             Err(_) => break,
                         },
