@@ -214,7 +214,7 @@ fn received_line(id: &str, at: chrono::DateTime<chrono::Utc>) -> String {
     )
 }
 
-/// 1. CPU of `run` per million events against `replay` of the same lines.
+/// Figure 1: CPU of `run` per million events against `replay` of the same lines.
 async fn cpu_ratio(brokers: &str, prefix: &str) {
     let complaints = env_num("BENCH_KAFKA_COMPLAINTS", 25_000);
     let k = common::topics(brokers, &format!("{prefix}-cpu"), 3).await;
@@ -362,7 +362,7 @@ fn produce_and_time(
     lat
 }
 
-/// 2. Produce to decision readable, new complaints at a steady rate; and
+/// Figure 2: produce to decision readable, new complaints at a steady rate; and
 /// the broker alone (produce to read of the same records) for comparison.
 async fn latency(brokers: &str, prefix: &str) {
     let (rate, secs) = (
@@ -387,7 +387,7 @@ async fn latency(brokers: &str, prefix: &str) {
     );
 }
 
-/// 3. Open complaints whose acknowledge breaches fall due one after another
+/// Figure 3: open complaints whose acknowledge breaches fall due one after another
 /// over a minute on the wall clock: how late each `breached` is emitted.
 async fn timers(brokers: &str, prefix: &str) {
     let n = env_num("BENCH_TIMER_COMPLAINTS", 100_000);
@@ -438,7 +438,7 @@ async fn timers(brokers: &str, prefix: &str) {
     );
 }
 
-/// 4. A million open complaints in state; a second instance restores them.
+/// Figure 4: a million open complaints in state; a second instance restores them.
 async fn restore(brokers: &str, prefix: &str) {
     let n = env_num("BENCH_RESTORE_COMPLAINTS", 1_000_000);
     let k = common::topics(brokers, &format!("{prefix}-rst"), 3).await;

@@ -404,7 +404,9 @@ impl Engine {
 
     /// Puts back a state read from the changelog; its timers are scheduled
     /// and fire on the next `advance` if already due.
-    pub fn restore(&mut self, mut c: Complaint) {
+    /// Boxed as the engine keeps it: a restart of a million complaints
+    /// moves pointers, not 400-byte states, from the read map into the engine.
+    pub fn restore(&mut self, mut c: Box<Complaint>) {
         if c.status.is_final() {
             self.closed.push_back((c.updated_at, c.id.clone()));
         }
@@ -418,7 +420,6 @@ impl Engine {
             }
             c.timer_gen = old.timer_gen.wrapping_add(1);
         }
-        let mut c = Box::new(c);
         Self::reschedule(&mut self.timers, &mut c);
         self.complaints.insert(c.id.clone(), c);
     }

@@ -236,7 +236,7 @@ pub struct WatermarkRecord {
 /// A partition's restored state, and how far its input reached then.
 pub struct Restored {
     /// The latest state of every complaint in the changelog partition.
-    pub states: HashMap<String, Complaint>,
+    pub states: HashMap<String, Box<Complaint>>,
     /// The partition's event-time watermark: a restart does not move it back.
     pub watermark: Option<crate::model::Timestamp>,
     /// The input partition's high watermark when the restore began: every
@@ -306,7 +306,7 @@ pub fn restore_partition(
             None => {
                 states.remove(key);
             }
-            Some(bytes) => match serde_json::from_slice::<Complaint>(bytes) {
+            Some(bytes) => match serde_json::from_slice::<Box<Complaint>>(bytes) {
                 Ok(c) => {
                     states.insert(key.to_string(), c);
                 }
