@@ -76,14 +76,7 @@ impl OutputSink for SerializeOnly {
 /// memo (a fresh ruleset, so it starts empty) and without it (every
 /// decision runs the script).
 fn bench_decisions(lines: &[String]) {
-    let received: Vec<_> = lines
-        .iter()
-        .filter_map(|l| Event::from_json(l).ok())
-        .filter_map(|e| match e.body {
-            EventBody::Received(r) => Some((e.complaint_id, r)),
-            _ => None,
-        })
-        .collect();
+    let received = complaintflow::driver::demo::receipts(lines);
     let at = chrono::Utc::now();
     let run = |rules: &RuleSet, n: usize| {
         let start = Instant::now();

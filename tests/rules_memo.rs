@@ -6,7 +6,7 @@
 use complaintflow::core::decision::{CurrentRouting, DecisionInput, RuleDecision};
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::model::Priority;
-use complaintflow::model::event::{Customer, Event, EventBody, Received};
+use complaintflow::model::event::{Customer, Received};
 use complaintflow::rules::{RuleSet, corpus};
 use std::path::Path;
 use std::sync::Arc;
@@ -30,14 +30,7 @@ fn receipts(rules: &RuleSet) -> Vec<(String, Received)> {
         },
         rules,
     );
-    let mut out: Vec<(String, Received)> = demo
-        .iter()
-        .filter_map(|l| Event::from_json(l).ok())
-        .filter_map(|e| match e.body {
-            EventBody::Received(r) => Some((e.complaint_id, r)),
-            _ => None,
-        })
-        .collect();
+    let mut out = complaintflow::driver::demo::receipts(&demo);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     for case in corpus::load(&dir).unwrap() {
         out.push((

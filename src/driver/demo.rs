@@ -611,3 +611,16 @@ pub fn generate(cfg: &DemoConfig, rules: &dyn Rules) -> Vec<String> {
     g.lines.sort_unstable_by_key(|(t, s, _)| (*t, *s));
     g.lines.into_iter().map(|(_, _, l)| l).collect()
 }
+
+/// The receipts of a stream's well-formed lines, `(complaint_id, body)`, in
+/// order: what `decide` sees of each complaint (benchmarks and memo tests).
+pub fn receipts(lines: &[String]) -> Vec<(String, Received)> {
+    lines
+        .iter()
+        .filter_map(|l| Event::from_json(l).ok())
+        .filter_map(|e| match e.body {
+            EventBody::Received(r) => Some((e.complaint_id, r)),
+            _ => None,
+        })
+        .collect()
+}
