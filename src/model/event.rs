@@ -1,9 +1,10 @@
 //! Input lifecycle events (docs/contract.md "Input").
 //!
-//! Parsing is two-pass over the same text: the common header first, then the
-//! body struct its `type` names. That avoids serde's buffering of flattened,
-//! internally tagged enums (slow, and it cannot keep raw JSON) and gives
-//! precise error messages.
+//! A well-formed event is read in one pass (`super::wide`). Anything else is
+//! parsed again in two passes over the same text: the common header first,
+//! then the body struct its `type` names. That avoids serde's buffering of
+//! flattened, internally tagged enums (slow, and it cannot keep raw JSON)
+//! and gives precise error messages.
 
 use super::{Impact, Priority, ProgressKind, Timestamp};
 use chrono::{DateTime, FixedOffset};
@@ -335,6 +336,17 @@ fn body<'a, T: Deserialize<'a>>(text: &'a str, kind: &str) -> Result<T, ParseErr
 impl Event {
     /// Parses one JSON payload into a typed event.
     pub fn from_json(text: &str) -> Result<Event, ParseError> {
+        match super::wide::parse(text) {
+            Some(ev) => {
+                super::bounds::check(&ev)?;
+                Ok(ev)
+            }
+            None => Event::from_json_two_pass(text),
+        }
+    }
+
+    /// The precise parse: header, then body; its errors name the field.
+    pub(super) fn from_json_two_pass(text: &str) -> Result<Event, ParseError> {
         if !text.trim_start().starts_with('{') {
             // Derived structs also read arrays: say what is wrong instead.
             return Err(match serde_json::from_str::<serde_json::Value>(text) {

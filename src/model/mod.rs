@@ -4,6 +4,7 @@ pub mod bounds;
 pub mod event;
 pub mod output;
 pub mod time;
+mod wide;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
