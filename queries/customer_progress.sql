@@ -9,3 +9,5 @@ SELECT
 FROM complaints FINAL
 WHERE customer_id = {customer_id:String}
 ORDER BY received_local DESC
+-- A complaint's versions share its month: FINAL need not merge across months.
+SETTINGS do_not_merge_across_partitions_select_final = 1

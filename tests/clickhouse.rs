@@ -39,14 +39,34 @@ async fn migrate_is_idempotent_and_rows_live_three_years_after_their_complaint_i
     let db = fresh_database("ttl");
     assert_eq!(
         migrate(&db).trim(),
-        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql, 0004_bounded_inputs.sql, 0005_respond.sql"
+        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql, 0004_bounded_inputs.sql, 0005_respond.sql, 0006_settled_partitions.sql"
     );
     assert_eq!(migrate(&db).trim(), "schema up to date");
     let client = client(&db);
     assert_eq!(
         count(&client, "SELECT count() FROM schema_migrations").await,
-        5
+        6
     );
+    // Quiet months settle into one part, so FINAL costs nothing there.
+    for table in [
+        "complaints",
+        "events",
+        "decisions",
+        "sla_events",
+        "dead_letters",
+        "rejected_rows",
+    ] {
+        let create: String = client
+            .query(&format!("SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = '{table}'"))
+            .fetch_one()
+            .await
+            .unwrap();
+        assert!(
+            create.contains("min_age_to_force_merge_seconds = 3600")
+                && create.contains("min_age_to_force_merge_on_partition_only = 1"),
+            "{table}: {create}"
+        );
+    }
 
     // Complaints: archived 3 years + 1 day ago (gone), 3 years - 1 day ago
     // (kept), never archived and last changed 2 years ago (kept).

@@ -47,7 +47,8 @@ SELECT
 FROM complaints.sla_events FINAL
 WHERE kind IN ('met', 'late')
     OR (kind = 'breached' AND (complaint_id, cycle, stage) NOT IN (
-        SELECT complaint_id, cycle, stage FROM complaints.sla_events FINAL WHERE kind = 'retracted'))
+        -- A set: a copy of a retraction changes nothing, so no FINAL here.
+        SELECT complaint_id, cycle, stage FROM complaints.sla_events WHERE kind = 'retracted'))
 GROUP BY day, stage, lead_department, priority
 SETTINGS do_not_merge_across_partitions_select_final = 1;
 
@@ -91,14 +92,16 @@ SETTINGS do_not_merge_across_partitions_select_final = 1;
 -- Input events for analysts (脱敏): in `payload` the customer object and any
 -- `name`, `phone` or `email` field are masked, and in `payload` and `cause`
 -- every e-mail address and Chinese mobile or landline number. One row per
--- event (`FINAL` inside).
+-- event (`FINAL` inside; an event's copies share its month).
 CREATE OR REPLACE VIEW complaints.events_masked
 DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
 SELECT * REPLACE ({mask:payload} AS payload, {mask:cause} AS cause)
-FROM complaints.events FINAL;
+FROM complaints.events FINAL
+SETTINGS do_not_merge_across_partitions_select_final = 1;
 
 -- Dead letters for analysts, masked as `events_masked` (the reason may
--- quote a refused value).
+-- quote a refused value). FINAL merges across months here: a redelivered
+-- refusal is judged again, so its copies may fall in two months.
 CREATE OR REPLACE VIEW complaints.dead_letters_masked
 DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
 SELECT * REPLACE ({mask:payload} AS payload, {mask:reason} AS reason)

@@ -116,12 +116,37 @@ pub async fn read_clickhouse(
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
 ) -> Result<Rows, ReportError> {
-    let client = crate::sink::clickhouse::client(cfg)?
-        .with_database(&cfg.database)
-        .with_setting("date_time_output_format", "iso")
-        .with_setting("output_format_json_quote_64bit_integers", "0");
-    let window = |column: &str| {
-        let mut w = Vec::new();
+    let client = CLICKHOUSE_SETTINGS.iter().fold(
+        crate::sink::clickhouse::client(cfg)?.with_database(&cfg.database),
+        |c, (k, v)| c.with_setting(*k, *v),
+    );
+    let [complaints, sla, dead_letters, causes] = clickhouse_reads(from, to);
+    Ok(Rows {
+        complaints: fetch_rows(&client, &complaints.1).await?,
+        sla: fetch_rows(&client, &sla.1).await?,
+        dead_letters: fetch_rows(&client, &dead_letters.1).await?,
+        causes: fetch_rows(&client, &causes.1).await?,
+    })
+}
+
+/// The settings of the report's reads: JSON times and numbers as the rows
+/// parse them, and FINAL within each month (a row's copies share its month;
+/// see schemas/clickhouse/views.sql).
+pub const CLICKHOUSE_SETTINGS: [(&str, &str); 3] = [
+    ("date_time_output_format", "iso"),
+    ("output_format_json_quote_64bit_integers", "0"),
+    ("do_not_merge_across_partitions_select_final", "1"),
+];
+
+/// The report's four reads from ClickHouse for the local days `from..=to`,
+/// named: complaints, SLA events, dead letters, causes (the benchmark times
+/// them too).
+pub fn clickhouse_reads(
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> [(&'static str, String); 4] {
+    let window = |column: &str, also: &[&str]| {
+        let mut w: Vec<String> = also.iter().map(|c| c.to_string()).collect();
         if let Some(f) = from.and_then(|d| d.pred_opt()) {
             w.push(format!(
                 "{column} >= toDateTime64('{f} 00:00:00', 3, 'UTC')"
@@ -136,32 +161,40 @@ pub async fn read_clickhouse(
             format!(" WHERE {}", w.join(" AND "))
         }
     };
-    Ok(Rows {
-        complaints: fetch_rows(
-            &client,
-            &format!("SELECT * FROM complaints FINAL{}", window("received_at")),
-        )
-        .await?,
-        sla: fetch_rows(
-            &client,
-            &format!("SELECT * FROM sla_events FINAL{}", window("at")),
-        )
-        .await?,
-        dead_letters: fetch_rows(
-            &client,
-            &format!("SELECT * FROM dead_letters_masked{}", window("at")),
-        )
-        .await?,
-        causes: fetch_rows(
-            &client,
-            &format!(
-                "SELECT complaint_id, occurred_at, cause FROM events_masked{} {} type = 'complaint.handled' AND refused = 0",
-                window("occurred_at"),
-                if from.is_some() || to.is_some() { "AND" } else { "WHERE" }
+    [
+        (
+            "complaints",
+            format!(
+                "SELECT * FROM complaints FINAL{}",
+                window("received_at", &[])
             ),
-        )
-        .await?,
-    })
+        ),
+        (
+            "sla_events",
+            // Only the kinds the figures count.
+            format!(
+                "SELECT * FROM sla_events FINAL{}",
+                window(
+                    "at",
+                    &["kind IN ('met', 'late', 'breached', 'escalated', 'retracted')"]
+                )
+            ),
+        ),
+        (
+            "dead_letters",
+            format!("SELECT * FROM dead_letters_masked{}", window("at", &[])),
+        ),
+        (
+            "causes",
+            format!(
+                "SELECT complaint_id, occurred_at, cause FROM events_masked{}",
+                window(
+                    "occurred_at",
+                    &["type = 'complaint.handled'", "refused = 0"]
+                )
+            ),
+        ),
+    ]
 }
 
 /// The stored input events of the local days `from..=to` (all when `None`)

@@ -95,6 +95,11 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0005_respond.sql",
         include_str!("../../../schemas/clickhouse/0005_respond.sql"),
     ),
+    (
+        6,
+        "0006_settled_partitions.sql",
+        include_str!("../../../schemas/clickhouse/0006_settled_partitions.sql"),
+    ),
 ];
 
 #[derive(Debug, Deserialize, clickhouse::Row)]

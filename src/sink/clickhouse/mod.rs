@@ -8,7 +8,7 @@ pub mod rows;
 mod tls;
 mod writer;
 
-pub use migrate::{MIGRATIONS, cluster_statements, mask_sql, migrate, statements};
+pub use migrate::{MIGRATIONS, cluster_statements, mask_sql, migrate, statements, view_statements};
 pub use replay::ClickHouseSink;
 pub use writer::{Batch, Limits, Warehouse};
 
