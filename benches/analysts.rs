@@ -305,7 +305,11 @@ async fn queries(
             .iter()
             .map(|(n, q)| (n.clone(), q.clone(), false))
             .collect();
-        for (name, sql) in complaintflow::report::clickhouse_reads(Some(from), Some(to)) {
+        for (name, sql) in complaintflow::report::clickhouse_reads(
+            Some(from),
+            Some(to),
+            chrono::FixedOffset::east_opt(8 * 3600).expect("Beijing time"),
+        ) {
             work.push((format!("report: {name}"), sql, true));
         }
         for (name, sql, report) in &work {

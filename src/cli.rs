@@ -416,7 +416,7 @@ fn write_report(
     zone: chrono::FixedOffset,
     rules: &RuleSet,
 ) -> Result<PathBuf> {
-    let rows = crate::report::read_dir(dir)?;
+    let rows = crate::report::read_dir(dir, zone)?;
     render_report(&rows, out, from, to, zone, rules)
 }
 
@@ -613,8 +613,10 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let rules = load_rules(rules.as_deref())?;
             let rows = match (&dir, clickhouse.config()) {
-                (Some(d), _) => crate::report::read_dir(d)?,
-                (None, Some(cfg)) => block_on(crate::report::read_clickhouse(&cfg, from, to))??,
+                (Some(d), _) => crate::report::read_dir(d, utc_offset)?,
+                (None, Some(cfg)) => {
+                    block_on(crate::report::read_clickhouse(&cfg, from, to, utc_offset))??
+                }
                 (None, None) => bail!("give --dir or --clickhouse-url"),
             };
             let out =

@@ -178,10 +178,10 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
     let at = chrono::Utc::now();
     // The input beside the outputs, as the demo leaves it: causes come from it.
     std::fs::copy(&input, out.path().join("input.jsonl")).unwrap();
-    let stored = complaintflow::report::read_clickhouse(&cfg, from, to)
+    let stored = complaintflow::report::read_clickhouse(&cfg, from, to, beijing)
         .await
         .unwrap();
-    let replayed = complaintflow::report::read_dir(out.path()).unwrap();
+    let replayed = complaintflow::report::read_dir(out.path(), beijing).unwrap();
     let a = complaintflow::report::compute(&stored, beijing, from, to, at);
     let b = complaintflow::report::compute(&replayed, beijing, from, to, at);
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
@@ -534,10 +534,10 @@ async fn days_are_beijing_days_at_the_0800_utc_midnight() {
         database: db.clone(),
         ..Default::default()
     };
-    let rows = complaintflow::report::read_clickhouse(&cfg, None, None)
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let rows = complaintflow::report::read_clickhouse(&cfg, None, None, beijing)
         .await
         .unwrap();
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
     let f = complaintflow::report::compute(&rows, beijing, None, None, chrono::Utc::now());
     let days: Vec<String> = f
         .by_day_channel

@@ -19,8 +19,8 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The input beside the outputs, as the demo leaves it: causes come from it.
     std::fs::copy(&input, dir.path().join("input.jsonl")).unwrap();
-    let rows = read_dir(dir.path()).unwrap();
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let rows = read_dir(dir.path(), beijing).unwrap();
     let day = |d: &str| d.parse::<chrono::NaiveDate>().ok();
     let f = compute(
         &rows,

@@ -50,7 +50,10 @@ WHERE kind IN ('met', 'late')
         -- A set: a copy of a retraction changes nothing, so no FINAL here.
         SELECT complaint_id, cycle, stage FROM complaints.sla_events WHERE kind = 'retracted'))
 GROUP BY day, stage, lead_department, priority
-SETTINGS do_not_merge_across_partitions_select_final = 1;
+-- The filter may run before FINAL: an SLA event's copies are equal in
+-- every column (the same input gives the same event), so it keeps all of
+-- them or none.
+SETTINGS do_not_merge_across_partitions_select_final = 1, optimize_move_to_prewhere_if_final = 1;
 
 -- Reopen rate, first-time satisfaction (一次满意率) and final satisfaction
 -- (最终满意率) by local month received, category and lead department.

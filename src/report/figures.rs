@@ -12,10 +12,53 @@ use std::collections::{BTreeMap, HashSet};
 #[derive(Debug, Default)]
 pub struct Rows {
     pub complaints: Vec<ComplaintRow>,
-    pub sla: Vec<SlaEvent>,
+    /// SLA events counted by local day and what the figures tell apart
+    /// ([`tally_sla`]; ClickHouse counts them itself).
+    pub sla: Vec<SlaTally>,
     pub dead_letters: Vec<DeadLetter>,
     /// Causes of accepted `complaint.handled` events: (complaint, time, cause).
     pub causes: Vec<Cause>,
+}
+
+/// SLA events of one local day, stage, lead department and kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+pub struct SlaTally {
+    pub day: NaiveDate,
+    pub stage: Stage,
+    pub lead_department: String,
+    pub kind: SlaKind,
+    /// The stage run's breach was retracted (late evidence).
+    pub retracted: bool,
+    /// An escalation because of a breach (`…:escalated:breach`).
+    pub breach_escalation: bool,
+    pub n: u64,
+}
+
+/// Counts `events` into tallies by local day in `zone`. A run counts as
+/// retracted when any of `events` retracts it.
+pub fn tally_sla(events: &[SlaEvent], zone: FixedOffset) -> Vec<SlaTally> {
+    let retracted: HashSet<(&str, u32, Stage)> = events
+        .iter()
+        .filter(|e| e.kind == SlaKind::Retracted)
+        .map(|e| (e.complaint_id.as_str(), e.cycle, e.stage))
+        .collect();
+    let mut counts: BTreeMap<SlaTally, u64> = BTreeMap::new();
+    for e in events {
+        let key = SlaTally {
+            day: local_day(e.at, zone),
+            stage: e.stage,
+            lead_department: e.lead_department.clone(),
+            kind: e.kind,
+            retracted: retracted.contains(&(e.complaint_id.as_str(), e.cycle, e.stage)),
+            breach_escalation: e.event_id.ends_with(":breach"),
+            n: 0,
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(t, n)| SlaTally { n, ..t })
+        .collect()
 }
 
 /// The cause a department gave when handling ended.
@@ -25,6 +68,11 @@ pub struct Cause {
     #[serde(with = "crate::model::time")]
     pub occurred_at: Timestamp,
     pub cause: String,
+    /// The complaint's category, when the source gives it with the cause
+    /// (ClickHouse: the complaint may have been received before the period
+    /// read); else looked up in the complaints read.
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// Met, breached and late runs of one group (net of retractions).
@@ -141,37 +189,27 @@ pub fn compute(
             *f.ageing.entry((*stage, age_bucket(hours))).or_default() += 1;
         }
     }
-    let retracted: HashSet<(&str, u32, Stage)> = rows
-        .sla
-        .iter()
-        .filter(|e| e.kind == SlaKind::Retracted)
-        .map(|e| (e.complaint_id.as_str(), e.cycle, e.stage))
-        .collect();
-    for e in rows.sla.iter().filter(|e| within(local_day(e.at, zone))) {
-        let key = (e.complaint_id.as_str(), e.cycle, e.stage);
+    for t in rows.sla.iter().filter(|t| within(t.day)) {
+        let n = t.n;
         // A run counts for its stage and for its stage and lead department.
-        let count = |f: &mut Figures, op: fn(&mut Compliance)| {
-            op(f.by_stage.entry(e.stage).or_default());
+        let count = |f: &mut Figures, op: &dyn Fn(&mut Compliance)| {
+            op(f.by_stage.entry(t.stage).or_default());
             op(f.by_stage_lead
-                .entry((e.stage, e.lead_department.clone()))
+                .entry((t.stage, t.lead_department.clone()))
                 .or_default());
         };
-        match e.kind {
-            SlaKind::Met => count(&mut f, |c| c.met += 1),
-            SlaKind::Late => count(&mut f, |c| c.late += 1),
-            SlaKind::Breached if !retracted.contains(&key) => {
-                count(&mut f, |c| c.breached += 1);
-                f.breaches += 1;
-                let day = local_day(e.at, zone);
+        match t.kind {
+            SlaKind::Met => count(&mut f, &|c| c.met += n),
+            SlaKind::Late => count(&mut f, &|c| c.late += n),
+            SlaKind::Breached if !t.retracted => {
+                count(&mut f, &|c| c.breached += n);
+                f.breaches += n;
                 *f.breaches_by_day_lead
-                    .entry((day, e.lead_department.clone()))
-                    .or_default() += 1;
+                    .entry((t.day, t.lead_department.clone()))
+                    .or_default() += n;
             }
-            SlaKind::Escalated => {
-                let breach_retracted = e.event_id.ends_with(":breach") && retracted.contains(&key);
-                f.escalations += u64::from(!breach_retracted);
-            }
-            SlaKind::Retracted => f.retractions += 1,
+            SlaKind::Escalated if !(t.breach_escalation && t.retracted) => f.escalations += n,
+            SlaKind::Retracted => f.retractions += n,
             _ => {}
         }
     }
@@ -186,7 +224,11 @@ pub fn compute(
         .iter()
         .filter(|c| within(local_day(c.occurred_at, zone)))
     {
-        if let Some(cat) = category.get(c.complaint_id.as_str()) {
+        let cat = c
+            .category
+            .as_ref()
+            .or_else(|| category.get(c.complaint_id.as_str()));
+        if let Some(cat) = cat {
             *causes.entry((c.cause.clone(), cat.clone())).or_default() += 1;
         }
     }

@@ -5,7 +5,7 @@
 pub mod figures;
 pub mod html;
 
-pub use figures::{Cause, Figures, Rows, compute};
+pub use figures::{Cause, Figures, Rows, SlaTally, compute, tally_sla};
 
 use crate::model::{ComplaintRow, DeadLetter, SlaEvent};
 use std::path::Path;
@@ -72,10 +72,11 @@ async fn fetch_rows<T: serde::de::DeserializeOwned>(
     parse_lines(&String::from_utf8_lossy(&bytes), sql)
 }
 
-/// Reads the rows a replay wrote into `dir`; causes come from the replay's
-/// input when it is there as `input.jsonl` (the demo puts it there), less
-/// the events that were dead-lettered.
-pub fn read_dir(dir: &Path) -> Result<Rows, ReportError> {
+/// Reads the rows a replay wrote into `dir`, SLA events counted by local
+/// day in `zone`; causes come from the replay's input when it is there as
+/// `input.jsonl` (the demo puts it there), less the events that were
+/// dead-lettered.
+pub fn read_dir(dir: &Path, zone: chrono::FixedOffset) -> Result<Rows, ReportError> {
     let dead_letters = jsonl::<DeadLetter>(&dir.join("dead_letters.jsonl"))?;
     let refused: std::collections::HashSet<&str> =
         dead_letters.iter().map(|d| d.payload.as_str()).collect();
@@ -91,6 +92,7 @@ pub fn read_dir(dir: &Path) -> Result<Rows, ReportError> {
                     complaint_id: ev.complaint_id,
                     occurred_at: ev.occurred_at.to_utc(),
                     cause: h.cause,
+                    category: None,
                 }),
                 _ => None,
             })
@@ -101,7 +103,7 @@ pub fn read_dir(dir: &Path) -> Result<Rows, ReportError> {
     causes.dedup();
     Ok(Rows {
         complaints: jsonl::<ComplaintRow>(&dir.join("complaints.jsonl"))?,
-        sla: jsonl::<SlaEvent>(&dir.join("sla_events.jsonl"))?,
+        sla: figures::tally_sla(&jsonl::<SlaEvent>(&dir.join("sla_events.jsonl"))?, zone),
         dead_letters,
         causes,
     })
@@ -109,18 +111,21 @@ pub fn read_dir(dir: &Path) -> Result<Rows, ReportError> {
 
 /// Reads the same rows from ClickHouse (`FINAL`: each row once) for the
 /// local days `from..=to` (all when `None`), padded a day either side for
-/// the zone; `compute` then keeps the period's. Events and dead letters come
-/// from their masked views, so the analyst role can make the report.
+/// the zone; `compute` then keeps the period's. ClickHouse counts the SLA
+/// events by local day in `zone` itself (a year is millions of them).
+/// Events and dead letters come from their masked views, so the analyst
+/// role can make the report.
 pub async fn read_clickhouse(
     cfg: &crate::config::ClickHouseConfig,
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
+    zone: chrono::FixedOffset,
 ) -> Result<Rows, ReportError> {
     let client = CLICKHOUSE_SETTINGS.iter().fold(
         crate::sink::clickhouse::client(cfg)?.with_database(&cfg.database),
         |c, (k, v)| c.with_setting(*k, *v),
     );
-    let [complaints, sla, dead_letters, causes] = clickhouse_reads(from, to);
+    let [complaints, sla, dead_letters, causes] = clickhouse_reads(from, to, zone);
     Ok(Rows {
         complaints: fetch_rows(&client, &complaints.1).await?,
         sla: fetch_rows(&client, &sla.1).await?,
@@ -138,12 +143,13 @@ pub const CLICKHOUSE_SETTINGS: [(&str, &str); 3] = [
     ("do_not_merge_across_partitions_select_final", "1"),
 ];
 
-/// The report's four reads from ClickHouse for the local days `from..=to`,
-/// named: complaints, SLA events, dead letters, causes (the benchmark times
-/// them too).
+/// The report's four reads from ClickHouse for the local days `from..=to`
+/// in `zone`, named: complaints, SLA tallies, dead letters, causes (the
+/// benchmark times them too).
 pub fn clickhouse_reads(
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
+    zone: chrono::FixedOffset,
 ) -> [(&'static str, String); 4] {
     let window = |column: &str, also: &[&str]| {
         let mut w: Vec<String> = also.iter().map(|c| c.to_string()).collect();
@@ -170,14 +176,23 @@ pub fn clickhouse_reads(
             ),
         ),
         (
-            "sla_events",
-            // Only the kinds the figures count.
+            "sla_tallies",
+            // As `figures::tally_sla` counts, for the kinds the figures use.
+            // The retractions are a set: no FINAL needed there. The filter
+            // may run before FINAL: an SLA event's copies are equal.
             format!(
-                "SELECT * FROM sla_events FINAL{}",
+                "SELECT toDate(at + toIntervalSecond({offset})) AS day, stage, lead_department, kind, \
+                 toBool((complaint_id, cycle, stage) IN \
+                 (SELECT complaint_id, cycle, stage FROM sla_events WHERE kind = 'retracted')) AS retracted, \
+                 toBool(endsWith(event_id, ':breach')) AS breach_escalation, count() AS n \
+                 FROM sla_events FINAL{} \
+                 GROUP BY day, stage, lead_department, kind, retracted, breach_escalation \
+                 SETTINGS optimize_move_to_prewhere_if_final = 1",
                 window(
                     "at",
                     &["kind IN ('met', 'late', 'breached', 'escalated', 'retracted')"]
-                )
+                ),
+                offset = zone.local_minus_utc()
             ),
         ),
         (
@@ -186,13 +201,21 @@ pub fn clickhouse_reads(
         ),
         (
             "causes",
-            format!(
-                "SELECT complaint_id, occurred_at, cause FROM events_masked{}",
-                window(
+            // With the complaint's category: it may have been received
+            // before the period.
+            {
+                let handled = window(
                     "occurred_at",
-                    &["type = 'complaint.handled'", "refused = 0"]
+                    &["type = 'complaint.handled'", "refused = 0"],
+                );
+                format!(
+                    "SELECT e.complaint_id AS complaint_id, e.occurred_at AS occurred_at, e.cause AS cause, \
+                     c.category AS category FROM events_masked AS e \
+                     LEFT JOIN (SELECT complaint_id, toString(category) AS category FROM complaints FINAL \
+                     WHERE complaint_id IN (SELECT complaint_id FROM events_masked{handled})) AS c \
+                     ON c.complaint_id = e.complaint_id{handled} SETTINGS join_use_nulls = 1"
                 )
-            ),
+            },
         ),
     ]
 }
