@@ -174,6 +174,7 @@ fn bench_memory(rules: &RuleSet, lines: &[String]) {
 }
 
 fn main() {
+    complaintflow::allocator::tune();
     // `cargo test --all-targets` runs benches without `--bench`: build-check only.
     if !std::env::args().any(|a| a == "--bench") {
         println!("engine bench: run with `cargo bench --bench engine` (scripts/bench.sh)");

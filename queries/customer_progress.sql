@@ -9,6 +9,5 @@ SELECT
 FROM complaints FINAL
 WHERE customer_id = {customer_id:String}
 ORDER BY received_local DESC
--- A complaint's versions share its month and its customer: FINAL need not
--- merge across months, and the customer filter may run before it.
-SETTINGS do_not_merge_across_partitions_select_final = 1, optimize_move_to_prewhere_if_final = 1
+-- A complaint's versions share its month: FINAL need not merge across months.
+SETTINGS do_not_merge_across_partitions_select_final = 1

@@ -1,5 +1,6 @@
 //! complaintflow: a network company's complaint regulation as a stream processor.
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod core;

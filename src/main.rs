@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    complaintflow::allocator::tune();
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_env("COMPLAINTFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
