@@ -17,14 +17,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-/// The tables the views read; the plain database gets a view of each.
-const TABLES: [&str; 5] = [
-    "complaints",
-    "events",
-    "decisions",
-    "sla_events",
-    "dead_letters",
-];
+/// The tables; the plain database gets a view of each.
+use complaintflow::sink::clickhouse::access::TABLES;
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)

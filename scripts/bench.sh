@@ -7,7 +7,7 @@
 #   analysts:   a year of 1M complaints loaded; every meeting query and the
 #               report's reads for a month and the year, with and without
 #               FINAL; table sizes and compression
-# Starts a test broker and ClickHouse like the tests; about 30 minutes.
+# Starts a test broker and ClickHouse like the tests; about 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/servers.sh

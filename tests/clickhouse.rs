@@ -48,14 +48,7 @@ async fn migrate_is_idempotent_and_rows_live_three_years_after_their_complaint_i
         6
     );
     // Quiet months settle into one part, so FINAL costs nothing there.
-    for table in [
-        "complaints",
-        "events",
-        "decisions",
-        "sla_events",
-        "dead_letters",
-        "rejected_rows",
-    ] {
+    for table in complaintflow::sink::clickhouse::access::TABLES {
         let create: String = client
             .query(&format!("SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = '{table}'"))
             .fetch_one()
