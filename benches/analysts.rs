@@ -87,10 +87,11 @@ async fn exec(client: &clickhouse::Client, sql: &str) {
         .unwrap_or_else(|e| panic!("{e}\n{sql}"));
 }
 
-/// Runs `sql` (result read whole) three times; the best seconds and rows.
+/// Runs `sql` (result read whole) three times; the best seconds and the
+/// result's size in bytes.
 async fn time(client: &clickhouse::Client, sql: &str, params: &[(&str, String)]) -> (f64, usize) {
     let mut best = f64::MAX;
-    let mut rows = 0;
+    let mut size = 0;
     for _ in 0..3 {
         let mut q = client.query(sql);
         for (k, v) in params {
@@ -104,9 +105,9 @@ async fn time(client: &clickhouse::Client, sql: &str, params: &[(&str, String)])
             .await
             .unwrap_or_else(|e| panic!("{e}\n{sql}"));
         best = best.min(t.elapsed().as_secs_f64());
-        rows = bytes.len();
+        size = bytes.len();
     }
-    (best, rows)
+    (best, size)
 }
 
 #[tokio::main]

@@ -417,7 +417,7 @@ fn write_report(
     rules: &RuleSet,
 ) -> Result<PathBuf> {
     let rows = crate::report::read_dir(dir, zone)?;
-    render_report(&rows, out, from, to, zone, rules)
+    render_report(&rows, out, from, to, rules)
 }
 
 /// Computes the report of `rows` and writes the page to `out`. Open
@@ -427,7 +427,6 @@ fn render_report(
     out: &Path,
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
-    zone: chrono::FixedOffset,
     rules: &RuleSet,
 ) -> Result<PathBuf> {
     let now = rows
@@ -436,7 +435,7 @@ fn render_report(
         .map(|c| c.updated_at)
         .max()
         .unwrap_or_else(chrono::Utc::now);
-    let figures = crate::report::compute(rows, zone, from, to, now);
+    let figures = crate::report::compute(rows, from, to, now);
     let page = crate::report::html::render(&figures, rules.departments());
     std::fs::write(out, page).with_context(|| format!("writing {}", out.display()))?;
     Ok(out.to_path_buf())
@@ -621,7 +620,7 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let out =
                 out.unwrap_or_else(|| dir.as_deref().unwrap_or(Path::new(".")).join("report.html"));
-            let page = render_report(&rows, &out, from, to, utc_offset, &rules)?;
+            let page = render_report(&rows, &out, from, to, &rules)?;
             println!("report: {}", page.display());
         }
         Command::Produce {

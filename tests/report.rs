@@ -24,7 +24,6 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
     let day = |d: &str| d.parse::<chrono::NaiveDate>().ok();
     let f = compute(
         &rows,
-        beijing,
         day("2026-03-02"),
         day("2026-03-03"),
         chrono::Utc::now(),

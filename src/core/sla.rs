@@ -2,6 +2,7 @@
 
 use crate::model::{Priority, SlaEvent, SlaKind, Stage, Timestamp};
 use chrono::TimeDelta;
+use std::fmt::Write;
 
 /// Targets per stage and priority, and when to warn. Admins edit it in
 /// `rules/sla.toml`; `crate::rules::policy` loads and validates it.
@@ -177,9 +178,8 @@ impl SlaEmitter<'_> {
                 + detail.map_or(0, str::len),
         );
         event_id.push_str(self.complaint_id);
-        event_id.push(':');
-        push_number(&mut event_id, self.cycle);
-        event_id.push(':');
+        // Writing into a String cannot fail.
+        let _ = write!(event_id, ":{}:", self.cycle);
         event_id.push_str(stage);
         event_id.push(':');
         event_id.push_str(kind_name);
@@ -201,35 +201,10 @@ impl SlaEmitter<'_> {
     }
 }
 
-/// Appends `n` in decimal.
-fn push_number(out: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn numbers_are_written_as_display_writes_them(n in any::<u32>()) {
-            let mut s = String::from("x");
-            push_number(&mut s, n);
-            prop_assert_eq!(s, format!("x{n}"));
-        }
-    }
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -9,8 +9,11 @@ use chrono::{FixedOffset, NaiveDate};
 use std::collections::{BTreeMap, HashSet};
 
 /// What the report is made from.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Rows {
+    /// The zone of every local day here (the SLA tallies' days) and of the
+    /// report's days: fixed where the rows are read.
+    pub zone: FixedOffset,
     pub complaints: Vec<ComplaintRow>,
     /// SLA events counted by local day and what the figures tell apart
     /// ([`tally_sla`]; ClickHouse counts them itself).
@@ -136,14 +139,14 @@ fn local_day(t: Timestamp, zone: FixedOffset) -> NaiveDate {
 }
 
 /// Computes the figures of the local days `from..=to` (all days when
-/// `None`); ageing is measured at `now`.
+/// `None`) in the rows' zone; ageing is measured at `now`.
 pub fn compute(
     rows: &Rows,
-    zone: FixedOffset,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     now: Timestamp,
 ) -> Figures {
+    let zone = rows.zone;
     let within = |d: NaiveDate| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t);
     let mut f = Figures {
         from,

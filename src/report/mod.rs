@@ -102,6 +102,7 @@ pub fn read_dir(dir: &Path, zone: chrono::FixedOffset) -> Result<Rows, ReportErr
     // A redelivered event is one cause.
     causes.dedup();
     Ok(Rows {
+        zone,
         complaints: jsonl::<ComplaintRow>(&dir.join("complaints.jsonl"))?,
         sla: figures::tally_sla(&jsonl::<SlaEvent>(&dir.join("sla_events.jsonl"))?, zone),
         dead_letters,
@@ -127,6 +128,7 @@ pub async fn read_clickhouse(
     );
     let [complaints, sla, dead_letters, causes] = clickhouse_reads(from, to, zone);
     Ok(Rows {
+        zone,
         complaints: fetch_rows(&client, &complaints.1).await?,
         sla: fetch_rows(&client, &sla.1).await?,
         dead_letters: fetch_rows(&client, &dead_letters.1).await?,
