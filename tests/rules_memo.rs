@@ -32,7 +32,7 @@ fn receipts(rules: &RuleSet) -> Vec<(String, Received)> {
     );
     let mut out = complaintflow::driver::demo::receipts(&demo);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    for case in corpus::load(&dir).unwrap() {
+    for case in corpus::load(&dir).unwrap().all().cloned() {
         out.push((
             case.id,
             Received {

@@ -2,6 +2,7 @@
 //! analysis meeting (投诉分析会), from a replay's output directory or from
 //! ClickHouse: the same rows, one computation.
 
+pub mod corrections;
 pub mod figures;
 pub mod html;
 
@@ -58,7 +59,7 @@ fn jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportEr
 }
 
 /// The rows of `sql`, fetched as JSONEachRow.
-async fn fetch_rows<T: serde::de::DeserializeOwned>(
+pub(crate) async fn fetch_rows<T: serde::de::DeserializeOwned>(
     client: &clickhouse::Client,
     sql: &str,
 ) -> Result<Vec<T>, ReportError> {

@@ -1,7 +1,10 @@
 //! The labelled corpus in `rules/corpus/*.jsonl`: realistic complaints with
-//! the category, priority and lead department a person would give them.
-//! `rules test` measures the rules against it: accuracy, per-category
-//! precision and recall, and the misses.
+//! the category, priority and departments a person gave them from the
+//! regulation (rules/corpus/LABELLING.md). Files named `frozen*` are the
+//! evaluation part: never used to choose words, weights or training data.
+//! `rules test` measures the rules on both parts: accuracy, per-category
+//! precision and recall, and the misses of the tuning part (the frozen
+//! part's misses are not shown, so that nobody tunes on them).
 
 use crate::core::decision::{DecisionInput, RuleDecision};
 use crate::model::event::{Customer, Received};
@@ -26,31 +29,70 @@ pub struct Labelled {
     pub category: Category,
     pub priority: Priority,
     pub lead_department: String,
+    /// The assisting departments the group would add, when labelled.
+    #[serde(default)]
+    pub assist_departments: Option<Vec<String>>,
+    /// What makes the case hard (`substring`, `negation`, ...).
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The corpus, in its two parts.
+#[derive(Debug, Default)]
+pub struct Corpus {
+    pub tuning: Vec<Labelled>,
+    pub frozen: Vec<Labelled>,
+}
+
+impl Corpus {
+    /// Every case, tuning part first.
+    pub fn all(&self) -> impl Iterator<Item = &Labelled> {
+        self.tuning.iter().chain(&self.frozen)
+    }
+}
+
+/// Whether a corpus file belongs to the frozen evaluation part.
+pub fn is_frozen(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("frozen"))
 }
 
 /// Reads every `*.jsonl` of `dir/corpus`, in name order; none: empty.
-pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
+pub fn load(dir: &Path) -> Result<Corpus, String> {
     let corpus = dir.join("corpus");
     let Ok(entries) = std::fs::read_dir(&corpus) else {
-        return Ok(Vec::new());
+        return Ok(Corpus::default());
     };
     let mut files: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     files.sort();
-    let mut out = Vec::new();
+    let mut out = Corpus::default();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let case = serde_json::from_str(line)
-                .map_err(|e| format!("{}:{}: {e}", f.display(), n + 1))?;
-            out.push(case);
-        }
+        let part = if is_frozen(&f) {
+            &mut out.frozen
+        } else {
+            &mut out.tuning
+        };
+        part.extend(load_file(&f)?);
+    }
+    Ok(out)
+}
+
+/// The labelled complaints of one JSON-lines file.
+pub fn load_file(f: &Path) -> Result<Vec<Labelled>, String> {
+    let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let case =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", f.display(), n + 1))?;
+        out.push(case);
     }
     Ok(out)
 }
@@ -58,12 +100,19 @@ pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
 /// How the rules did on the corpus.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Which part: `tuning` or `frozen`.
+    pub part: String,
     pub total: usize,
     pub category: usize,
     pub priority: usize,
     pub lead: usize,
     /// Per category: (decided and right, decided, labelled).
     pub per_category: BTreeMap<Category, (usize, usize, usize)>,
+    /// Assisting departments right, of the cases labelled with them.
+    pub assist: (usize, usize),
+    /// Per tag: (cases all right, cases).
+    pub per_tag: BTreeMap<String, (usize, usize)>,
+    /// Shown only for the tuning part.
     pub misses: Vec<String>,
 }
 
@@ -86,10 +135,12 @@ impl Report {
 
 /// Decides every case with `decide` and compares with its labels.
 pub fn evaluate(
+    part: &str,
     cases: &[Labelled],
     decide: impl Fn(&DecisionInput<'_>) -> Result<RuleDecision, String>,
 ) -> Report {
     let mut r = Report {
+        part: part.to_string(),
         total: cases.len(),
         ..Report::default()
     };
@@ -148,6 +199,18 @@ pub fn evaluate(
             &case.lead_department,
             &d.lead_department,
         );
+        if let Some(want) = &case.assist_departments {
+            let (mut a, mut b) = (want.clone(), d.assist_departments.clone());
+            a.sort();
+            b.sort();
+            r.assist.1 += 1;
+            r.assist.0 += (a == b) as usize;
+        }
+        for tag in &case.tags {
+            let t = r.per_tag.entry(tag.clone()).or_default();
+            t.0 += wrong.is_empty() as usize;
+            t.1 += 1;
+        }
         let hit = (d.category == case.category) as usize;
         r.per_category.entry(d.category).or_default().0 += hit;
         r.per_category.entry(d.category).or_default().1 += 1;
@@ -168,7 +231,7 @@ pub fn evaluate(
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pct = |n: usize| self.share(n) * 100.0;
-        writeln!(f, "corpus: {} labelled complaints", self.total)?;
+        writeln!(f, "corpus, {} part: {} labelled complaints", self.part, self.total)?;
         writeln!(
             f,
             "  category {:.1}%   lead department {:.1}%   priority {:.1}%   (target {:.0}% each)",
@@ -192,6 +255,22 @@ impl fmt::Display for Report {
                 ratio(*right, *decided),
                 ratio(*right, *labelled)
             )?;
+        }
+        if self.assist.1 > 0 {
+            writeln!(
+                f,
+                "  assisting departments {:.1}% ({} labelled)",
+                self.assist.0 as f64 * 100.0 / self.assist.1 as f64,
+                self.assist.1
+            )?;
+        }
+        let tags: Vec<String> = self
+            .per_tag
+            .iter()
+            .map(|(t, (right, n))| format!("{t} {right}/{n}"))
+            .collect();
+        if !tags.is_empty() {
+            writeln!(f, "  all right, by tag: {}", tags.join(", "))?;
         }
         for m in &self.misses {
             writeln!(f, "  MISS {m}")?;

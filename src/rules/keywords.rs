@@ -1,45 +1,98 @@
-//! `rules/keywords.toml`: named keyword lists, matched in one pass over the
-//! description so rules stay fast however long the lists grow. Scripts read
-//! the result as `c.keywords.<list>`: the first word of that list found in
-//! the text, or "" when none is. A word in Latin script matches whole words
-//! only ("plan" is not in "explanation"); a trailing `*` makes it a prefix
-//! ("vulnerab*" matches "vulnerability"). Chinese words match anywhere.
+//! `rules/keywords.toml`: named, weighted keyword lists, matched against the
+//! words of a complaint (rules/words.rs): a keyword is a word or a sequence
+//! of words, never part of one (`电视` is not in `电视剧`, "plan" not in
+//! "planet"). A trailing `*` makes the last word a prefix ("refund*" finds
+//! "refunded"). Latin words compare stemmed ("charges" finds "charged").
+//!
+//! A list is an array (every word weighs 1) or a table of weight → words.
+//! Rules read, per list, the first word found (`c.keywords.<list>`), every
+//! word found (`c.words.<list>`) and the sum of their weights
+//! (`c.score.<list>`), each word counted once.
+//!
+//! Two lists are negations, not evidence: a word of `negation` cancels the
+//! evidence after it in its clause ("不是网络问题", "not a network
+//! problem"), a word of `negation_after` the evidence before it ("网络没问题",
+//! "the internet is fine").
 
-use aho_corasick::AhoCorasick;
+use super::words::{Segmenter, Word};
 use rhai::ImmutableString;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// Compiled keyword lists.
+/// Lists that cancel evidence instead of being evidence.
+pub const NEGATION: &str = "negation";
+pub const NEGATION_AFTER: &str = "negation_after";
+
+/// Weights allowed for a keyword.
+const MAX_WEIGHT: i64 = 100;
+
+/// One keyword, compiled to the words it is made of.
+#[derive(Debug, Clone)]
+struct Pattern {
+    list: usize,
+    word: ImmutableString,
+    weight: i64,
+    /// Stems to compare; with `prefix`, the last is compared as a prefix of
+    /// the text word as written.
+    stems: Vec<String>,
+    prefix: bool,
+}
+
+/// What one list found in one text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListHits {
+    /// Each word found, once, in the order of its first place in the text.
+    pub words: Vec<ImmutableString>,
+    pub score: i64,
+}
+
+/// Compiled keyword lists and the segmenter that knows their words.
 #[derive(Debug, Clone)]
 pub struct Keywords {
     names: Vec<ImmutableString>,
-    /// List index of every pattern.
-    list_of: Vec<usize>,
-    /// The words as written in the file, lower-cased; shared with every
-    /// decision that reports them.
-    words: Vec<ImmutableString>,
-    /// Per pattern: must the match start / end at a word boundary?
-    bounds: Vec<(bool, bool)>,
-    none: ImmutableString,
-    matcher: AhoCorasick,
+    patterns: Vec<Pattern>,
+    /// Patterns by their first stem (exact ones).
+    by_first: HashMap<String, Vec<usize>>,
+    /// Patterns whose only word is a prefix.
+    prefixes: Vec<usize>,
+    segmenter: Segmenter,
 }
 
-/// Whether a word edge is a letter or digit of Latin script, so the text
-/// around it must not continue the word.
-fn latin(c: Option<char>) -> bool {
-    c.is_some_and(|c| c.is_ascii_alphanumeric())
+/// The file's form of a list: words, or weight → words.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ListSpec {
+    Words(Vec<String>),
+    Weighted(BTreeMap<String, Vec<String>>),
+}
+
+fn weighted(name: &str, spec: ListSpec) -> Result<Vec<(String, i64)>, String> {
+    match spec {
+        ListSpec::Words(words) => Ok(words.into_iter().map(|w| (w, 1)).collect()),
+        ListSpec::Weighted(groups) => {
+            let mut out = Vec::new();
+            for (weight, words) in groups {
+                let w: i64 = weight
+                    .parse()
+                    .ok()
+                    .filter(|w| (1..=MAX_WEIGHT).contains(w))
+                    .ok_or_else(|| {
+                        format!("list `{name}`: weight `{weight}` must be a whole number from 1 to {MAX_WEIGHT}")
+                    })?;
+                out.extend(words.into_iter().map(|word| (word, w)));
+            }
+            Ok(out)
+        }
+    }
 }
 
 impl Keywords {
-    /// Parses the TOML text: `list = ["word", ...]` per list.
+    /// Parses the TOML text: `list = ["word", ...]` or
+    /// `[list]` with `weight = ["word", ...]` lines.
     pub fn parse(text: &str) -> Result<Keywords, String> {
-        let lists: BTreeMap<String, Vec<String>> =
-            toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut names = Vec::new();
-        let mut list_of = Vec::new();
+        let lists: BTreeMap<String, ListSpec> = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut words = Vec::new();
-        let mut bounds = Vec::new();
-        for (i, (name, list)) in lists.into_iter().enumerate() {
+        let mut names = Vec::new();
+        for (i, (name, spec)) in lists.into_iter().enumerate() {
             if !name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
@@ -48,30 +101,63 @@ impl Keywords {
                     "list name `{name}`: use lower-case letters, digits and _"
                 ));
             }
-            for w in list {
+            for (w, weight) in weighted(&name, spec)? {
                 let w = w.trim().to_lowercase();
-                let (w, prefix) = match w.strip_suffix('*') {
-                    Some(stem) => (stem.to_string(), true),
-                    None => (w, false),
-                };
-                if w.is_empty() {
+                if w.trim_end_matches('*').trim().is_empty() {
                     return Err(format!("list `{name}` has an empty word"));
                 }
-                bounds.push((latin(w.chars().next()), !prefix && latin(w.chars().last())));
-                list_of.push(i);
-                words.push(ImmutableString::from(w));
+                words.push((i, w, weight));
             }
-            names.push(name.into());
+            names.push(ImmutableString::from(name));
         }
-        let matcher =
-            AhoCorasick::new(words.iter().map(|w| w.as_str())).map_err(|e| e.to_string())?;
+        let segmenter = Segmenter::with_words(words.iter().map(|(_, w, _)| w.as_str()));
+        let mut patterns = Vec::new();
+        for (list, w, weight) in words {
+            let (text, prefix) = match w.strip_suffix('*') {
+                Some(stem) => (stem.to_string(), true),
+                None => (w.clone(), false),
+            };
+            let parts = segmenter.words(&text);
+            let mut stems: Vec<String> = parts.iter().map(|p| p.stem.clone()).collect();
+            if let (true, Some(last), Some(p)) = (prefix, stems.last_mut(), parts.last()) {
+                last.clone_from(&p.raw);
+            }
+            // "plan" and "plans" are one word: each counts once.
+            if patterns
+                .iter()
+                .any(|p: &Pattern| p.list == list && p.stems == stems && p.prefix == prefix)
+            {
+                continue;
+            }
+            if stems.is_empty() {
+                return Err(format!(
+                    "list `{}`: `{w}` has no letters or characters to match",
+                    names[list]
+                ));
+            }
+            patterns.push(Pattern {
+                list,
+                word: text.into(),
+                weight,
+                stems,
+                prefix,
+            });
+        }
+        let mut by_first: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut prefixes = Vec::new();
+        for (i, p) in patterns.iter().enumerate() {
+            if p.prefix && p.stems.len() == 1 {
+                prefixes.push(i);
+            } else {
+                by_first.entry(p.stems[0].clone()).or_default().push(i);
+            }
+        }
         Ok(Keywords {
             names,
-            list_of,
-            words,
-            bounds,
-            none: ImmutableString::new(),
-            matcher,
+            patterns,
+            by_first,
+            prefixes,
+            segmenter,
         })
     }
 
@@ -85,30 +171,86 @@ impl Keywords {
         &self.names
     }
 
-    /// For every list, the earliest word of it found in `text` (lower case), or "".
-    pub fn first_matches(&self, text: &str) -> Vec<(ImmutableString, ImmutableString)> {
-        let mut found: Vec<Option<(usize, usize)>> = vec![None; self.names.len()];
-        for m in self.matcher.find_overlapping_iter(text) {
-            let id = m.pattern().as_usize();
-            let (start, end) = self.bounds[id];
-            if (start && latin(text[..m.start()].chars().next_back()))
-                || (end && latin(text[m.end()..].chars().next()))
-            {
+    /// The segmenter that knows every keyword as a word.
+    pub fn segmenter(&self) -> &Segmenter {
+        &self.segmenter
+    }
+
+    /// Whether pattern `p` matches the words starting at `at`.
+    fn matches_at(&self, p: &Pattern, words: &[Word], at: usize) -> bool {
+        let Some(span) = words.get(at..at + p.stems.len()) else {
+            return false;
+        };
+        let last = p.stems.len() - 1;
+        // A keyword of several words does not reach across a clause.
+        if span[0].clause != span[last].clause {
+            return false;
+        }
+        span.iter().zip(&p.stems).enumerate().all(|(i, (w, s))| {
+            if p.prefix && i == last {
+                w.raw.starts_with(s.as_str())
+            } else {
+                w.stem == *s
+            }
+        })
+    }
+
+    /// Every match in `words`: (position, pattern), in text order.
+    fn find(&self, words: &[Word]) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        for (at, w) in words.iter().enumerate() {
+            if let Some(ps) = self.by_first.get(&w.stem) {
+                found.extend(
+                    ps.iter()
+                        .filter(|&&p| self.matches_at(&self.patterns[p], words, at))
+                        .map(|&p| (at, p)),
+                );
+            }
+            found.extend(
+                self.prefixes
+                    .iter()
+                    .filter(|&&p| w.raw.starts_with(self.patterns[p].stems[0].as_str()))
+                    .map(|&p| (at, p)),
+            );
+        }
+        found
+    }
+
+    /// Per list (in [`Keywords::names`] order), what it found in `words`;
+    /// evidence a negation cancels is left out.
+    pub fn hits(&self, words: &[Word]) -> Vec<ListHits> {
+        let found = self.find(words);
+        let list_named = |n: &str| self.names.iter().position(|x| x.as_str() == n);
+        let (neg, neg_after) = (list_named(NEGATION), list_named(NEGATION_AFTER));
+        let negations: Vec<(usize, usize, bool)> = found
+            .iter()
+            .filter(|(_, p)| {
+                let l = Some(self.patterns[*p].list);
+                l == neg || l == neg_after
+            })
+            .map(|&(at, p)| (at, self.patterns[p].stems.len(), Some(self.patterns[p].list) == neg))
+            .collect();
+        let cancelled = |at: usize, len: usize| {
+            let clause = words[at].clause;
+            negations.iter().any(|&(n, n_len, before)| {
+                words[n].clause == clause
+                    && if before { n + n_len <= at } else { at + len <= n }
+            })
+        };
+        let mut out = vec![ListHits::default(); self.names.len()];
+        for (at, p) in found {
+            let pat = &self.patterns[p];
+            let is_negation = Some(pat.list) == neg || Some(pat.list) == neg_after;
+            if !is_negation && cancelled(at, pat.stems.len()) {
                 continue;
             }
-            let slot = &mut found[self.list_of[id]];
-            if slot.is_none_or(|(start, _)| m.start() < start) {
-                *slot = Some((m.start(), id));
+            let hits = &mut out[pat.list];
+            if !hits.words.contains(&pat.word) {
+                hits.words.push(pat.word.clone());
+                hits.score = hits.score.saturating_add(pat.weight);
             }
         }
-        let word = |f: Option<(usize, usize)>| {
-            f.map_or_else(|| self.none.clone(), |(_, id)| self.words[id].clone())
-        };
-        self.names
-            .iter()
-            .zip(found)
-            .map(|(n, f)| (n.clone(), word(f)))
-            .collect()
+        out
     }
 }
 
@@ -116,32 +258,51 @@ impl Keywords {
 mod tests {
     use super::*;
 
-    #[test]
-    fn latin_words_match_whole_words_and_stars_mark_prefixes() {
-        let k = Keywords::parse("biz = [\"plan\"]\nsec = [\"vulnerab*\"]\ntech = [\"网速\"]\n")
-            .unwrap();
-        let hit = |text: &str| -> Vec<String> {
-            k.first_matches(text)
-                .iter()
-                .map(|(_, w)| w.to_string())
-                .collect()
-        };
-        assert_eq!(hit("thanks for the explanation"), ["", "", ""]);
-        assert_eq!(
-            hit("my plan, 网速慢, a vulnerability"),
-            ["plan", "vulnerab", "网速"]
-        );
-        assert_eq!(hit("套餐plan很贵"), ["plan", "", ""]);
+    fn found(k: &Keywords, text: &str) -> Vec<Vec<String>> {
+        let words = k.segmenter().words(&text.to_lowercase());
+        k.hits(&words)
+            .into_iter()
+            .map(|h| h.words.iter().map(|w| w.to_string()).collect())
+            .collect()
     }
 
     #[test]
-    fn finds_the_earliest_word_of_each_list() {
-        let k =
-            Keywords::parse("tech = [\"断网\", \"Slow\"]\nbiz = [\"扣费\"]\nnone = [\"zzz\"]\n")
-                .unwrap();
-        let m = k.first_matches("very slow, 断网 and 扣费");
-        let m: Vec<(&str, &str)> = m.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        assert_eq!(m, [("biz", "扣费"), ("none", ""), ("tech", "slow")]);
+    fn keywords_match_whole_words_and_stars_mark_prefixes() {
+        let k = Keywords::parse("biz = [\"plan\"]\nsec = [\"vulnerab*\"]\ntech = [\"网速\", \"电视\"]\n")
+            .unwrap();
+        assert_eq!(found(&k, "thanks for the explanation, planet"), [vec![] as Vec<String>, vec![], vec![]]);
+        assert_eq!(found(&k, "my plans, 网速慢, a vulnerability"), [["plan"], ["vulnerab"], ["网速"]]);
+        assert_eq!(found(&k, "套餐送的电视剧会员")[2], Vec::<String>::new());
+        assert_eq!(found(&k, "电视没有信号")[2], ["电视"]);
+    }
+
+    #[test]
+    fn word_sequences_and_stems_match() {
+        let k = Keywords::parse("t = [\"no internet\", \"charges\", \"top-up\"]").unwrap();
+        assert_eq!(found(&k, "No Internet since we were charged for a top up"), [["no internet", "charges", "top-up"]]);
+        assert_eq!(found(&k, "no, internet"), [Vec::<String>::new()]);
+    }
+
+    #[test]
+    fn weights_add_up_once_per_word() {
+        let k = Keywords::parse("[tech]\n3 = [\"断网\"]\n1 = [\"路由器\"]\n").unwrap();
+        let words = k.segmenter().words("断网了,路由器重启还是断网");
+        assert_eq!(k.hits(&words)[0].score, 4);
+    }
+
+    #[test]
+    fn negations_cancel_evidence_in_their_clause() {
+        let k = Keywords::parse(
+            "negation = [\"不是\", \"not a\"]\nnegation_after = [\"没问题\", \"is fine\"]\ntech = [\"网络\", \"network\"]\nbiz = [\"账单\", \"bill\"]\n",
+        )
+        .unwrap();
+        let tech = |t: &str| found(&k, t)[3].clone();
+        assert!(tech("不是网络问题,是账单不对").is_empty());
+        assert!(tech("网络没问题,账单不对").is_empty());
+        assert!(tech("It is not a network problem, the bill is wrong").is_empty());
+        assert!(tech("the network is fine but the bill").is_empty());
+        assert_eq!(tech("账单没问题,网络断了"), ["网络"]);
+        assert_eq!(found(&k, "不是网络问题,是账单不对")[0], ["账单"]);
     }
 
     #[test]
@@ -149,5 +310,8 @@ mod tests {
         assert!(Keywords::parse("Bad-Name = [\"x\"]").is_err());
         assert!(Keywords::parse("a = [\" \"]").is_err());
         assert!(Keywords::parse("a = \"not a list\"").is_err());
+        assert!(Keywords::parse("[a]\nheavy = [\"x\"]").is_err());
+        assert!(Keywords::parse("[a]\n0 = [\"x\"]").is_err());
+        assert!(Keywords::parse("a = [\"!!\"]").is_err());
     }
 }

@@ -7,9 +7,11 @@ pub mod engine;
 pub mod fixtures;
 pub mod keywords;
 pub mod memo;
+pub mod model;
 pub mod policy;
 pub mod reload;
 pub mod ruleset;
 pub mod subject;
+pub mod words;
 
 pub use ruleset::{RuleSet, RulesError};

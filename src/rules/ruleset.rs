@@ -5,6 +5,7 @@ use super::engine::{self, ENTRY};
 use super::fixtures::{self, FixtureCase};
 use super::keywords::Keywords;
 use super::memo::Memo;
+use super::model::{self, Model};
 use super::policy;
 use super::subject::Subject;
 use crate::core::SlaPolicy;
@@ -33,6 +34,8 @@ pub enum RulesError {
     Policy(String),
     #[error("keywords.toml: {0}")]
     Keywords(String),
+    #[error("{file}: {0}", file = model::FILE)]
+    Model(String),
     #[error("departments.toml: {0}")]
     Departments(String),
     #[error("{file}: {message}")]
@@ -46,6 +49,7 @@ pub struct RuleSet {
     ast: rhai::AST,
     policy: SlaPolicy,
     keywords: Keywords,
+    model: Option<std::sync::Arc<Model>>,
     version: String,
     fixtures: Vec<FixtureCase>,
     departments: Option<BTreeMap<String, String>>,
@@ -96,7 +100,8 @@ impl RuleSet {
                 .unwrap_or_default()
                 .to_string();
             if name.ends_with(".rhai")
-                || ["sla.toml", "keywords.toml", "departments.toml"].contains(&name.as_str())
+                || ["sla.toml", "keywords.toml", "departments.toml", model::FILE]
+                    .contains(&name.as_str())
             {
                 files.push((name, read(&p)?));
             }
@@ -133,6 +138,7 @@ impl RuleSet {
         let mut policy_text = None;
         let mut keywords = Keywords::empty();
         let mut departments: Option<BTreeMap<String, String>> = None;
+        let mut model = None;
         // Where each function is defined: the same one in two files would
         // silently replace the other.
         let mut defined: BTreeMap<(String, usize), String> = BTreeMap::new();
@@ -181,6 +187,8 @@ impl RuleSet {
                 policy_text = Some(text);
             } else if path == "keywords.toml" {
                 keywords = Keywords::parse(text).map_err(RulesError::Keywords)?;
+            } else if path == model::FILE {
+                model = Some(std::sync::Arc::new(Model::parse(text).map_err(RulesError::Model)?));
             } else if path == "departments.toml" {
                 let list: BTreeMap<String, String> =
                     toml::from_str(text).map_err(|e| RulesError::Departments(e.to_string()))?;
@@ -209,6 +217,7 @@ impl RuleSet {
             ast,
             policy,
             keywords,
+            model,
             departments,
             version,
             fixtures,
@@ -262,7 +271,7 @@ impl RuleSet {
     /// department that is neither declared in `departments.toml` nor the
     /// complaint's current (group-chosen) routing is an error.
     pub fn try_decide(&self, input: &DecisionInput<'_>) -> Result<RuleDecision, String> {
-        let subject = Subject::new(input, &self.keywords);
+        let subject = Subject::new(input, &self.keywords, self.model.as_ref());
         let remembered = self.memo.as_ref().and_then(|m| m.get(&subject));
         let d = match remembered {
             Some(d) => d,
@@ -292,6 +301,16 @@ impl RuleSet {
             }
         }
         Ok(d)
+    }
+
+    /// The keyword lists, with the segmenter that knows their words.
+    pub fn keywords(&self) -> &Keywords {
+        &self.keywords
+    }
+
+    /// The learned model, if the ruleset has one.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_deref()
     }
 
     /// The declared departments and their names for reports, if declared.

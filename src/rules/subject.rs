@@ -3,17 +3,77 @@
 //! rule never reads (attributes, customer) are never converted, and a
 //! misspelt field is an error instead of a silent `()`.
 
-use super::keywords::Keywords;
+use super::keywords::{Keywords, ListHits};
+use super::model::{Model, Prediction};
 use crate::core::decision::DecisionInput;
 use rhai::{Dynamic, EvalAltResult, ImmutableString, Map};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
-/// `c.keywords`: the first word of each list found in the description.
-#[derive(Debug, Clone)]
-pub struct KeywordHits {
-    hits: Arc<Vec<(ImmutableString, ImmutableString)>>,
+/// What the keyword lists found in the description, by list name, and
+/// the record of which lists a rule read.
+#[derive(Debug)]
+struct Found {
+    names: Vec<ImmutableString>,
+    lists: Vec<ListHits>,
     reads: Arc<Reads>,
+}
+
+impl Found {
+    /// The hits of list `name`, recorded as read.
+    fn read(&self, name: &str) -> Result<&ListHits, Box<EvalAltResult>> {
+        let Some(i) = self.names.iter().position(|n| n.as_str() == name) else {
+            let names: Vec<&str> = self.names.iter().map(|n| n.as_str()).collect();
+            return Err(format!(
+                "no keyword list `{name}` in keywords.toml (lists: {})",
+                names.join(", ")
+            )
+            .into());
+        };
+        // Past 64 lists a read cannot be recorded: mark it as reading
+        // the whole text, which keys on every keyword it could contain.
+        if i < 64 {
+            self.reads.lists.fetch_or(1 << i, Ordering::Relaxed);
+        } else {
+            self.reads.field(Field::Text);
+        }
+        Ok(&self.lists[i])
+    }
+}
+
+/// `c.keywords`: per list, the first word found, or "".
+#[derive(Debug, Clone)]
+pub struct FirstWords(Arc<Found>);
+/// `c.words`: per list, every word found, in text order.
+#[derive(Debug, Clone)]
+pub struct AllWords(Arc<Found>);
+/// `c.score`: per list, the sum of the weights of the words found.
+#[derive(Debug, Clone)]
+pub struct Scores(Arc<Found>);
+
+/// `c.model`: the learned model's answers, computed on first read.
+#[derive(Debug, Clone)]
+pub struct ModelView {
+    model: Option<Arc<Model>>,
+    words: Arc<Vec<super::words::Word>>,
+    text: ImmutableString,
+    answer: Arc<OnceLock<Prediction>>,
+    reads: Arc<Reads>,
+}
+
+impl ModelView {
+    fn prediction(&self) -> Option<&Prediction> {
+        let model = self.model.as_ref()?;
+        Some(self.answer.get_or_init(|| model.predict(&self.words, &self.text)))
+    }
+
+    fn read(&mut self) -> Result<&Prediction, Box<EvalAltResult>> {
+        self.reads.field(Field::Model);
+        self.prediction().ok_or_else(|| {
+            "this ruleset has no model (rules/model.json): train one with `complaintflow rules learn`"
+                .into()
+        })
+    }
 }
 
 /// Which inputs a rule read during one call: fields of `c` (bits by
@@ -59,6 +119,7 @@ enum Field {
     AssignedLead,
     AssignedAssist,
     AssignedByGroup,
+    Model,
 }
 
 /// `c`: one complaint's rule inputs.
@@ -78,7 +139,8 @@ pub struct Subject {
     comment: ImmutableString,
     received_at: chrono::DateTime<chrono::Utc>,
     happened_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    keywords: KeywordHits,
+    found: Arc<Found>,
+    model: ModelView,
     assigned_lead: ImmutableString,
     assigned_assist: Vec<ImmutableString>,
     assigned_by_group: bool,
@@ -86,19 +148,32 @@ pub struct Subject {
 }
 
 impl Subject {
-    pub fn new(input: &DecisionInput<'_>, keywords: &Keywords) -> Subject {
+    pub fn new(
+        input: &DecisionInput<'_>,
+        keywords: &Keywords,
+        model: Option<&Arc<Model>>,
+    ) -> Subject {
         let r = input.received;
-        let text = r.description.to_lowercase();
+        let text: ImmutableString = r.description.to_lowercase().into();
         let reads = Arc::new(Reads::default());
-        let hits = KeywordHits {
-            hits: Arc::new(keywords.first_matches(&text)),
+        let words = Arc::new(keywords.segmenter().words(&text));
+        let found = Arc::new(Found {
+            names: keywords.names().to_vec(),
+            lists: keywords.hits(&words),
+            reads: reads.clone(),
+        });
+        let model = ModelView {
+            model: model.cloned(),
+            words,
+            text: text.clone(),
+            answer: Arc::new(OnceLock::new()),
             reads: reads.clone(),
         };
         Subject {
             id: input.complaint_id.into(),
             channel: r.channel.to_lowercase().into(),
             description: r.description.as_str().into(),
-            text: text.into(),
+            text,
             impact: r.impact.map_or("", |i| i.as_str()),
             customer_id: r.customer.id.as_str().into(),
             customer_name: r.customer.name.as_str().into(),
@@ -109,7 +184,8 @@ impl Subject {
             comment: input.comment.unwrap_or("").to_lowercase().into(),
             received_at: input.received_at,
             happened_at: r.happened_at,
-            keywords: hits,
+            found,
+            model,
             assigned_lead: input.current.map_or("", |a| a.lead).into(),
             assigned_assist: input
                 .current
@@ -187,9 +263,24 @@ impl Subject {
         if has(Field::AssignedByGroup) {
             put(&[self.assigned_by_group as u8]);
         }
-        for (i, (_, word)) in self.keywords.hits.iter().enumerate() {
+        if has(Field::Model) {
+            match self.model.prediction() {
+                Some(p) => {
+                    for a in [&p.category, &p.lead_department, &p.priority] {
+                        put(a.class.as_bytes());
+                        put(&a.confidence.to_le_bytes());
+                    }
+                }
+                None => put(b"\xff"),
+            }
+        }
+        // A list's words decide its first word and its score too.
+        for (i, hits) in self.found.lists.iter().enumerate() {
             if i < 64 && lists & (1 << i) != 0 {
-                put(word.as_bytes());
+                for w in &hits.words {
+                    put(w.as_bytes());
+                }
+                put(b"\xff");
             }
         }
     }
@@ -226,6 +317,9 @@ pub const FIELDS: &[&str] = &[
     "customer",
     "attributes",
     "keywords",
+    "words",
+    "score",
+    "model",
     "cycle",
     "reopen_count",
     "previous_priority",
@@ -270,28 +364,16 @@ fn unknown_field(_c: &mut Subject, field: &str) -> Result<Dynamic, Box<EvalAltRe
     .into())
 }
 
-fn hits_get(k: &mut KeywordHits, list: &str) -> Result<ImmutableString, Box<EvalAltResult>> {
-    k.hits
-        .iter()
-        .position(|(name, _)| name.as_str() == list)
-        .map(|i| {
-            // Past 64 lists a read cannot be recorded: mark it as reading
-            // the whole text, which keys on every keyword it could contain.
-            if i < 64 {
-                k.reads.lists.fetch_or(1 << i, Ordering::Relaxed);
-            } else {
-                k.reads.field(Field::Text);
-            }
-            k.hits[i].1.clone()
-        })
-        .ok_or_else(|| {
-            let names: Vec<&str> = k.hits.iter().map(|(n, _)| n.as_str()).collect();
-            format!(
-                "no keyword list `{list}` in keywords.toml (lists: {})",
-                names.join(", ")
-            )
-            .into()
-        })
+fn first_word(k: &mut FirstWords, list: &str) -> Result<ImmutableString, Box<EvalAltResult>> {
+    Ok(k.0.read(list)?.words.first().cloned().unwrap_or_default())
+}
+
+fn all_words(k: &mut AllWords, list: &str) -> Result<rhai::Array, Box<EvalAltResult>> {
+    Ok(k.0.read(list)?.words.iter().cloned().map(Dynamic::from).collect())
+}
+
+fn score(k: &mut Scores, list: &str) -> Result<i64, Box<EvalAltResult>> {
+    Ok(k.0.read(list)?.score)
 }
 
 /// Records that the rule read `f`; every getter goes through here.
@@ -317,7 +399,10 @@ pub fn register(engine: &mut rhai::Engine) {
         .register_get("impact", |c: &mut Subject| read(c, Field::Impact).impact)
         .register_get("customer", customer)
         .register_get("attributes", attributes)
-        .register_get("keywords", |c: &mut Subject| c.keywords.clone())
+        .register_get("keywords", |c: &mut Subject| FirstWords(c.found.clone()))
+        .register_get("words", |c: &mut Subject| AllWords(c.found.clone()))
+        .register_get("score", |c: &mut Subject| Scores(c.found.clone()))
+        .register_get("model", |c: &mut Subject| c.model.clone())
         .register_get("cycle", |c: &mut Subject| read(c, Field::Cycle).cycle)
         .register_get("reopen_count", |c: &mut Subject| {
             read(c, Field::Cycle).cycle
@@ -352,6 +437,29 @@ pub fn register(engine: &mut rhai::Engine) {
             read(c, Field::AssignedByGroup).assigned_by_group
         })
         .register_indexer_get(unknown_field)
-        .register_type_with_name::<KeywordHits>("KeywordHits")
-        .register_indexer_get(hits_get);
+        .register_type_with_name::<FirstWords>("KeywordHits")
+        .register_indexer_get(first_word)
+        .register_type_with_name::<AllWords>("KeywordWords")
+        .register_indexer_get(all_words)
+        .register_type_with_name::<Scores>("KeywordScores")
+        .register_indexer_get(score)
+        .register_type_with_name::<ModelView>("Model")
+        .register_get("category", |m: &mut ModelView| {
+            m.read().map(|p| p.category.class.clone())
+        })
+        .register_get("confidence", |m: &mut ModelView| {
+            m.read().map(|p| p.category.confidence)
+        })
+        .register_get("lead_department", |m: &mut ModelView| {
+            m.read().map(|p| p.lead_department.class.clone())
+        })
+        .register_get("lead_confidence", |m: &mut ModelView| {
+            m.read().map(|p| p.lead_department.confidence)
+        })
+        .register_get("priority", |m: &mut ModelView| {
+            m.read().map(|p| p.priority.class.clone())
+        })
+        .register_get("priority_confidence", |m: &mut ModelView| {
+            m.read().map(|p| p.priority.confidence)
+        });
 }

@@ -12,6 +12,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod rules;
+
 #[derive(Parser)]
 #[command(
     name = "complaintflow",
@@ -200,54 +202,7 @@ pub enum Command {
     /// Admin tools for rules.
     Rules {
         #[command(subcommand)]
-        action: RulesAction,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum RulesAction {
-    /// Compiles the scripts, validates policy, keywords, departments and
-    /// fixtures, and runs every fixture once (rule errors fail).
-    Check {
-        /// Rules directory (default: ./rules when it exists, else the
-        /// built-in ruleset).
-        dir: Option<PathBuf>,
-    },
-    /// What a rule change would do: replays a history with both rulesets
-    /// and compares decisions (transition tables, examples) and SLA outcomes.
-    Diff {
-        /// The rules in force.
-        old: PathBuf,
-        /// The changed rules.
-        new: PathBuf,
-        /// JSONL history of input events (e.g. a `replay` input).
-        #[arg(
-            long,
-            required_unless_present = "clickhouse_url",
-            conflicts_with = "clickhouse_url"
-        )]
-        input: Option<PathBuf>,
-        #[command(flatten)]
-        clickhouse: ClickHouseSource,
-        /// First local day (Beijing time) of the stored history (YYYY-MM-DD).
-        #[arg(long)]
-        from: Option<chrono::NaiveDate>,
-        /// Last local day of the stored history (YYYY-MM-DD).
-        #[arg(long)]
-        to: Option<chrono::NaiveDate>,
-        /// The wall clock for refusing events from the future (default: now).
-        #[arg(long)]
-        now: Option<chrono::DateTime<chrono::FixedOffset>>,
-        /// Also write the diff as a page in the report's style.
-        #[arg(long)]
-        html: Option<PathBuf>,
-    },
-    /// Runs the fixture cases and measures the rules on the labelled
-    /// corpus; exits non-zero on a failing case or a missed target.
-    Test {
-        /// Rules directory (default: ./rules when it exists, else the
-        /// built-in ruleset).
-        dir: Option<PathBuf>,
+        action: rules::RulesAction,
     },
 }
 
@@ -439,25 +394,6 @@ fn render_report(
     let page = crate::report::html::render(&figures, rules.departments());
     std::fs::write(out, page).with_context(|| format!("writing {}", out.display()))?;
     Ok(out.to_path_buf())
-}
-
-/// Prints each distinct rule error once, with the fixture cases it hit.
-fn print_rule_errors(failures: &[crate::rules::fixtures::Failure]) {
-    let mut by_error: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for f in failures {
-        if let Some(e) = &f.error {
-            by_error
-                .entry(e.as_str())
-                .or_default()
-                .push(format!("{} :: {}", f.file, f.name));
-        }
-    }
-    for (error, cases) in by_error {
-        println!("RULE ERROR in {} case(s): {error}", cases.len());
-        for c in cases {
-            println!("    {c}");
-        }
-    }
 }
 
 /// Runs a parsed command; the exit code is the caller's business.
@@ -683,104 +619,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 bail!("{bad} bad line(s)");
             }
         }
-        Command::Rules {
-            action:
-                RulesAction::Diff {
-                    old,
-                    new,
-                    input,
-                    clickhouse,
-                    from,
-                    to,
-                    now,
-                    html,
-                },
-        } => {
-            let old = RuleSet::load_dir(&old)
-                .with_context(|| format!("loading rules from {}", old.display()))?;
-            let new = RuleSet::load_dir(&new)
-                .with_context(|| format!("loading rules from {}", new.display()))?;
-            let text = match (input, clickhouse.config()) {
-                (Some(input), _) => {
-                    std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?
-                }
-                (None, Some(cfg)) => {
-                    let zone = crate::config::DEFAULT_TIMEZONE;
-                    block_on(crate::report::read_history(&cfg, from, to, zone))??
-                }
-                (None, None) => bail!("give --input or --clickhouse-url"),
-            };
-            let bounds = Bounds {
-                until: None,
-                now: now.map(|t| t.to_utc()),
-            };
-            let d = crate::driver::diff::diff(&text, &old, &new, bounds)?;
-            print!("{d}");
-            if let Some(path) = html {
-                std::fs::write(&path, d.to_html())
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!("\npage: {}", path.display());
-            }
-        }
-        Command::Rules {
-            action: RulesAction::Check { dir },
-        } => {
-            let rules = load_rules(dir.as_deref())?;
-            // Every fixture runs once: a rule error a fixture reaches (a
-            // field typo, a wrong type) is caught here, before `rules test`.
-            let failures = rules.run_fixtures();
-            print_rule_errors(&failures);
-            if failures.iter().any(|f| f.error.is_some()) {
-                bail!("the rules fail on fixture cases");
-            }
-            let differ = failures.len();
-            println!(
-                "ok: {} compiles; ruleset_version {}; {} fixture cases run, {differ} differ from their expectation{}",
-                rules.origin,
-                rules.version(),
-                rules.fixtures().len(),
-                if differ > 0 {
-                    " (see `rules test`)"
-                } else {
-                    ""
-                }
-            );
-        }
-        Command::Rules {
-            action: RulesAction::Test { dir },
-        } => {
-            let rules = load_rules(dir.as_deref())?;
-            let failures = rules.run_fixtures();
-            let total = rules.fixtures().len();
-            print_rule_errors(&failures);
-            for f in failures.iter().filter(|f| f.error.is_none()) {
-                print!("{f}");
-            }
-            println!(
-                "{} of {total} cases pass (ruleset_version {})",
-                total - failures.len(),
-                rules.version()
-            );
-            let corpus = match &dir {
-                Some(d) => crate::rules::corpus::load(d),
-                None if Path::new("rules").is_dir() => {
-                    crate::rules::corpus::load(Path::new("rules"))
-                }
-                None => Ok(Vec::new()),
-            }
-            .map_err(anyhow::Error::msg)?;
-            let report = (!corpus.is_empty())
-                .then(|| crate::rules::corpus::evaluate(&corpus, |i| rules.try_decide(i)));
-            if let Some(r) = &report {
-                print!("{r}");
-            }
-            if !failures.is_empty() {
-                bail!("{} fixture case(s) fail", failures.len());
-            }
-            if report.is_some_and(|r| !r.meets_target()) {
-                bail!("the rules miss the corpus target");
-            }
-        }
+        Command::Rules { action } => rules::run(action)?,
     }
     Ok(())
 }

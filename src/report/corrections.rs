@@ -1,0 +1,111 @@
+//! The complaint handling group's corrections of the rules: complaints
+//! whose routing the group changed (`complaint.assigned` naming another
+//! lead or other assisting departments than the rules' first decision).
+//! `rules learn` trains on them, labelled by the group's routing;
+//! `rules corrections` shows them to admins, grouped by the evidence that
+//! misled the rules.
+
+use super::{ReportError, fetch_rows};
+use crate::config::ClickHouseConfig;
+use serde::Deserialize;
+
+/// One re-routing by the group.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Correction {
+    pub complaint_id: String,
+    pub channel: String,
+    pub impact: String,
+    pub description: String,
+    /// The rules' first decision.
+    pub category: String,
+    pub priority: String,
+    pub rules_lead: String,
+    pub rules_assist: Vec<String>,
+    pub reason: String,
+    pub ruleset_version: String,
+    /// The group's latest routing.
+    pub group_lead: String,
+    pub group_assist: Vec<String>,
+    /// When the group routed it (UTC, `YYYY-MM-DD hh:mm:ss.sss`).
+    pub assigned_at: String,
+}
+
+/// The corrections whose latest assignment falls on the local days
+/// `from..=to` in `zone` (either end open).
+pub async fn read(
+    cfg: &ClickHouseConfig,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    zone: &str,
+) -> Result<Vec<Correction>, ReportError> {
+    let client = crate::sink::clickhouse::client(cfg)?.with_database(&cfg.database);
+    let day = format!("toDate(a.assigned_at, '{zone}')");
+    let mut period = Vec::new();
+    if let Some(f) = from {
+        period.push(format!("{day} >= toDate('{f}')"));
+    }
+    if let Some(t) = to {
+        period.push(format!("{day} <= toDate('{t}')"));
+    }
+    let period = if period.is_empty() {
+        String::new()
+    } else {
+        format!(" AND {}", period.join(" AND "))
+    };
+    // The latest assignment of each complaint is the group's routing; the
+    // first decision (cycle 0) is what the rules said before anyone looked.
+    let sql = format!(
+        "SELECT r.complaint_id AS complaint_id, r.channel AS channel, r.impact AS impact,
+                JSONExtractString(r.payload, 'description') AS description,
+                d.category AS category, d.priority AS priority,
+                d.lead_department AS rules_lead,
+                d.assist_departments AS rules_assist, d.reason AS reason,
+                d.ruleset_version AS ruleset_version,
+                a.lead AS group_lead, a.assist AS group_assist,
+                toString(a.assigned_at) AS assigned_at
+         FROM (SELECT complaint_id,
+                      argMax(lead_department, occurred_at) AS lead,
+                      argMax(JSONExtract(payload, 'assist_departments', 'Array(String)'), occurred_at) AS assist,
+                      max(occurred_at) AS assigned_at
+               FROM events FINAL
+               WHERE type = 'complaint.assigned' AND refused = 0
+               GROUP BY complaint_id) AS a
+         INNER JOIN (SELECT complaint_id, channel, impact, payload FROM events FINAL
+                     WHERE type = 'complaint.received' AND refused = 0) AS r
+            ON r.complaint_id = a.complaint_id
+         INNER JOIN (SELECT * FROM decisions FINAL WHERE cycle = 0) AS d
+            ON d.complaint_id = a.complaint_id
+         WHERE (a.lead != d.lead_department
+                OR arraySort(a.assist) != arraySort(arrayMap(x -> toString(x), d.assist_departments))){period}
+         ORDER BY a.assigned_at, r.complaint_id"
+    );
+    fetch_rows(&client, &sql).await
+}
+
+/// The evidence a decision's reason names (the words in `“...”` after
+/// `evidence`), or the reason's first clause when it names none.
+pub fn evidence(reason: &str) -> String {
+    let words: Vec<&str> = reason
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        reason.split(';').next().unwrap_or("").trim().to_string()
+    } else {
+        words.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn evidence_is_the_quoted_words_of_the_reason() {
+        assert_eq!(
+            super::evidence(r#"technical (evidence "电视" 3 against business 0); general (...)"#),
+            "电视"
+        );
+        assert_eq!(super::evidence("other (no evidence); general"), "other (no evidence)");
+    }
+}

@@ -1,0 +1,379 @@
+//! `rules/model.json`: a text classifier learned from labelled complaints
+//! (`complaintflow rules learn`): multinomial naive Bayes over a
+//! complaint's words and the character pairs of its Chinese text, with a
+//! head each for the category, the lead department and the priority. Rules read its
+//! answer as `c.model` and weigh it beside the keyword evidence.
+//!
+//! The file holds counts, not probabilities: it is exact, diffable and
+//! small, and the probabilities follow from it when it is loaded. A file of
+//! another format version is refused, like any unreadable rule file.
+
+use super::words::{Segmenter, Word, han_runs};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The format this build reads and writes.
+pub const FORMAT: &str = "complaintflow-naive-bayes/1";
+/// The file in a rules directory.
+pub const FILE: &str = "model.json";
+/// The heads every model has.
+pub const HEADS: [&str; 3] = ["category", "lead_department", "priority"];
+/// Additive smoothing of feature counts.
+const ALPHA: f64 = 0.5;
+/// Confidences are given in steps of this, so that decisions remembered by
+/// what the rule read (rules/memo.rs) are shared by similar complaints.
+pub const CONFIDENCE_STEP: f64 = 0.05;
+/// Feature names longer than this are not kept (bounded input).
+const MAX_FEATURE_BYTES: usize = 64;
+
+/// The model file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub format: String,
+    /// What it was trained on, for people: sources and example counts.
+    pub trained_on: BTreeMap<String, usize>,
+    pub heads: BTreeMap<String, HeadCounts>,
+}
+
+/// One head's counts: per class, the documents and, per feature, the
+/// documents of that class that have it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HeadCounts {
+    pub classes: Vec<String>,
+    pub documents: Vec<u32>,
+    pub features: BTreeMap<String, Vec<u32>>,
+}
+
+/// One labelled example.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub text: String,
+    pub category: String,
+    pub lead_department: String,
+    pub priority: String,
+}
+
+/// A head ready to predict: log priors and log likelihoods.
+#[derive(Debug, Clone)]
+struct Head {
+    classes: Vec<rhai::ImmutableString>,
+    priors: Vec<f64>,
+    likelihood: HashMap<String, Vec<f64>>,
+}
+
+/// A head's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub class: rhai::ImmutableString,
+    /// The answer's probability, rounded down to [`CONFIDENCE_STEP`].
+    pub confidence: f64,
+}
+
+/// The model's answers for one complaint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub category: Answer,
+    pub lead_department: Answer,
+    pub priority: Answer,
+}
+
+/// A loaded model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    category: Head,
+    lead: Head,
+    priority: Head,
+}
+
+/// The features of a text: its words and the character pairs of its
+/// Chinese runs, each once.
+pub fn features(words: &[Word], lower_text: &str) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut put = |f: String| {
+        if f.len() <= MAX_FEATURE_BYTES && seen.insert(f.clone()) {
+            out.push(f);
+        }
+    };
+    for w in words {
+        put(format!("w:{}", w.stem));
+    }
+    for run in han_runs(lower_text) {
+        let chars: Vec<char> = run.chars().collect();
+        for pair in chars.windows(2) {
+            put(format!("c:{}{}", pair[0], pair[1]));
+        }
+    }
+    out
+}
+
+impl HeadCounts {
+    fn add(&mut self, class: &str, features: &[String]) {
+        let i = match self.classes.iter().position(|c| c == class) {
+            Some(i) => i,
+            None => {
+                self.classes.push(class.to_string());
+                self.documents.push(0);
+                for counts in self.features.values_mut() {
+                    counts.push(0);
+                }
+                self.classes.len() - 1
+            }
+        };
+        self.documents[i] = self.documents[i].saturating_add(1);
+        let n = self.classes.len();
+        for f in features {
+            let counts = self.features.entry(f.clone()).or_insert_with(|| vec![0; n]);
+            counts[i] = counts[i].saturating_add(1);
+        }
+    }
+
+    fn compile(&self, head: &str) -> Result<Head, String> {
+        let n = self.classes.len();
+        if n == 0 || self.documents.len() != n {
+            return Err(format!("head `{head}`: classes and document counts disagree or are empty"));
+        }
+        let docs: f64 = self.documents.iter().map(|&d| f64::from(d)).sum();
+        if docs == 0.0 {
+            return Err(format!("head `{head}`: no documents"));
+        }
+        let mut totals = vec![0f64; n];
+        for (f, counts) in &self.features {
+            if counts.len() != n {
+                return Err(format!("head `{head}`: feature `{f}` has {} counts for {n} classes", counts.len()));
+            }
+            for (t, &c) in totals.iter_mut().zip(counts) {
+                *t += f64::from(c);
+            }
+        }
+        let vocabulary = self.features.len() as f64;
+        let denominators: Vec<f64> = totals.iter().map(|t| (t + ALPHA * vocabulary).ln()).collect();
+        let likelihood = self
+            .features
+            .iter()
+            .map(|(f, counts)| {
+                let lp = counts
+                    .iter()
+                    .zip(&denominators)
+                    .map(|(&c, d)| (f64::from(c) + ALPHA).ln() - d)
+                    .collect();
+                (f.clone(), lp)
+            })
+            .collect();
+        Ok(Head {
+            classes: self.classes.iter().map(|c| c.as_str().into()).collect(),
+            priors: self
+                .documents
+                .iter()
+                .map(|&d| ((f64::from(d) + ALPHA) / (docs + ALPHA * n as f64)).ln())
+                .collect(),
+            likelihood,
+        })
+    }
+}
+
+impl Head {
+    fn answer(&self, features: &[String]) -> Answer {
+        let mut scores = self.priors.clone();
+        for f in features {
+            // Features no training document had say nothing about a class.
+            if let Some(lp) = self.likelihood.get(f) {
+                for (s, l) in scores.iter_mut().zip(lp) {
+                    *s += l;
+                }
+            }
+        }
+        let (best, top) = scores
+            .iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |acc, (i, &s)| if s > acc.1 { (i, s) } else { acc });
+        let total: f64 = scores.iter().map(|s| (s - top).exp()).sum();
+        let p = 1.0 / total;
+        Answer {
+            class: self.classes[best].clone(),
+            // Whole steps divided once: 19 / 20 is exactly 0.95.
+            confidence: (p / CONFIDENCE_STEP).floor() / (1.0 / CONFIDENCE_STEP).round(),
+        }
+    }
+}
+
+impl ModelFile {
+    /// Counts `examples`, segmented with `segmenter`.
+    pub fn train(examples: &[Example], segmenter: &Segmenter, trained_on: BTreeMap<String, usize>) -> ModelFile {
+        let mut category = HeadCounts::default();
+        let mut lead = HeadCounts::default();
+        let mut priority = HeadCounts::default();
+        for e in examples {
+            let text = e.text.to_lowercase();
+            let f = features(&segmenter.words(&text), &text);
+            category.add(&e.category, &f);
+            lead.add(&e.lead_department, &f);
+            priority.add(&e.priority, &f);
+        }
+        ModelFile {
+            format: FORMAT.to_string(),
+            trained_on,
+            heads: BTreeMap::from([
+                (HEADS[0].to_string(), category),
+                (HEADS[1].to_string(), lead),
+                (HEADS[2].to_string(), priority),
+            ]),
+        }
+    }
+
+    /// The file's text: one feature per line, so a retrained model diffs.
+    pub fn to_json(&self) -> String {
+        let js = |v: &dyn erased::Json| v.json();
+        let mut out = format!(
+            "{{\n  \"format\": {},\n  \"trained_on\": {},\n  \"heads\": {{",
+            js(&self.format),
+            js(&self.trained_on)
+        );
+        for (h, (name, head)) in self.heads.iter().enumerate() {
+            out.push_str(if h == 0 { "\n" } else { ",\n" });
+            out.push_str(&format!(
+                "    {}: {{\n      \"classes\": {},\n      \"documents\": {},\n      \"features\": {{",
+                js(name),
+                js(&head.classes),
+                js(&head.documents)
+            ));
+            for (i, (f, counts)) in head.features.iter().enumerate() {
+                out.push_str(if i == 0 { "\n" } else { ",\n" });
+                out.push_str(&format!("        {}: {}", js(f), js(counts)));
+            }
+            out.push_str("\n      }\n    }");
+        }
+        out.push_str("\n  }\n}\n");
+        out
+    }
+}
+
+/// Compact JSON of one value, for the hand-laid-out file.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
+}
+
+impl Model {
+    /// Reads and checks a model file's text.
+    pub fn parse(text: &str) -> Result<Model, String> {
+        let file: ModelFile = serde_json::from_str(text).map_err(|e| format!("not a model file: {e}"))?;
+        if file.format != FORMAT {
+            return Err(format!(
+                "format `{}`, but this complaintflow reads `{FORMAT}`: retrain it with `complaintflow rules learn`",
+                file.format
+            ));
+        }
+        let head = |name: &str| {
+            file.heads
+                .get(name)
+                .ok_or_else(|| format!("no `{name}` head"))?
+                .compile(name)
+        };
+        Ok(Model {
+            category: head(HEADS[0])?,
+            lead: head(HEADS[1])?,
+            priority: head(HEADS[2])?,
+        })
+    }
+
+    /// The model's answers for a complaint's words and lower-case text.
+    pub fn predict(&self, words: &[Word], lower_text: &str) -> Prediction {
+        let f = features(words, lower_text);
+        Prediction {
+            category: self.category.answer(&f),
+            lead_department: self.lead.answer(&f),
+            priority: self.priority.answer(&f),
+        }
+    }
+}
+
+/// Accuracy of category, lead department and priority in `folds`-fold
+/// cross-validation: every example is predicted by a model that did not
+/// see it.
+pub fn cross_validate(examples: &[Example], segmenter: &Segmenter, folds: usize) -> [f64; 3] {
+    let folds = folds.clamp(2, examples.len().max(2));
+    let (mut category, mut lead, mut priority) = (0usize, 0usize, 0usize);
+    for k in 0..folds {
+        let train: Vec<Example> = examples
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds != k)
+            .map(|(_, e)| e.clone())
+            .collect();
+        let Ok(model) = Model::parse(&ModelFile::train(&train, segmenter, BTreeMap::new()).to_json()) else {
+            continue;
+        };
+        for e in examples.iter().skip(k).step_by(folds) {
+            let text = e.text.to_lowercase();
+            let p = model.predict(&segmenter.words(&text), &text);
+            category += (p.category.class == e.category.as_str()) as usize;
+            lead += (p.lead_department.class == e.lead_department.as_str()) as usize;
+            priority += (p.priority.class == e.priority.as_str()) as usize;
+        }
+    }
+    let n = examples.len().max(1) as f64;
+    [category, lead, priority].map(|x| x as f64 / n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(text: &str, category: &str, lead: &str) -> Example {
+        Example {
+            text: text.into(),
+            category: category.into(),
+            lead_department: lead.into(),
+            priority: "general".into(),
+        }
+    }
+
+    fn model() -> (Model, Segmenter) {
+        let s = Segmenter::with_words([]);
+        let examples = [
+            example("宽带断网了,一直连不上", "technical", "technical"),
+            example("网络很慢,视频一直缓冲", "technical", "technical"),
+            example("the internet keeps dropping", "technical", "technical"),
+            example("这个月账单多扣了五十元", "business", "business"),
+            example("套餐费用不对,要求退款", "business", "business"),
+            example("I was billed twice this month", "business", "business"),
+            example("客服态度很差,挂我电话", "other", "customer_service"),
+        ];
+        let file = ModelFile::train(&examples, &s, BTreeMap::from([("test".into(), 7)]));
+        (Model::parse(&file.to_json()).unwrap(), s)
+    }
+
+    #[test]
+    fn learns_words_and_character_pairs() {
+        let (m, s) = model();
+        let p = |t: &str| m.predict(&s.words(t), t);
+        assert_eq!(p("视频缓冲得厉害").category.class, "technical");
+        assert_eq!(p("扣了我的钱,要退款").category.class, "business");
+        assert_eq!(p("billed twice").lead_department.class, "business");
+        let c = p("视频缓冲得厉害").category.confidence;
+        let steps = c / CONFIDENCE_STEP;
+        assert!((0.0..=1.0).contains(&c) && (steps - steps.round()).abs() < 1e-9, "{c}");
+    }
+
+    #[test]
+    fn the_file_round_trips_and_other_formats_are_refused() {
+        let s = Segmenter::with_words([]);
+        let file = ModelFile::train(&[example("断网", "technical", "technical")], &s, BTreeMap::new());
+        let back: ModelFile = serde_json::from_str(&file.to_json()).unwrap();
+        assert_eq!(back, file);
+        let other = file.to_json().replace(FORMAT, "complaintflow-naive-bayes/0");
+        assert!(Model::parse(&other).unwrap_err().contains("retrain"));
+        assert!(Model::parse("{\"format\": 1").is_err());
+        let no_head = file.to_json().replace("\"lead_department\"", "\"lead\"");
+        assert!(Model::parse(&no_head).unwrap_err().contains("no `lead_department` head"));
+    }
+}
