@@ -54,12 +54,15 @@ pub enum RulesAction {
     },
     /// Runs the fixture cases and measures the rules on the labelled
     /// corpus, tuning and frozen parts apart, and the model's
-    /// cross-validated accuracy; exits non-zero on a failing case or a
-    /// missed target.
+    /// cross-validated accuracy; exits non-zero on a failing case (and,
+    /// with --strict, on a missed corpus target).
     Test {
         /// Rules directory (default: ./rules when it exists, else the
         /// built-in ruleset).
         dir: Option<PathBuf>,
+        /// Also fail when the corpus misses its target (95 % each).
+        #[arg(long)]
+        strict: bool,
     },
     /// Trains the model (`model.json`) from labelled complaints: the
     /// corpus's tuning part (or `--corpus` files) and, with
@@ -106,7 +109,7 @@ pub enum RulesAction {
 pub fn run(action: RulesAction) -> Result<()> {
     match action {
         RulesAction::Check { dir } => check(dir.as_deref()),
-        RulesAction::Test { dir } => test(dir.as_deref()),
+        RulesAction::Test { dir, strict } => test(dir.as_deref(), strict),
         RulesAction::Diff {
             old,
             new,
@@ -212,7 +215,7 @@ fn corpus_dir(dir: Option<&Path>) -> Option<PathBuf> {
         .or_else(|| local.is_dir().then(|| local.to_path_buf()))
 }
 
-fn test(dir: Option<&Path>) -> Result<()> {
+fn test(dir: Option<&Path>, strict: bool) -> Result<()> {
     let rules = load_rules(dir)?;
     let failures = rules.run_fixtures();
     let total = rules.fixtures().len();
@@ -231,7 +234,7 @@ fn test(dir: Option<&Path>) -> Result<()> {
     };
     let decide = |i: &crate::core::DecisionInput<'_>| rules.try_decide(i);
     let mut missed = false;
-    for (part, cases) in [("tuning", &corpus.tuning), ("frozen", &corpus.frozen)] {
+    for (part, cases) in [("tuning", &corpus.tuning), (corpus::FROZEN, &corpus.frozen)] {
         if cases.is_empty() {
             continue;
         }
@@ -253,7 +256,7 @@ fn test(dir: Option<&Path>) -> Result<()> {
     if !failures.is_empty() {
         bail!("{} fixture case(s) fail", failures.len());
     }
-    if missed {
+    if missed && strict {
         bail!("the rules miss the corpus target");
     }
     Ok(())

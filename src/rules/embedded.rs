@@ -10,12 +10,17 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../rules/departments.toml"),
     ),
     ("keywords.toml", include_str!("../../rules/keywords.toml")),
+    ("model.json", include_str!("../../rules/model.json")),
     ("priority.rhai", include_str!("../../rules/priority.rhai")),
     ("route.rhai", include_str!("../../rules/route.rhai")),
     ("sla.toml", SLA_TOML),
     (
         "tests/business.json",
         include_str!("../../rules/tests/business.json"),
+    ),
+    (
+        "tests/evidence.json",
+        include_str!("../../rules/tests/evidence.json"),
     ),
     (
         "tests/other.json",

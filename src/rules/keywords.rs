@@ -80,6 +80,9 @@ fn weighted(name: &str, spec: ListSpec) -> Result<Vec<(String, i64)>, String> {
                     })?;
                 out.extend(words.into_iter().map(|word| (word, w)));
             }
+            // Heaviest first: a word listed under two weights keeps the
+            // heavier (each word counts once).
+            out.sort_by(|a: &(String, i64), b| b.1.cmp(&a.1));
             Ok(out)
         }
     }

@@ -10,7 +10,8 @@
 
 use super::words::{Segmenter, Word, han_runs};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// The format this build reads and writes.
 pub const FORMAT: &str = "complaintflow-naive-bayes/1";
@@ -19,7 +20,7 @@ pub const FILE: &str = "model.json";
 /// The heads every model has.
 pub const HEADS: [&str; 3] = ["category", "lead_department", "priority"];
 /// Additive smoothing of feature counts.
-const ALPHA: f64 = 0.5;
+const ALPHA: f64 = 0.1;
 /// Confidences are given in steps of this, so that decisions remembered by
 /// what the rule read (rules/memo.rs) are shared by similar complaints.
 pub const CONFIDENCE_STEP: f64 = 0.05;
@@ -60,7 +61,9 @@ pub struct Example {
 struct Head {
     classes: Vec<rhai::ImmutableString>,
     priors: Vec<f64>,
-    likelihood: HashMap<String, Vec<f64>>,
+    /// Per feature row of the model's index, one log likelihood per class
+    /// (0 for a feature this head never had: it says nothing).
+    likelihood: Vec<f64>,
 }
 
 /// A head's answer.
@@ -82,31 +85,70 @@ pub struct Prediction {
 /// A loaded model.
 #[derive(Debug, Clone)]
 pub struct Model {
+    /// Row of each feature the model knows, by key.
+    index: FxHashMap<u64, u32>,
     category: Head,
     lead: Head,
     priority: Head,
 }
 
-/// The features of a text: its words and the character pairs of its
-/// Chinese runs, each once.
-pub fn features(words: &[Word], lower_text: &str) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    let mut put = |f: String| {
-        if f.len() <= MAX_FEATURE_BYTES && seen.insert(f.clone()) {
-            out.push(f);
+/// Calls `f` with each feature of a text: its words, its pairs of words in
+/// a clause and the character pairs of its Chinese runs (repeats included;
+/// callers count each once). One buffer is reused, so predicting allocates
+/// nothing per feature.
+fn each_feature(words: &[Word], lower_text: &str, mut f: impl FnMut(&str)) {
+    let mut buf = String::with_capacity(64);
+    let mut emit = |parts: &[&str], buf: &mut String| {
+        buf.clear();
+        for p in parts {
+            buf.push_str(p);
+        }
+        if buf.len() <= MAX_FEATURE_BYTES {
+            f(buf);
         }
     };
     for w in words {
-        put(format!("w:{}", w.stem));
+        emit(&["w:", &w.stem], &mut buf);
+    }
+    for pair in words.windows(2).filter(|p| p[0].clause == p[1].clause) {
+        emit(&["p:", &pair[0].stem, " ", &pair[1].stem], &mut buf);
     }
     for run in han_runs(lower_text) {
-        let chars: Vec<char> = run.chars().collect();
-        for pair in chars.windows(2) {
-            put(format!("c:{}{}", pair[0], pair[1]));
+        let mut chars = run.char_indices().peekable();
+        while let Some((i, _)) = chars.next() {
+            let Some(&(j, c)) = chars.peek() else { break };
+            emit(&["c:", &run[i..j + c.len_utf8()]], &mut buf);
         }
     }
+}
+
+/// The features of a text, each once, as the model file names them.
+pub fn features(words: &[Word], lower_text: &str) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    each_feature(words, lower_text, |f| {
+        if seen.insert(f.to_string()) {
+            out.push(f.to_string());
+        }
+    });
     out
+}
+
+/// A feature's key in a loaded model.
+fn key(feature: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    h.write(feature.as_bytes());
+    h.finish()
+}
+
+/// The keys of a text's features, each once.
+fn feature_keys(words: &[Word], lower_text: &str) -> Vec<u64> {
+    let mut keys = Vec::with_capacity(words.len() * 3 + lower_text.len() / 3);
+    each_feature(words, lower_text, |f| keys.push(key(f)));
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 impl HeadCounts {
@@ -130,7 +172,7 @@ impl HeadCounts {
         }
     }
 
-    fn compile(&self, head: &str) -> Result<Head, String> {
+    fn compile(&self, head: &str, index: &FxHashMap<u64, u32>) -> Result<Head, String> {
         let n = self.classes.len();
         if n == 0 || self.documents.len() != n {
             return Err(format!("head `{head}`: classes and document counts disagree or are empty"));
@@ -150,18 +192,13 @@ impl HeadCounts {
         }
         let vocabulary = self.features.len() as f64;
         let denominators: Vec<f64> = totals.iter().map(|t| (t + ALPHA * vocabulary).ln()).collect();
-        let likelihood = self
-            .features
-            .iter()
-            .map(|(f, counts)| {
-                let lp = counts
-                    .iter()
-                    .zip(&denominators)
-                    .map(|(&c, d)| (f64::from(c) + ALPHA).ln() - d)
-                    .collect();
-                (f.clone(), lp)
-            })
-            .collect();
+        let mut likelihood = vec![0f64; index.len() * n];
+        for (f, counts) in &self.features {
+            let row = index[&key(f)] as usize * n;
+            for (i, (&c, d)) in counts.iter().zip(&denominators).enumerate() {
+                likelihood[row + i] = (f64::from(c) + ALPHA).ln() - d;
+            }
+        }
         Ok(Head {
             classes: self.classes.iter().map(|c| c.as_str().into()).collect(),
             priors: self
@@ -175,14 +212,13 @@ impl HeadCounts {
 }
 
 impl Head {
-    fn answer(&self, features: &[String]) -> Answer {
+    fn answer(&self, rows: &[u32]) -> Answer {
+        let n = self.classes.len();
         let mut scores = self.priors.clone();
-        for f in features {
-            // Features no training document had say nothing about a class.
-            if let Some(lp) = self.likelihood.get(f) {
-                for (s, l) in scores.iter_mut().zip(lp) {
-                    *s += l;
-                }
+        for &r in rows {
+            let lp = &self.likelihood[r as usize * n..(r as usize + 1) * n];
+            for (s, l) in scores.iter_mut().zip(lp) {
+                *s += l;
             }
         }
         let (best, top) = scores
@@ -272,26 +308,38 @@ impl Model {
                 file.format
             ));
         }
+        let mut index = FxHashMap::default();
+        for h in file.heads.values() {
+            for f in h.features.keys() {
+                let next = index.len() as u32;
+                index.entry(key(f)).or_insert(next);
+            }
+        }
         let head = |name: &str| {
             file.heads
                 .get(name)
                 .ok_or_else(|| format!("no `{name}` head"))?
-                .compile(name)
+                .compile(name, &index)
         };
         Ok(Model {
             category: head(HEADS[0])?,
             lead: head(HEADS[1])?,
             priority: head(HEADS[2])?,
+            index,
         })
     }
 
     /// The model's answers for a complaint's words and lower-case text.
     pub fn predict(&self, words: &[Word], lower_text: &str) -> Prediction {
-        let f = features(words, lower_text);
+        // Features no training document had say nothing about a class.
+        let rows: Vec<u32> = feature_keys(words, lower_text)
+            .iter()
+            .filter_map(|k| self.index.get(k).copied())
+            .collect();
         Prediction {
-            category: self.category.answer(&f),
-            lead_department: self.lead.answer(&f),
-            priority: self.priority.answer(&f),
+            category: self.category.answer(&rows),
+            lead_department: self.lead.answer(&rows),
+            priority: self.priority.answer(&rows),
         }
     }
 }
