@@ -124,6 +124,11 @@ fn reload_refuses_rules_whose_fixtures_fail_and_keeps_the_old_ones() {
         "\"lead_department\": \"technical\"",
         "\"lead_department\": \"noc\"",
     );
+    edit(
+        &dir.path().join("tests/evidence.json"),
+        "\"lead_department\": \"technical\"",
+        "\"lead_department\": \"noc\"",
+    );
     let err = reload_once(dir.path(), &shared).unwrap_err();
     assert!(err.to_string().contains("fixture cases fail"), "{err}");
     assert_eq!(shared.load().version(), v1);
@@ -139,6 +144,14 @@ fn reload_refuses_rules_whose_fixtures_fail_and_keeps_the_old_ones() {
         }
         other => panic!("expected a swap, got {other:?}"),
     }
+    // A model file cut short is refused with its name; the rules stay.
+    let v2 = shared.load().version().to_string();
+    let model = dir.path().join("model.json");
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, &text[..text.find("\"features\"").unwrap()]).unwrap();
+    let err = reload_once(dir.path(), &shared).unwrap_err();
+    assert!(err.to_string().contains("model.json: not a model file"), "{err}");
+    assert_eq!(shared.load().version(), v2);
 }
 
 #[test]
