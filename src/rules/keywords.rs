@@ -16,7 +16,8 @@
 
 use super::words::{Segmenter, Word};
 use rhai::ImmutableString;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// Lists that cancel evidence instead of being evidence.
 pub const NEGATION: &str = "negation";
@@ -51,9 +52,10 @@ pub struct Keywords {
     names: Vec<ImmutableString>,
     patterns: Vec<Pattern>,
     /// Patterns by their first stem (exact ones).
-    by_first: HashMap<String, Vec<usize>>,
-    /// Patterns whose only word is a prefix.
-    prefixes: Vec<usize>,
+    by_first: FxHashMap<String, Vec<usize>>,
+    /// Patterns whose only word is a prefix, by the prefix's first
+    /// character (each word of a text checks only those).
+    prefixes: FxHashMap<char, Vec<usize>>,
     segmenter: Segmenter,
 }
 
@@ -123,7 +125,7 @@ impl Keywords {
             let parts = segmenter.words(&text);
             let mut stems: Vec<String> = parts.iter().map(|p| p.stem.clone()).collect();
             if let (true, Some(last), Some(p)) = (prefix, stems.last_mut(), parts.last()) {
-                last.clone_from(&p.raw);
+                *last = p.raw().to_string();
             }
             // "plan" and "plans" are one word: each counts once.
             if patterns
@@ -146,11 +148,12 @@ impl Keywords {
                 prefix,
             });
         }
-        let mut by_first: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut prefixes = Vec::new();
+        let mut by_first: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+        let mut prefixes: FxHashMap<char, Vec<usize>> = FxHashMap::default();
         for (i, p) in patterns.iter().enumerate() {
             if p.prefix && p.stems.len() == 1 {
-                prefixes.push(i);
+                let first = p.stems[0].chars().next().unwrap_or_default();
+                prefixes.entry(first).or_default().push(i);
             } else {
                 by_first.entry(p.stems[0].clone()).or_default().push(i);
             }
@@ -191,7 +194,7 @@ impl Keywords {
         }
         span.iter().zip(&p.stems).enumerate().all(|(i, (w, s))| {
             if p.prefix && i == last {
-                w.raw.starts_with(s.as_str())
+                w.raw().starts_with(s.as_str())
             } else {
                 w.stem == *s
             }
@@ -209,10 +212,13 @@ impl Keywords {
                         .map(|&p| (at, p)),
                 );
             }
+            let raw = w.raw();
+            let candidates = raw.chars().next().and_then(|c| self.prefixes.get(&c));
             found.extend(
-                self.prefixes
-                    .iter()
-                    .filter(|&&p| w.raw.starts_with(self.patterns[p].stems[0].as_str()))
+                candidates
+                    .into_iter()
+                    .flatten()
+                    .filter(|&&p| raw.starts_with(self.patterns[p].stems[0].as_str()))
                     .map(|&p| (at, p)),
             );
         }

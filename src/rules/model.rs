@@ -87,9 +87,16 @@ pub struct Prediction {
 pub struct Model {
     /// Row of each feature the model knows, by key.
     index: FxHashMap<u64, u32>,
-    category: Head,
-    lead: Head,
-    priority: Head,
+    /// In the order of [`HEADS`].
+    heads: [Head; 3],
+}
+
+/// A head of the model, by its place in [`HEADS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadName {
+    Category = 0,
+    LeadDepartment = 1,
+    Priority = 2,
 }
 
 /// Calls `f` with each feature of a text: its words, its pairs of words in
@@ -322,24 +329,33 @@ impl Model {
                 .compile(name, &index)
         };
         Ok(Model {
-            category: head(HEADS[0])?,
-            lead: head(HEADS[1])?,
-            priority: head(HEADS[2])?,
+            heads: [head(HEADS[0])?, head(HEADS[1])?, head(HEADS[2])?],
             index,
         })
     }
 
-    /// The model's answers for a complaint's words and lower-case text.
-    pub fn predict(&self, words: &[Word], lower_text: &str) -> Prediction {
-        // Features no training document had say nothing about a class.
-        let rows: Vec<u32> = feature_keys(words, lower_text)
+    /// The rows of the features of a complaint's words and lower-case
+    /// text that the model knows (features no training document had say
+    /// nothing about a class).
+    pub fn rows(&self, words: &[Word], lower_text: &str) -> Vec<u32> {
+        feature_keys(words, lower_text)
             .iter()
             .filter_map(|k| self.index.get(k).copied())
-            .collect();
+            .collect()
+    }
+
+    /// One head's answer for the feature rows of a complaint.
+    pub fn answer(&self, head: HeadName, rows: &[u32]) -> Answer {
+        self.heads[head as usize].answer(rows)
+    }
+
+    /// Every head's answer for a complaint's words and lower-case text.
+    pub fn predict(&self, words: &[Word], lower_text: &str) -> Prediction {
+        let rows = self.rows(words, lower_text);
         Prediction {
-            category: self.category.answer(&rows),
-            lead_department: self.lead.answer(&rows),
-            priority: self.priority.answer(&rows),
+            category: self.answer(HeadName::Category, &rows),
+            lead_department: self.answer(HeadName::LeadDepartment, &rows),
+            priority: self.answer(HeadName::Priority, &rows),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! misspelt field is an error instead of a silent `()`.
 
 use super::keywords::{Keywords, ListHits};
-use super::model::{Model, Prediction};
+use super::model::{Answer, HeadName, Model};
 use crate::core::decision::DecisionInput;
 use rhai::{Dynamic, EvalAltResult, ImmutableString, Map};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -51,25 +51,34 @@ pub struct AllWords(Arc<Found>);
 #[derive(Debug, Clone)]
 pub struct Scores(Arc<Found>);
 
-/// `c.model`: the learned model's answers, computed on first read.
+/// `c.model`: the learned model's answers, each head computed on its
+/// first read (a rule that reads only the category pays for that only).
 #[derive(Debug, Clone)]
 pub struct ModelView {
     model: Option<Arc<Model>>,
     words: Arc<Vec<super::words::Word>>,
     text: ImmutableString,
-    answer: Arc<OnceLock<Prediction>>,
+    rows: Arc<OnceLock<Vec<u32>>>,
+    answers: Arc<[OnceLock<Answer>; 3]>,
     reads: Arc<Reads>,
 }
 
+/// The read of each head, for the memo.
+const MODEL_FIELDS: [Field; 3] = [Field::ModelCategory, Field::ModelLead, Field::ModelPriority];
+const MODEL_HEADS: [HeadName; 3] = [HeadName::Category, HeadName::LeadDepartment, HeadName::Priority];
+
 impl ModelView {
-    fn prediction(&self) -> Option<&Prediction> {
+    fn answer(&self, head: HeadName) -> Option<&Answer> {
         let model = self.model.as_ref()?;
-        Some(self.answer.get_or_init(|| model.predict(&self.words, &self.text)))
+        Some(self.answers[head as usize].get_or_init(|| {
+            let rows = self.rows.get_or_init(|| model.rows(&self.words, &self.text));
+            model.answer(head, rows)
+        }))
     }
 
-    fn read(&mut self) -> Result<&Prediction, Box<EvalAltResult>> {
-        self.reads.field(Field::Model);
-        self.prediction().ok_or_else(|| {
+    fn read(&mut self, head: HeadName) -> Result<&Answer, Box<EvalAltResult>> {
+        self.reads.field(MODEL_FIELDS[head as usize]);
+        self.answer(head).ok_or_else(|| {
             "this ruleset has no model (rules/model.json): train one with `complaintflow rules learn`"
                 .into()
         })
@@ -119,7 +128,9 @@ enum Field {
     AssignedLead,
     AssignedAssist,
     AssignedByGroup,
-    Model,
+    ModelCategory,
+    ModelLead,
+    ModelPriority,
 }
 
 /// `c`: one complaint's rule inputs.
@@ -166,7 +177,8 @@ impl Subject {
             model: model.cloned(),
             words,
             text: text.clone(),
-            answer: Arc::new(OnceLock::new()),
+            rows: Arc::new(OnceLock::new()),
+            answers: Arc::new(Default::default()),
             reads: reads.clone(),
         };
         Subject {
@@ -263,15 +275,15 @@ impl Subject {
         if has(Field::AssignedByGroup) {
             put(&[self.assigned_by_group as u8]);
         }
-        if has(Field::Model) {
-            match self.model.prediction() {
-                Some(p) => {
-                    for a in [&p.category, &p.lead_department, &p.priority] {
+        for (field, head) in MODEL_FIELDS.into_iter().zip(MODEL_HEADS) {
+            if has(field) {
+                match self.model.answer(head) {
+                    Some(a) => {
                         put(a.class.as_bytes());
                         put(&a.confidence.to_le_bytes());
                     }
+                    None => put(b"\xff"),
                 }
-                None => put(b"\xff"),
             }
         }
         // A list's words decide its first word and its score too.
@@ -445,21 +457,21 @@ pub fn register(engine: &mut rhai::Engine) {
         .register_indexer_get(score)
         .register_type_with_name::<ModelView>("Model")
         .register_get("category", |m: &mut ModelView| {
-            m.read().map(|p| p.category.class.clone())
+            m.read(HeadName::Category).map(|a| a.class.clone())
         })
         .register_get("confidence", |m: &mut ModelView| {
-            m.read().map(|p| p.category.confidence)
+            m.read(HeadName::Category).map(|a| a.confidence)
         })
         .register_get("lead_department", |m: &mut ModelView| {
-            m.read().map(|p| p.lead_department.class.clone())
+            m.read(HeadName::LeadDepartment).map(|a| a.class.clone())
         })
         .register_get("lead_confidence", |m: &mut ModelView| {
-            m.read().map(|p| p.lead_department.confidence)
+            m.read(HeadName::LeadDepartment).map(|a| a.confidence)
         })
         .register_get("priority", |m: &mut ModelView| {
-            m.read().map(|p| p.priority.class.clone())
+            m.read(HeadName::Priority).map(|a| a.class.clone())
         })
         .register_get("priority_confidence", |m: &mut ModelView| {
-            m.read().map(|p| p.priority.confidence)
+            m.read(HeadName::Priority).map(|a| a.confidence)
         });
 }

@@ -29,11 +29,19 @@ const KEYWORD_FREQ: usize = 500_000;
 pub struct Word {
     /// What keywords compare with: lower case, stemmed for Latin script.
     pub stem: String,
-    /// As written, lower case (Latin: without apostrophes); `*` prefixes
-    /// compare with this.
-    pub raw: String,
+    /// As written, lower case, without apostrophes, when it differs from
+    /// the stem (Latin words only).
+    raw: Option<String>,
     /// Index of the clause the word is in.
     pub clause: u32,
+}
+
+impl Word {
+    /// As written, lower case (Latin: without apostrophes); `*` prefixes
+    /// compare with this.
+    pub fn raw(&self) -> &str {
+        self.raw.as_deref().unwrap_or(&self.stem)
+    }
 }
 
 /// The segmenter of one ruleset: jieba's dictionary plus the ruleset's
@@ -93,7 +101,7 @@ impl Segmenter {
             if is_cjk(c) {
                 let end = rest.find(|c: char| !is_cjk(c)).unwrap_or(rest.len());
                 for t in self.jieba.cut(&rest[..end], false) {
-                    push(&mut out, &mut clause, t.word.to_string(), t.word.to_string());
+                    push(&mut out, &mut clause, t.word.to_string(), None);
                 }
                 rest = &rest[end..];
             } else if is_latin(c) {
@@ -102,6 +110,7 @@ impl Segmenter {
                     .unwrap_or(rest.len());
                 let raw: String = rest[..end].chars().filter(|c| !is_apostrophe(*c)).collect();
                 let stem = stemmer().stem(&raw).into_owned();
+                let raw = (raw != stem).then_some(raw);
                 push(&mut out, &mut clause, stem, raw);
                 rest = &rest[end..];
             } else {
@@ -120,8 +129,8 @@ fn is_apostrophe(c: char) -> bool {
     c == '\'' || c == '’'
 }
 
-fn push(out: &mut Vec<Word>, clause: &mut u32, stem: String, raw: String) {
-    if CLAUSE_BREAKS.contains(&raw.as_str()) {
+fn push(out: &mut Vec<Word>, clause: &mut u32, stem: String, raw: Option<String>) {
+    if CLAUSE_BREAKS.contains(&raw.as_deref().unwrap_or(&stem)) {
         *clause += 1;
     }
     out.push(Word {
@@ -159,7 +168,7 @@ mod tests {
         let w = s.words("i was charged twice, can't connect");
         let stems: Vec<&str> = w.iter().map(|w| w.stem.as_str()).collect();
         assert_eq!(stems, ["i", "was", "charg", "twice", "cant", "connect"]);
-        assert_eq!(w[2].raw, "charged");
+        assert_eq!(w[2].raw(), "charged");
         assert_eq!(w[3].clause, 0);
         assert_eq!(w[4].clause, 1);
     }
