@@ -145,17 +145,31 @@ fn rules_check_and_test_pass_on_the_shipped_rules() {
     let met = tuning[..3].iter().chain(&frozen[..3]).all(|f| *f >= 95.0);
     let strict = bin(&["rules", "test", &rules, "--strict"]);
     assert_eq!(strict.status.success(), met, "{}", stdout(&strict));
-    assert!(text.contains("corpus, frozen part: 240 labelled complaints"), "{text}");
+    assert!(
+        text.contains("corpus, frozen part: 240 labelled complaints"),
+        "{text}"
+    );
     let frozen_ids: Vec<String> = std::fs::read_to_string(format!("{rules}/corpus/frozen.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert!(
-        !text.lines().any(|l| l.contains("MISS") && frozen_ids.iter().any(|id| l.contains(&format!("MISS {id} ")))),
+        !text.lines().any(|l| l.contains("MISS")
+            && frozen_ids
+                .iter()
+                .any(|id| l.contains(&format!("MISS {id} ")))),
         "a frozen case's miss is shown"
     );
-    assert!(text.contains("model alone (naive Bayes, 5-fold cross-validation on the tuning part)"), "{text}");
+    assert!(
+        text.contains("model alone (naive Bayes, 5-fold cross-validation on the tuning part)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -165,17 +179,36 @@ fn rules_learn_trains_from_a_corpus_file_and_never_from_the_frozen_part() {
     let rules = dir.path().to_str().unwrap();
     let root = env!("CARGO_MANIFEST_DIR");
     let before = std::fs::read_to_string(dir.path().join("model.json")).unwrap();
-    let o = bin(&["rules", "learn", rules, "--corpus", &format!("{root}/rules/corpus/complaints.jsonl")]);
+    let o = bin(&[
+        "rules",
+        "learn",
+        rules,
+        "--corpus",
+        &format!("{root}/rules/corpus/complaints.jsonl"),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout(&o).contains("trained on 209 from "), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("trained on 209 from "),
+        "{}",
+        stdout(&o)
+    );
     let after = std::fs::read_to_string(dir.path().join("model.json")).unwrap();
     assert_ne!(before, after);
     assert!(after.contains("\"format\": \"complaintflow-naive-bayes/1\""));
     // The new model is part of the ruleset: check takes it.
     assert!(bin(&["rules", "check", rules]).status.success());
-    let o = bin(&["rules", "learn", rules, "--corpus", &format!("{root}/rules/corpus/frozen.jsonl")]);
+    let o = bin(&[
+        "rules",
+        "learn",
+        rules,
+        "--corpus",
+        &format!("{root}/rules/corpus/frozen.jsonl"),
+    ]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("is the frozen evaluation part: it is never trained on"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("is the frozen evaluation part: it is never trained on")
+    );
 }
 
 #[test]
@@ -185,20 +218,30 @@ fn a_corrupt_or_foreign_model_is_refused_with_the_reason() {
     let rules = dir.path().to_str().unwrap();
     let model = dir.path().join("model.json");
     let good = std::fs::read_to_string(&model).unwrap();
-    let half = (good.len() / 2..).find(|&i| good.is_char_boundary(i)).unwrap();
+    let half = (good.len() / 2..)
+        .find(|&i| good.is_char_boundary(i))
+        .unwrap();
     std::fs::write(&model, &good[..half]).unwrap();
     let o = bin(&["rules", "check", rules]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(err.contains("model.json: not a model file"), "{err}");
-    std::fs::write(&model, good.replace("complaintflow-naive-bayes/1", "complaintflow-naive-bayes/9")).unwrap();
+    std::fs::write(
+        &model,
+        good.replace("complaintflow-naive-bayes/1", "complaintflow-naive-bayes/9"),
+    )
+    .unwrap();
     let err = String::from_utf8_lossy(&bin(&["rules", "check", rules]).stderr).into_owned();
     assert!(err.contains("format `complaintflow-naive-bayes/9`, but this complaintflow reads `complaintflow-naive-bayes/1`"), "{err}");
     // Without a model, the shipped rules fail their fixtures and say why.
     std::fs::remove_file(&model).unwrap();
     let o = bin(&["rules", "check", rules]);
     assert!(!o.status.success());
-    assert!(stdout(&o).contains("this ruleset has no model (rules/model.json)"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("this ruleset has no model (rules/model.json)"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

@@ -150,7 +150,10 @@ fn reload_refuses_rules_whose_fixtures_fail_and_keeps_the_old_ones() {
     let text = std::fs::read_to_string(&model).unwrap();
     std::fs::write(&model, &text[..text.find("\"features\"").unwrap()]).unwrap();
     let err = reload_once(dir.path(), &shared).unwrap_err();
-    assert!(err.to_string().contains("model.json: not a model file"), "{err}");
+    assert!(
+        err.to_string().contains("model.json: not a model file"),
+        "{err}"
+    );
     assert_eq!(shared.load().version(), v2);
 }
 

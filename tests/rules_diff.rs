@@ -15,15 +15,17 @@ fn rules_diff_counts_the_decisions_a_keyword_change_moves() {
     let (old_dir, new_dir) = (dir.path().join("old"), dir.path().join("new"));
     copy_rules(&old_dir);
     copy_rules(&new_dir);
-    // Speed complaints are no longer recognised as technical.
+    // Speed and broadband words become heavy conduct evidence: such
+    // complaints move from technical to other.
     let kw = new_dir.join("keywords.toml");
     let text = std::fs::read_to_string(&kw).unwrap();
-    std::fs::write(
-        &kw,
-        text.replace("\"网速\",", "")
-            .replace("\"slow\", \"speed\",", ""),
-    )
-    .unwrap();
+    let heavier = text.replacen(
+        "[conduct]\n5 = [",
+        "[conduct]\n50 = [\"网速\", \"宽带\", \"slow\", \"speed\", \"broadband\"]\n5 = [",
+        1,
+    );
+    assert_ne!(heavier, text);
+    std::fs::write(&kw, heavier).unwrap();
     let cfg = DemoConfig {
         complaints: 400,
         ..DemoConfig::default()

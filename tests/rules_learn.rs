@@ -30,7 +30,7 @@ fn complaintflow(args: &[&str]) -> String {
 /// department; the group sends every one to network operations.
 const CABINETS: [&str; 6] = [
     "楼下的光交箱门被人撬开了,里面的线都露在外面",
-    "小区门口那个光交箱柜门一直开着,下雨天往里灌水",
+    "小区门口那个光交箱柜门一直开着,下雨天往里灌水,家里网也断了",
     "光交箱被车撞歪了,箱门合不上",
     "路边光交箱的锁坏了好几天,谁都能打开",
     "光交箱里有人乱接线,箱门用铁丝绑着",
@@ -40,21 +40,44 @@ const CABINETS: [&str; 6] = [
 fn history() -> Vec<String> {
     let mut lines = Vec::new();
     let received = |id: &str, at: &str, text: &str| {
-        ev(&format!("{id}-r"), id, at, "received", json!({
+        ev(
+            &format!("{id}-r"),
+            id,
+            at,
+            "received",
+            json!({
             "channel": "phone", "customer": {"id": "K1", "name": "王芳"},
-            "description": text, "impact": "single"}))
+            "description": text, "impact": "single"}),
+        )
     };
     for (i, text) in CABINETS.iter().enumerate() {
         let id = format!("CAB{i}");
         lines.push(received(&id, &format!("0{}T09:00", i + 2), text));
-        lines.push(ev(&format!("{id}-a"), &id, &format!("0{}T09:05", i + 2), "acknowledged", json!({})));
-        lines.push(ev(&format!("{id}-g"), &id, &format!("0{}T09:20", i + 2), "assigned",
-            json!({"lead_department": "network_ops"})));
+        lines.push(ev(
+            &format!("{id}-a"),
+            &id,
+            &format!("0{}T09:05", i + 2),
+            "acknowledged",
+            json!({}),
+        ));
+        lines.push(ev(
+            &format!("{id}-g"),
+            &id,
+            &format!("0{}T09:20", i + 2),
+            "assigned",
+            json!({"lead_department": "network_ops"}),
+        ));
     }
     // The group confirms an ordinary fault's routing: not a correction.
     lines.push(received("OK1", "09T09:00", "家里宽带断网了,光猫红灯"));
     lines.push(ev("OK1-a", "OK1", "09T09:05", "acknowledged", json!({})));
-    lines.push(ev("OK1-g", "OK1", "09T09:20", "assigned", json!({"lead_department": "technical"})));
+    lines.push(ev(
+        "OK1-g",
+        "OK1",
+        "09T09:20",
+        "assigned",
+        json!({"lead_department": "technical"}),
+    ));
     lines
 }
 
@@ -65,10 +88,22 @@ fn corrections_teach_the_model_and_the_diff_shows_what_it_changes() {
     std::fs::write(&input, history().join("\n")).unwrap();
     let db = fresh_database("learn");
     let url = clickhouse_url();
-    let ch = ["--clickhouse-url", url.as_str(), "--clickhouse-database", db.as_str()];
+    let ch = [
+        "--clickhouse-url",
+        url.as_str(),
+        "--clickhouse-database",
+        db.as_str(),
+    ];
     let out = dir.path().join("out");
-    let mut replay = vec!["replay", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "--rules", "rules"];
+    let mut replay = vec![
+        "replay",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--rules",
+        "rules",
+    ];
     replay.extend(ch);
     complaintflow(&replay);
 
@@ -77,8 +112,17 @@ fn corrections_teach_the_model_and_the_diff_shows_what_it_changes() {
     let mut args = vec!["rules", "corrections"];
     args.extend(ch);
     let listed = complaintflow(&args);
-    assert!(listed.contains("6 re-routing(s) by the complaint handling group"), "{listed}");
-    assert_eq!(listed.matches("rules: technical -> group: network_ops").count(), 6, "{listed}");
+    assert!(
+        listed.contains("6 re-routing(s) by the complaint handling group"),
+        "{listed}"
+    );
+    assert_eq!(
+        listed
+            .matches("rules: technical -> group: network_ops")
+            .count(),
+        6,
+        "{listed}"
+    );
     assert!(!listed.contains("OK1"), "{listed}");
     assert!(listed.contains("misled by: "), "{listed}");
     assert!(listed.contains("reason: technical ("), "{listed}");
@@ -92,8 +136,14 @@ fn corrections_teach_the_model_and_the_diff_shows_what_it_changes() {
     }
     args.extend(ch);
     let learned = complaintflow(&args);
-    assert!(learned.contains("trained on 6 from corrections by the group (each counted 3 times)"), "{learned}");
-    assert!(learned.contains("from rules/corpus/tuning.jsonl"), "{learned}");
+    assert!(
+        learned.contains("trained on 6 from corrections by the group (each counted 3 times)"),
+        "{learned}"
+    );
+    assert!(
+        learned.contains("from rules/corpus/tuning.jsonl"),
+        "{learned}"
+    );
 
     // The diff over the stored history: exactly the six cabinet complaints
     // move to network operations; the ordinary fault stays.
@@ -102,7 +152,9 @@ fn corrections_teach_the_model_and_the_diff_shows_what_it_changes() {
     let diff = complaintflow(&args);
     let moved = diff
         .lines()
-        .find(|l| l.contains("technical") && l.contains("network_ops") && l.trim_start().starts_with('*'))
+        .find(|l| {
+            l.contains("technical") && l.contains("network_ops") && l.trim_start().starts_with('*')
+        })
         .unwrap_or_else(|| panic!("no technical -> network_ops line:\n{diff}"));
     assert!(moved.trim_end().ends_with(" 6"), "{moved}\n{diff}");
     assert!(diff.contains("changed      6"), "{diff}");

@@ -162,7 +162,13 @@ pub fn run(action: RulesAction) -> Result<()> {
                 None => Vec::new(),
             };
             let out = out.unwrap_or_else(|| dir.join(model::FILE));
-            learn(&dir, &corpus, &corrections, correction_weight as usize, &out)
+            learn(
+                &dir,
+                &corpus,
+                &corrections,
+                correction_weight as usize,
+                &out,
+            )
         }
         RulesAction::Corrections {
             clickhouse,
@@ -202,7 +208,11 @@ fn check(dir: Option<&Path>) -> Result<()> {
         rules.origin,
         rules.version(),
         rules.fixtures().len(),
-        if differ > 0 { " (see `rules test`)" } else { "" }
+        if differ > 0 {
+            " (see `rules test`)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
@@ -372,7 +382,9 @@ fn learn(
     println!(
         "model: {} ({} features); ruleset_version with it {}",
         out.display(),
-        file.heads.get(model::HEADS[0]).map_or(0, |h| h.features.len()),
+        file.heads
+            .get(model::HEADS[0])
+            .map_or(0, |h| h.features.len()),
         candidate.version()
     );
     Ok(())
@@ -389,7 +401,11 @@ fn with_model(dir: &Path, model_text: &str) -> Result<RuleSet> {
     };
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let p = entry?.path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         if p.is_file() && name != model::FILE {
             add(name, &p)?;
         }
@@ -398,7 +414,11 @@ fn with_model(dir: &Path, model_text: &str) -> Result<RuleSet> {
     if tests.is_dir() {
         for entry in std::fs::read_dir(&tests)? {
             let p = entry?.path();
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
             if name.ends_with(".json") {
                 add(format!("tests/{name}"), &p)?;
             }
@@ -419,7 +439,10 @@ fn print_corrections(list: &[Correction]) {
     }
     let mut groups: Vec<_> = by_evidence.into_iter().collect();
     groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
-    println!("{} re-routing(s) by the complaint handling group", list.len());
+    println!(
+        "{} re-routing(s) by the complaint handling group",
+        list.len()
+    );
     for (evidence, cs) in groups {
         println!("\nmisled by: {evidence}  ({} re-routing(s))", cs.len());
         for c in cs {
@@ -460,4 +483,3 @@ fn print_rule_errors(failures: &[crate::rules::fixtures::Failure]) {
         }
     }
 }
-

@@ -82,19 +82,26 @@ pub async fn read(
     fetch_rows(&client, &sql).await
 }
 
-/// The evidence a decision's reason names (the words in `“...”` after
-/// `evidence`), or the reason's first clause when it names none.
+/// The category evidence a decision's reason names: the quoted words
+/// after `evidence` up to the next `;` (the shipped rules write
+/// `technical (evidence "断网" "光猫"; scores ...)`); "no keyword" when it
+/// names none (the model's vote decided), the reason's first clause when it
+/// has no evidence part (a fallback, other rules).
 pub fn evidence(reason: &str) -> String {
-    let words: Vec<&str> = reason
+    let named = reason
+        .split_once("evidence")
+        .map(|(_, rest)| rest.split(';').next().unwrap_or(""));
+    let words: Vec<&str> = named
+        .unwrap_or("")
         .split('"')
         .skip(1)
         .step_by(2)
         .filter(|w| !w.is_empty())
         .collect();
-    if words.is_empty() {
-        reason.split(';').next().unwrap_or("").trim().to_string()
-    } else {
-        words.join(", ")
+    match (named, words.is_empty()) {
+        (_, false) => words.join(", "),
+        (Some(_), true) => "no keyword".to_string(),
+        (None, true) => reason.split(';').next().unwrap_or("").trim().to_string(),
     }
 }
 
@@ -103,9 +110,20 @@ mod tests {
     #[test]
     fn evidence_is_the_quoted_words_of_the_reason() {
         assert_eq!(
-            super::evidence(r#"technical (evidence "电视" 3 against business 0); general (...)"#),
-            "电视"
+            super::evidence(
+                r#"technical (evidence "电视" "信号"; scores technical 4, business 0, other 0 with the model's technical 0.95); important (repeat: "第二次")"#
+            ),
+            "电视, 信号"
         );
-        assert_eq!(super::evidence("other (no evidence); general"), "other (no evidence)");
+        assert_eq!(
+            super::evidence(
+                "other (evidence no keyword; scores technical 0); general (single customer)"
+            ),
+            "no keyword"
+        );
+        assert_eq!(
+            super::evidence("fallback: rules failed (x); y"),
+            "fallback: rules failed (x)"
+        );
     }
 }

@@ -234,7 +234,11 @@ pub fn evaluate(
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pct = |n: usize| self.share(n) * 100.0;
-        writeln!(f, "corpus, {} part: {} labelled complaints", self.part, self.total)?;
+        writeln!(
+            f,
+            "corpus, {} part: {} labelled complaints",
+            self.part, self.total
+        )?;
         writeln!(
             f,
             "  category {:.1}%   lead department {:.1}%   priority {:.1}%   (target {:.0}% each: {})",

@@ -167,11 +167,6 @@ impl Keywords {
         })
     }
 
-    /// No lists (a ruleset without `keywords.toml`).
-    pub fn empty() -> Keywords {
-        Keywords::parse("").expect("empty lists compile")
-    }
-
     /// Names of the lists, sorted.
     pub fn names(&self) -> &[ImmutableString] {
         &self.names
@@ -237,13 +232,23 @@ impl Keywords {
                 let l = Some(self.patterns[*p].list);
                 l == neg || l == neg_after
             })
-            .map(|&(at, p)| (at, self.patterns[p].stems.len(), Some(self.patterns[p].list) == neg))
+            .map(|&(at, p)| {
+                (
+                    at,
+                    self.patterns[p].stems.len(),
+                    Some(self.patterns[p].list) == neg,
+                )
+            })
             .collect();
         let cancelled = |at: usize, len: usize| {
             let clause = words[at].clause;
             negations.iter().any(|&(n, n_len, before)| {
                 words[n].clause == clause
-                    && if before { n + n_len <= at } else { at + len <= n }
+                    && if before {
+                        n + n_len <= at
+                    } else {
+                        at + len <= n
+                    }
             })
         };
         let mut out = vec![ListHits::default(); self.names.len()];
@@ -277,10 +282,18 @@ mod tests {
 
     #[test]
     fn keywords_match_whole_words_and_stars_mark_prefixes() {
-        let k = Keywords::parse("biz = [\"plan\"]\nsec = [\"vulnerab*\"]\ntech = [\"网速\", \"电视\"]\n")
-            .unwrap();
-        assert_eq!(found(&k, "thanks for the explanation, planet"), [vec![] as Vec<String>, vec![], vec![]]);
-        assert_eq!(found(&k, "my plans, 网速慢, a vulnerability"), [["plan"], ["vulnerab"], ["网速"]]);
+        let k = Keywords::parse(
+            "biz = [\"plan\"]\nsec = [\"vulnerab*\"]\ntech = [\"网速\", \"电视\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            found(&k, "thanks for the explanation, planet"),
+            [vec![] as Vec<String>, vec![], vec![]]
+        );
+        assert_eq!(
+            found(&k, "my plans, 网速慢, a vulnerability"),
+            [["plan"], ["vulnerab"], ["网速"]]
+        );
         assert_eq!(found(&k, "套餐送的电视剧会员")[2], Vec::<String>::new());
         assert_eq!(found(&k, "电视没有信号")[2], ["电视"]);
     }
@@ -288,7 +301,10 @@ mod tests {
     #[test]
     fn word_sequences_and_stems_match() {
         let k = Keywords::parse("t = [\"no internet\", \"charges\", \"top-up\"]").unwrap();
-        assert_eq!(found(&k, "No Internet since we were charged for a top up"), [["no internet", "charges", "top-up"]]);
+        assert_eq!(
+            found(&k, "No Internet since we were charged for a top up"),
+            [["no internet", "charges", "top-up"]]
+        );
         assert_eq!(found(&k, "no, internet"), [Vec::<String>::new()]);
     }
 

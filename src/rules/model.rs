@@ -9,8 +9,8 @@
 //! another format version is refused, like any unreadable rule file.
 
 use super::words::{Segmenter, Word, han_runs};
-use serde::{Deserialize, Serialize};
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
 /// The format this build reads and writes.
@@ -182,7 +182,9 @@ impl HeadCounts {
     fn compile(&self, head: &str, index: &FxHashMap<u64, u32>) -> Result<Head, String> {
         let n = self.classes.len();
         if n == 0 || self.documents.len() != n {
-            return Err(format!("head `{head}`: classes and document counts disagree or are empty"));
+            return Err(format!(
+                "head `{head}`: classes and document counts disagree or are empty"
+            ));
         }
         let docs: f64 = self.documents.iter().map(|&d| f64::from(d)).sum();
         if docs == 0.0 {
@@ -191,14 +193,20 @@ impl HeadCounts {
         let mut totals = vec![0f64; n];
         for (f, counts) in &self.features {
             if counts.len() != n {
-                return Err(format!("head `{head}`: feature `{f}` has {} counts for {n} classes", counts.len()));
+                return Err(format!(
+                    "head `{head}`: feature `{f}` has {} counts for {n} classes",
+                    counts.len()
+                ));
             }
             for (t, &c) in totals.iter_mut().zip(counts) {
                 *t += f64::from(c);
             }
         }
         let vocabulary = self.features.len() as f64;
-        let denominators: Vec<f64> = totals.iter().map(|t| (t + ALPHA * vocabulary).ln()).collect();
+        let denominators: Vec<f64> = totals
+            .iter()
+            .map(|t| (t + ALPHA * vocabulary).ln())
+            .collect();
         let mut likelihood = vec![0f64; index.len() * n];
         for (f, counts) in &self.features {
             let row = index[&key(f)] as usize * n;
@@ -231,7 +239,10 @@ impl Head {
         let (best, top) = scores
             .iter()
             .enumerate()
-            .fold((0, f64::NEG_INFINITY), |acc, (i, &s)| if s > acc.1 { (i, s) } else { acc });
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |acc, (i, &s)| if s > acc.1 { (i, s) } else { acc },
+            );
         let total: f64 = scores.iter().map(|s| (s - top).exp()).sum();
         let p = 1.0 / total;
         Answer {
@@ -244,7 +255,11 @@ impl Head {
 
 impl ModelFile {
     /// Counts `examples`, segmented with `segmenter`.
-    pub fn train(examples: &[Example], segmenter: &Segmenter, trained_on: BTreeMap<String, usize>) -> ModelFile {
+    pub fn train(
+        examples: &[Example],
+        segmenter: &Segmenter,
+        trained_on: BTreeMap<String, usize>,
+    ) -> ModelFile {
         let mut category = HeadCounts::default();
         let mut lead = HeadCounts::default();
         let mut priority = HeadCounts::default();
@@ -308,7 +323,8 @@ mod erased {
 impl Model {
     /// Reads and checks a model file's text.
     pub fn parse(text: &str) -> Result<Model, String> {
-        let file: ModelFile = serde_json::from_str(text).map_err(|e| format!("not a model file: {e}"))?;
+        let file: ModelFile =
+            serde_json::from_str(text).map_err(|e| format!("not a model file: {e}"))?;
         if file.format != FORMAT {
             return Err(format!(
                 "format `{}`, but this complaintflow reads `{FORMAT}`: retrain it with `complaintflow rules learn`",
@@ -373,7 +389,9 @@ pub fn cross_validate(examples: &[Example], segmenter: &Segmenter, folds: usize)
             .filter(|(i, _)| i % folds != k)
             .map(|(_, e)| e.clone())
             .collect();
-        let Ok(model) = Model::parse(&ModelFile::train(&train, segmenter, BTreeMap::new()).to_json()) else {
+        let Ok(model) =
+            Model::parse(&ModelFile::train(&train, segmenter, BTreeMap::new()).to_json())
+        else {
             continue;
         };
         for e in examples.iter().skip(k).step_by(folds) {
@@ -425,19 +443,32 @@ mod tests {
         assert_eq!(p("billed twice").lead_department.class, "business");
         let c = p("视频缓冲得厉害").category.confidence;
         let steps = c / CONFIDENCE_STEP;
-        assert!((0.0..=1.0).contains(&c) && (steps - steps.round()).abs() < 1e-9, "{c}");
+        assert!(
+            (0.0..=1.0).contains(&c) && (steps - steps.round()).abs() < 1e-9,
+            "{c}"
+        );
     }
 
     #[test]
     fn the_file_round_trips_and_other_formats_are_refused() {
         let s = Segmenter::with_words([]);
-        let file = ModelFile::train(&[example("断网", "technical", "technical")], &s, BTreeMap::new());
+        let file = ModelFile::train(
+            &[example("断网", "technical", "technical")],
+            &s,
+            BTreeMap::new(),
+        );
         let back: ModelFile = serde_json::from_str(&file.to_json()).unwrap();
         assert_eq!(back, file);
-        let other = file.to_json().replace(FORMAT, "complaintflow-naive-bayes/0");
+        let other = file
+            .to_json()
+            .replace(FORMAT, "complaintflow-naive-bayes/0");
         assert!(Model::parse(&other).unwrap_err().contains("retrain"));
         assert!(Model::parse("{\"format\": 1").is_err());
         let no_head = file.to_json().replace("\"lead_department\"", "\"lead\"");
-        assert!(Model::parse(&no_head).unwrap_err().contains("no `lead_department` head"));
+        assert!(
+            Model::parse(&no_head)
+                .unwrap_err()
+                .contains("no `lead_department` head")
+        );
     }
 }

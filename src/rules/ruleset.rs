@@ -14,6 +14,7 @@ use crate::model::Timestamp;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Why a ruleset could not be loaded. All are fatal for that load: the
 /// admin must fix the files; a running service keeps its previous rules.
@@ -48,8 +49,8 @@ pub enum RulesError {
 pub struct RuleSet {
     ast: rhai::AST,
     policy: SlaPolicy,
-    keywords: Keywords,
-    model: Option<std::sync::Arc<Model>>,
+    keywords: Arc<Keywords>,
+    model: Option<Arc<Model>>,
     version: String,
     fixtures: Vec<FixtureCase>,
     departments: Option<BTreeMap<String, String>>,
@@ -68,6 +69,39 @@ impl std::fmt::Debug for RuleSet {
             .field("origin", &self.origin)
             .finish()
     }
+}
+
+/// Compiled keyword lists and models by the digest of their text, the
+/// last few of each. Both are immutable and costly to build (the segmenter
+/// copies jieba's dictionary, a model indexes every feature), and the same
+/// text comes back often: a reload that changed only a script, `rules diff`
+/// with one side unchanged, the built-in rules built again.
+type Compiled<T> = Mutex<Vec<([u8; 32], Arc<T>)>>;
+static KEYWORDS: Compiled<Keywords> = Mutex::new(Vec::new());
+static MODELS: Compiled<Model> = Mutex::new(Vec::new());
+const COMPILED_KEPT: usize = 4;
+
+fn compiled<T>(
+    cache: &Compiled<T>,
+    text: &str,
+    build: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Arc<T>, String> {
+    let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    let found = cache
+        .lock()
+        .ok()
+        .and_then(|c| c.iter().find(|(d, _)| *d == digest).map(|(_, v)| v.clone()));
+    if let Some(v) = found {
+        return Ok(v);
+    }
+    let v = Arc::new(build(text)?);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= COMPILED_KEPT {
+            c.remove(0);
+        }
+        c.push((digest, v.clone()));
+    }
+    Ok(v)
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, RulesError> {
@@ -136,7 +170,8 @@ impl RuleSet {
         let mut hasher = Sha256::new();
         let mut ast: Option<rhai::AST> = None;
         let mut policy_text = None;
-        let mut keywords = Keywords::empty();
+        let mut keywords =
+            compiled(&KEYWORDS, "", Keywords::parse).map_err(RulesError::Keywords)?;
         let mut departments: Option<BTreeMap<String, String>> = None;
         let mut model = None;
         // Where each function is defined: the same one in two files would
@@ -186,9 +221,10 @@ impl RuleSet {
             } else if path == "sla.toml" {
                 policy_text = Some(text);
             } else if path == "keywords.toml" {
-                keywords = Keywords::parse(text).map_err(RulesError::Keywords)?;
+                keywords =
+                    compiled(&KEYWORDS, text, Keywords::parse).map_err(RulesError::Keywords)?;
             } else if path == model::FILE {
-                model = Some(std::sync::Arc::new(Model::parse(text).map_err(RulesError::Model)?));
+                model = Some(compiled(&MODELS, text, Model::parse).map_err(RulesError::Model)?);
             } else if path == "departments.toml" {
                 let list: BTreeMap<String, String> =
                     toml::from_str(text).map_err(|e| RulesError::Departments(e.to_string()))?;

@@ -65,13 +65,19 @@ pub struct ModelView {
 
 /// The read of each head, for the memo.
 const MODEL_FIELDS: [Field; 3] = [Field::ModelCategory, Field::ModelLead, Field::ModelPriority];
-const MODEL_HEADS: [HeadName; 3] = [HeadName::Category, HeadName::LeadDepartment, HeadName::Priority];
+const MODEL_HEADS: [HeadName; 3] = [
+    HeadName::Category,
+    HeadName::LeadDepartment,
+    HeadName::Priority,
+];
 
 impl ModelView {
     fn answer(&self, head: HeadName) -> Option<&Answer> {
         let model = self.model.as_ref()?;
         Some(self.answers[head as usize].get_or_init(|| {
-            let rows = self.rows.get_or_init(|| model.rows(&self.words, &self.text));
+            let rows = self
+                .rows
+                .get_or_init(|| model.rows(&self.words, &self.text));
             model.answer(head, rows)
         }))
     }
@@ -381,7 +387,13 @@ fn first_word(k: &mut FirstWords, list: &str) -> Result<ImmutableString, Box<Eva
 }
 
 fn all_words(k: &mut AllWords, list: &str) -> Result<rhai::Array, Box<EvalAltResult>> {
-    Ok(k.0.read(list)?.words.iter().cloned().map(Dynamic::from).collect())
+    Ok(k.0
+        .read(list)?
+        .words
+        .iter()
+        .cloned()
+        .map(Dynamic::from)
+        .collect())
 }
 
 fn score(k: &mut Scores, list: &str) -> Result<i64, Box<EvalAltResult>> {
