@@ -187,16 +187,25 @@ fn rules_learn_trains_from_a_corpus_file_and_never_from_the_frozen_part() {
         &format!("{root}/rules/corpus/complaints.jsonl"),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(
-        stdout(&o).contains("trained on 209 from "),
-        "{}",
-        stdout(&o)
-    );
+    let learned = stdout(&o);
+    assert!(learned.contains("trained on 209 from "), "{learned}");
     let after = std::fs::read_to_string(dir.path().join("model.json")).unwrap();
     assert_ne!(before, after);
     assert!(after.contains("\"format\": \"complaintflow-naive-bayes/1\""));
-    // The new model is part of the ruleset: check takes it.
-    assert!(bin(&["rules", "check", rules]).status.success());
+    // The new model is part of the ruleset: check takes it, with the
+    // version `learn` announced.
+    let check = bin(&["rules", "check", rules]);
+    assert!(check.status.success());
+    let version = learned
+        .rsplit("ruleset_version with it ")
+        .next()
+        .unwrap()
+        .trim();
+    assert!(
+        stdout(&check).contains(&format!("ruleset_version {version};")),
+        "{}",
+        stdout(&check)
+    );
     let o = bin(&[
         "rules",
         "learn",

@@ -39,12 +39,8 @@ pub enum RulesAction {
         input: Option<PathBuf>,
         #[command(flatten)]
         clickhouse: ClickHouseSource,
-        /// First local day (Beijing time) of the stored history (YYYY-MM-DD).
-        #[arg(long)]
-        from: Option<chrono::NaiveDate>,
-        /// Last local day of the stored history (YYYY-MM-DD).
-        #[arg(long)]
-        to: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        period: Period,
         /// The wall clock for refusing events from the future (default: now).
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::FixedOffset>>,
@@ -77,12 +73,8 @@ pub enum RulesAction {
         corpus: Vec<PathBuf>,
         #[command(flatten)]
         clickhouse: ClickHouseSource,
-        /// First local day (Beijing time) of the corrections to learn from.
-        #[arg(long)]
-        from: Option<chrono::NaiveDate>,
-        /// Last local day of the corrections to learn from.
-        #[arg(long)]
-        to: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        period: Period,
         /// How many corpus examples one correction of the group counts as.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
         correction_weight: u32,
@@ -96,13 +88,21 @@ pub enum RulesAction {
     Corrections {
         #[command(flatten)]
         clickhouse: ClickHouseSource,
-        /// First local day (Beijing time) of the re-routings.
-        #[arg(long)]
-        from: Option<chrono::NaiveDate>,
-        /// Last local day of the re-routings.
-        #[arg(long)]
-        to: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        period: Period,
     },
+}
+
+/// The stored days a `rules` command reads from ClickHouse: of the history
+/// (`diff`), of the group's assignments (`learn`, `corrections`).
+#[derive(clap::Args)]
+pub struct Period {
+    /// First local day (Beijing time), YYYY-MM-DD (default: the first stored).
+    #[arg(long)]
+    from: Option<chrono::NaiveDate>,
+    /// Last local day (Beijing time), YYYY-MM-DD (default: the last stored).
+    #[arg(long)]
+    to: Option<chrono::NaiveDate>,
 }
 
 /// Runs one `rules` action.
@@ -115,8 +115,7 @@ pub fn run(action: RulesAction) -> Result<()> {
             new,
             input,
             clickhouse,
-            from,
-            to,
+            period: Period { from, to },
             now,
             html,
         } => {
@@ -151,8 +150,7 @@ pub fn run(action: RulesAction) -> Result<()> {
             dir,
             corpus,
             clickhouse,
-            from,
-            to,
+            period: Period { from, to },
             correction_weight,
             out,
         } => {
@@ -172,8 +170,7 @@ pub fn run(action: RulesAction) -> Result<()> {
         }
         RulesAction::Corrections {
             clickhouse,
-            from,
-            to,
+            period: Period { from, to },
         } => {
             let cfg = clickhouse
                 .config()
@@ -392,40 +389,15 @@ fn learn(
 
 /// The rules of `dir` with `model_text` in place of its model file.
 fn with_model(dir: &Path, model_text: &str) -> Result<RuleSet> {
-    let mut files = Vec::new();
-    let mut add = |rel: String, p: &Path| -> Result<()> {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        files.push((rel, text));
-        Ok(())
-    };
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let p = entry?.path();
-        let name = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        if p.is_file() && name != model::FILE {
-            add(name, &p)?;
-        }
-    }
-    let tests = dir.join("tests");
-    if tests.is_dir() {
-        for entry in std::fs::read_dir(&tests)? {
-            let p = entry?.path();
-            let name = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string();
-            if name.ends_with(".json") {
-                add(format!("tests/{name}"), &p)?;
-            }
-        }
-    }
-    files.sort();
-    files.push((model::FILE.to_string(), model_text.to_string()));
+    let mut files = RuleSet::read_files(dir)?;
+    files.retain(|(name, _)| name != model::FILE);
+    // Where `load_dir` reads it, so the version printed is the one a
+    // service will load.
+    let at = files
+        .iter()
+        .position(|(name, _)| name.starts_with("tests/") || name.as_str() > model::FILE)
+        .unwrap_or(files.len());
+    files.insert(at, (model::FILE.to_string(), model_text.to_string()));
     Ok(RuleSet::from_files(&dir.display().to_string(), &files)?)
 }
 

@@ -118,21 +118,29 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, RulesError> {
 }
 
 impl RuleSet {
-    /// Loads `dir`: `*.rhai`, `sla.toml`, `keywords.toml`, `tests/*.json`.
+    /// Loads `dir`: `*.rhai`, `sla.toml`, `keywords.toml`,
+    /// `departments.toml`, `model.json`, `tests/*.json`.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
+        Self::from_files(&dir.display().to_string(), &Self::read_files(dir)?)
+    }
+
+    /// The rule files of `dir` as `(relative path, text)`, in name order.
+    pub fn read_files(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
         let read = |p: &Path| {
             std::fs::read_to_string(p).map_err(|source| RulesError::Io {
                 path: p.to_path_buf(),
                 source,
             })
         };
-        let mut files = Vec::new();
-        for p in read_dir_sorted(dir)? {
-            let name = p
-                .file_name()
+        let name = |p: &Path| {
+            p.file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
-                .to_string();
+                .to_string()
+        };
+        let mut files = Vec::new();
+        for p in read_dir_sorted(dir)? {
+            let name = name(&p);
             if name.ends_with(".rhai")
                 || ["sla.toml", "keywords.toml", "departments.toml", model::FILE]
                     .contains(&name.as_str())
@@ -143,17 +151,13 @@ impl RuleSet {
         let tests = dir.join("tests");
         if tests.is_dir() {
             for p in read_dir_sorted(&tests)? {
-                let name = p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default()
-                    .to_string();
+                let name = name(&p);
                 if name.ends_with(".json") {
                     files.push((format!("tests/{name}"), read(&p)?));
                 }
             }
         }
-        Self::from_files(&dir.display().to_string(), &files)
+        Ok(files)
     }
 
     /// The ruleset shipped inside the binary.
