@@ -319,8 +319,9 @@ fn learn(
     weight: usize,
     out: &Path,
 ) -> Result<()> {
-    let rules =
-        RuleSet::load_dir(dir).with_context(|| format!("loading rules from {}", dir.display()))?;
+    // The model in place may be the broken one being replaced: only the
+    // segmenter of the keyword lists is needed here.
+    let rules = with_model(dir, None)?;
     let mut trained_on = BTreeMap::new();
     let mut examples = Vec::new();
     if files.is_empty() {
@@ -356,7 +357,7 @@ fn learn(
     }
     let file = ModelFile::train(&examples, rules.keywords().segmenter(), trained_on.clone());
     let text = file.to_json();
-    let candidate = with_model(dir, &text)?;
+    let candidate = with_model(dir, Some(&text))?;
     let failures = candidate.run_fixtures();
     if !failures.is_empty() {
         print_rule_errors(&failures);
@@ -387,9 +388,11 @@ fn learn(
     Ok(())
 }
 
-/// The rules of `dir` with `model_text` in place of its model file.
-fn with_model(dir: &Path, model_text: &str) -> Result<RuleSet> {
-    let mut files = RuleSet::read_files(dir)?;
+/// The rules of `dir` with `model_text` in place of its model file (or
+/// without one).
+fn with_model(dir: &Path, model_text: Option<&str>) -> Result<RuleSet> {
+    let mut files = RuleSet::read_files(dir)
+        .with_context(|| format!("loading rules from {}", dir.display()))?;
     files.retain(|(name, _)| name != model::FILE);
     // Where `load_dir` reads it, so the version printed is the one a
     // service will load.
@@ -397,7 +400,9 @@ fn with_model(dir: &Path, model_text: &str) -> Result<RuleSet> {
         .iter()
         .position(|(name, _)| name.starts_with("tests/") || name.as_str() > model::FILE)
         .unwrap_or(files.len());
-    files.insert(at, (model::FILE.to_string(), model_text.to_string()));
+    if let Some(text) = model_text {
+        files.insert(at, (model::FILE.to_string(), text.to_string()));
+    }
     Ok(RuleSet::from_files(&dir.display().to_string(), &files)?)
 }
 

@@ -27,9 +27,8 @@ pub const CONFIDENCE_STEP: f64 = 0.05;
 /// Feature names longer than this are not kept (bounded input).
 const MAX_FEATURE_BYTES: usize = 64;
 
-/// The model file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// A model's counts, as trained and as the file holds them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelFile {
     pub format: String,
     /// What it was trained on, for people: sources and example counts.
@@ -39,8 +38,7 @@ pub struct ModelFile {
 
 /// One head's counts: per class, the documents and, per feature, the
 /// documents of that class that have it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HeadCounts {
     pub classes: Vec<String>,
     pub documents: Vec<u32>,
@@ -281,50 +279,101 @@ impl ModelFile {
         }
     }
 
-    /// The file's text: one feature per line, so a retrained model diffs.
+    /// The file's text: the heads' classes and documents, then one line
+    /// per feature with its counts in each head (in the heads' order), so
+    /// a retrained model diffs and each feature is written once.
     pub fn to_json(&self) -> String {
-        let js = |v: &dyn erased::Json| v.json();
         let mut out = format!(
             "{{\n  \"format\": {},\n  \"trained_on\": {},\n  \"heads\": {{",
             js(&self.format),
             js(&self.trained_on)
         );
+        let mut features: BTreeMap<&str, Vec<&[u32]>> = BTreeMap::new();
         for (h, (name, head)) in self.heads.iter().enumerate() {
-            out.push_str(if h == 0 { "\n" } else { ",\n" });
-            out.push_str(&format!(
-                "    {}: {{\n      \"classes\": {},\n      \"documents\": {},\n      \"features\": {{",
-                js(name),
-                js(&head.classes),
-                js(&head.documents)
-            ));
-            for (i, (f, counts)) in head.features.iter().enumerate() {
-                out.push_str(if i == 0 { "\n" } else { ",\n" });
-                out.push_str(&format!("        {}: {}", js(f), js(counts)));
+            let meta = StoredHead {
+                classes: head.classes.clone(),
+                documents: head.documents.clone(),
+            };
+            let sep = if h == 0 { "\n" } else { ",\n" };
+            out.push_str(&format!("{sep}    {}: {}", js(name), js(&meta)));
+            for (f, counts) in &head.features {
+                let row = features.entry(f).or_insert_with(|| vec![&[]; self.heads.len()]);
+                row[h] = counts;
             }
-            out.push_str("\n      }\n    }");
+        }
+        out.push_str("\n  },\n  \"features\": {");
+        for (i, (f, row)) in features.iter().enumerate() {
+            let sep = if i == 0 { "\n" } else { ",\n" };
+            out.push_str(&format!("{sep}    {}: {}", js(f), js(row)));
         }
         out.push_str("\n  }\n}\n");
         out
     }
+
+    /// Reads a model file's text (any format version: the caller checks).
+    pub fn from_json(text: &str) -> Result<ModelFile, String> {
+        let stored: Stored =
+            serde_json::from_str(text).map_err(|e| format!("not a model file: {e}"))?;
+        let mut heads: BTreeMap<String, HeadCounts> = stored
+            .heads
+            .into_iter()
+            .map(|(name, h)| {
+                let head = HeadCounts {
+                    classes: h.classes,
+                    documents: h.documents,
+                    features: BTreeMap::new(),
+                };
+                (name, head)
+            })
+            .collect();
+        for (f, row) in stored.features {
+            if row.len() != heads.len() {
+                return Err(format!(
+                    "feature `{f}` has counts for {} heads, not {}",
+                    row.len(),
+                    heads.len()
+                ));
+            }
+            for (head, counts) in heads.values_mut().zip(row) {
+                if !counts.is_empty() {
+                    head.features.insert(f.clone(), counts);
+                }
+            }
+        }
+        Ok(ModelFile {
+            format: stored.format,
+            trained_on: stored.trained_on,
+            heads,
+        })
+    }
+}
+
+/// The file's layout (see [`ModelFile::to_json`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    format: String,
+    trained_on: BTreeMap<String, usize>,
+    heads: BTreeMap<String, StoredHead>,
+    features: BTreeMap<String, Vec<Vec<u32>>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredHead {
+    classes: Vec<String>,
+    documents: Vec<u32>,
 }
 
 /// Compact JSON of one value, for the hand-laid-out file.
-mod erased {
-    pub trait Json {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_default()
-        }
-    }
+fn js<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 impl Model {
     /// Reads and checks a model file's text.
     pub fn parse(text: &str) -> Result<Model, String> {
-        let file: ModelFile =
-            serde_json::from_str(text).map_err(|e| format!("not a model file: {e}"))?;
+        let file = ModelFile::from_json(text)?;
         if file.format != FORMAT {
             return Err(format!(
                 "format `{}`, but this complaintflow reads `{FORMAT}`: retrain it with `complaintflow rules learn`",
@@ -457,7 +506,7 @@ mod tests {
             &s,
             BTreeMap::new(),
         );
-        let back: ModelFile = serde_json::from_str(&file.to_json()).unwrap();
+        let back = ModelFile::from_json(&file.to_json()).unwrap();
         assert_eq!(back, file);
         let other = file
             .to_json()
