@@ -297,7 +297,9 @@ impl ModelFile {
             let sep = if h == 0 { "\n" } else { ",\n" };
             out.push_str(&format!("{sep}    {}: {}", js(name), js(&meta)));
             for (f, counts) in &head.features {
-                let row = features.entry(f).or_insert_with(|| vec![&[]; self.heads.len()]);
+                let row = features
+                    .entry(f)
+                    .or_insert_with(|| vec![&[]; self.heads.len()]);
                 row[h] = counts;
             }
         }

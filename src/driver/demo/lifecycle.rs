@@ -1,222 +1,16 @@
-//! A seeded synthetic complaint stream: every channel, Chinese and English
-//! descriptions, late acknowledgements, breaches, extensions, reopens,
-//! withdrawals, redeliveries and a few malformed lines.
+//! Each demo complaint's way through the lifecycle: acknowledgement,
+//! assignment, handling cycles and reopens, extensions, withdrawals, late
+//! and early deliveries, and a few malformed lines.
 
-use crate::core::decision::{DecisionInput, Rules};
+use super::{DemoConfig, Gen, mins};
+use crate::core::decision::DecisionInput;
 use crate::model::event::*;
-use crate::model::{Event, Impact, Priority, ProgressKind};
+use crate::model::{Priority, ProgressKind};
 use chrono::{DateTime, FixedOffset, TimeDelta};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-/// What to generate.
-#[derive(Debug, Clone)]
-pub struct DemoConfig {
-    pub complaints: usize,
-    pub seed: u64,
-    /// Start of the arrival window.
-    pub start: DateTime<FixedOffset>,
-    /// Length of the arrival window; events after it are not emitted (a
-    /// snapshot, so some complaints are still open at the end).
-    pub days: i64,
-}
-
-impl Default for DemoConfig {
-    fn default() -> Self {
-        DemoConfig {
-            complaints: 5_000,
-            seed: 42,
-            start: DateTime::parse_from_rfc3339("2026-11-02T00:00:00+08:00")
-                .expect("valid literal"),
-            days: 7,
-        }
-    }
-}
-
-impl DemoConfig {
-    /// End of the window: the replay's `--until`.
-    pub fn end(&self) -> DateTime<FixedOffset> {
-        self.start + TimeDelta::days(self.days)
-    }
-}
-
-const CHANNELS: &[(&str, u32)] = &[
-    ("web", 25),
-    ("phone", 25),
-    ("app", 15),
-    ("social", 12),
-    ("email", 10),
-    ("visit", 8),
-    ("regulator", 5),
-];
-const NAMES: &[&str] = &[
-    "王芳",
-    "李伟",
-    "张敏",
-    "刘洋",
-    "陈静",
-    "杨磊",
-    "赵丽",
-    "黄强",
-    "Ann Lee",
-    "Tom Baker",
-    "Maria Rossi",
-    "Sam Ortiz",
-];
-const TECHNICAL: &[&str] = &[
-    "家里宽带断网了,光猫灯一直闪",
-    "晚上网速慢得厉害,看视频一直卡顿",
-    "WiFi 经常掉线,重启路由器也没用",
-    "光纤入户后一直无法上网",
-    "打游戏延迟很高,丢包严重",
-    "My internet is down since this morning",
-    "Speed drops to 2 Mbps every evening",
-    "Router keeps disconnecting every few minutes",
-    "High latency and packet loss on my fiber line",
-];
-const WIDESPREAD: &[&str] = &[
-    "整个小区都无法上网,已经三个小时了",
-    "Whole building has no internet since 8am, all users affected",
-];
-const SECURITY: &[&str] = &[
-    "发现贵公司用户中心存在安全漏洞,可以看到别人的账单",
-    "I think my account was hacked, there are logins from abroad",
-];
-const BUSINESS: &[&str] = &[
-    "本月账单重复扣费,要求退款",
-    "套餐到期后被自动续费",
-    "申请的发票一直没有开具",
-    "合同里的优惠没有兑现",
-    "销户后还在扣费",
-    "I was charged twice on my bill this month",
-    "Please refund the fee for the plan I cancelled",
-    "My invoice for October is missing",
-    "The contract price differs from what was advertised",
-];
-const MIXED: &[&str] = &[
-    "网络故障一周了还照常扣费,要求退费",
-    "Outage for three days but I was still charged the full fee",
-];
-const OTHER: &[&str] = &[
-    "客服电话一直打不通",
-    "上门安装的工作人员态度很差",
-    "Nobody replied to my letter",
-    "The technician arrived two hours late",
-];
-
-struct Gen<'r> {
-    rng: ChaCha8Rng,
-    rules: &'r dyn Rules,
-    end: DateTime<FixedOffset>,
-    /// `(delivery time in ms, insertion order, line)`.
-    lines: Vec<(i64, u64, String)>,
-    seq: u64,
-    /// How late the current complaint's acknowledgement reaches the stream
-    /// (adapters batch and retry): after events that happened later.
-    ack_delay: TimeDelta,
-}
-
-fn mins(m: i64) -> TimeDelta {
-    TimeDelta::minutes(m)
-}
+use rand::RngExt;
 
 impl Gen<'_> {
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.rng.random_range(0..items.len())]
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.rng.random_bool(p)
-    }
-
-    /// Minutes in `[lo, hi)`.
-    fn between(&mut self, lo: i64, hi: i64) -> TimeDelta {
-        TimeDelta::seconds(self.rng.random_range(lo * 60..hi * 60))
-    }
-
-    fn push_line(&mut self, at: DateTime<FixedOffset>, line: String) {
-        self.seq += 1;
-        self.lines.push((at.timestamp_millis(), self.seq, line));
-    }
-
-    /// Emits an event unless it falls after the window; returns whether it did.
-    fn emit(
-        &mut self,
-        cid: &str,
-        n: &mut u32,
-        at: DateTime<FixedOffset>,
-        actor: &str,
-        body: EventBody,
-    ) -> bool {
-        if at > self.end {
-            return false;
-        }
-        *n += 1;
-        let ev = Event {
-            event_id: format!("{cid}-e{n}"),
-            complaint_id: cid.to_string(),
-            occurred_at: at,
-            actor: Some(actor.to_string()),
-            body,
-        };
-        let line = serde_json::to_string(&ev).expect("events serialize");
-        if self.chance(0.01) {
-            // At-least-once adapters redeliver now and then.
-            self.push_line(at, line.clone());
-        }
-        self.push_line(at, line);
-        true
-    }
-
-    fn received(&mut self, i: usize) -> Received {
-        let total: u32 = CHANNELS.iter().map(|c| c.1).sum();
-        let mut roll = self.rng.random_range(0..total);
-        let channel = CHANNELS
-            .iter()
-            .find(|c| {
-                roll < c.1 || {
-                    roll -= c.1;
-                    false
-                }
-            })
-            .map_or("web", |c| c.0);
-        let (description, impact) = match self.rng.random_range(0..100) {
-            0..=39 => (self.pick(TECHNICAL), Some(Impact::Single)),
-            40..=43 => (self.pick(WIDESPREAD), Some(Impact::Widespread)),
-            44..=45 => (self.pick(SECURITY), None),
-            46..=79 => (self.pick(BUSINESS), None),
-            80..=87 => (self.pick(MIXED), Some(Impact::Multiple)),
-            _ => (self.pick(OTHER), None),
-        };
-        let previous: u32 = if self.chance(0.08) {
-            self.rng.random_range(2..6)
-        } else {
-            self.rng.random_range(0..2)
-        };
-        let region = self.pick(&["north", "south", "east", "west"]);
-        let attributes = serde_json::value::RawValue::from_string(format!(
-            r#"{{"region":"{region}","previous_complaints_90d":{previous}}}"#
-        ))
-        .expect("valid JSON");
-        Received {
-            channel: channel.to_string(),
-            customer: Customer {
-                id: format!("K{:06}", self.rng.random_range(0..(i as u32 * 4 + 100))),
-                name: self.pick(NAMES).to_string(),
-                phone: Some(format!(
-                    "1{:010}",
-                    self.rng.random_range(3_000_000_000u64..9_999_999_999)
-                )),
-                email: None,
-            },
-            description: description.to_string(),
-            happened_at: None,
-            impact,
-            attributes: Some(attributes),
-        }
-    }
-
-    fn complaint(&mut self, i: usize, cfg: &DemoConfig) {
+    pub(super) fn complaint(&mut self, i: usize, cfg: &DemoConfig) {
         let cid = format!("CF-{i:06}");
         let window = cfg.days * 24 * 60;
         let t0 = cfg.start + self.between(0, window);
@@ -514,7 +308,7 @@ impl Gen<'_> {
     /// Delays the delivery of the acknowledgement among the complaint's lines
     /// from `first` on by `ack_delay`, but keeps it a minute ahead of the
     /// complaint's next event: the complaint's own order stays.
-    fn deliver_ack_late(&mut self, first: usize) {
+    pub(super) fn deliver_ack_late(&mut self, first: usize) {
         let delay = self.ack_delay.num_milliseconds();
         let lines = &mut self.lines[first..];
         let Some(ack) = lines
@@ -538,7 +332,7 @@ impl Gen<'_> {
     /// Now and then the receipt comes from a slow adapter: it reaches the
     /// stream just after the complaint's acknowledgement (which then waits
     /// for it), within the allowed lateness.
-    fn deliver_receipt_after_ack(&mut self, first: usize) {
+    pub(super) fn deliver_receipt_after_ack(&mut self, first: usize) {
         if self.ack_delay > TimeDelta::zero() || !self.chance(0.03) {
             return;
         }
@@ -564,7 +358,7 @@ impl Gen<'_> {
     /// A few lines a real stream also carries: garbage, truncated JSON,
     /// unknown types, events for complaints nobody received, and one from a
     /// system whose clock is wrong.
-    fn malformed(&mut self, cfg: &DemoConfig) {
+    pub(super) fn malformed(&mut self, cfg: &DemoConfig) {
         let count = cfg.complaints / 500 + 3;
         for k in 0..count {
             let at = cfg.start + self.between(0, cfg.days * 24 * 60);
@@ -588,39 +382,4 @@ impl Gen<'_> {
         let line = r#"{"event_id":"skewed-1","type":"complaint.progress","complaint_id":"CF-000001","occurred_at":"2099-03-29T10:02:00+08:00","actor":"dept-system","note":"checked the line"}"#;
         self.push_line(at, line.to_string());
     }
-}
-
-/// Generates the stream as JSONL lines in time order.
-pub fn generate(cfg: &DemoConfig, rules: &dyn Rules) -> Vec<String> {
-    let mut g = Gen {
-        rng: ChaCha8Rng::seed_from_u64(cfg.seed),
-        rules,
-        end: cfg.end(),
-        lines: Vec::new(),
-        seq: 0,
-        ack_delay: TimeDelta::zero(),
-    };
-    for i in 0..cfg.complaints {
-        let first = g.lines.len();
-        g.ack_delay = TimeDelta::zero();
-        g.complaint(i, cfg);
-        g.deliver_ack_late(first);
-        g.deliver_receipt_after_ack(first);
-    }
-    g.malformed(cfg);
-    g.lines.sort_unstable_by_key(|(t, s, _)| (*t, *s));
-    g.lines.into_iter().map(|(_, _, l)| l).collect()
-}
-
-/// The receipts of a stream's well-formed lines, `(complaint_id, body)`, in
-/// order: what `decide` sees of each complaint (benchmarks and memo tests).
-pub fn receipts(lines: &[String]) -> Vec<(String, Received)> {
-    lines
-        .iter()
-        .filter_map(|l| Event::from_json(l).ok())
-        .filter_map(|e| match e.body {
-            EventBody::Received(r) => Some((e.complaint_id, r)),
-            _ => None,
-        })
-        .collect()
 }

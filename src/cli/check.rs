@@ -1,0 +1,63 @@
+//! `validate` and `health`: checks of input lines and of a running service.
+
+use anyhow::{Context, Result};
+use std::io::Write;
+
+/// Checks each line as the service would admit it; prints one message per
+/// bad line (and unknown fields, as warnings or, `strict`, errors).
+/// Returns (lines, bad lines).
+pub(super) fn validate(
+    reader: impl std::io::BufRead,
+    policy: &crate::core::SlaPolicy,
+    strict: bool,
+) -> Result<(usize, usize)> {
+    let now = chrono::Utc::now();
+    let (mut lines, mut bad) = (0, 0);
+    for line in crate::source::file::JsonlLines::new(reader) {
+        let line = line.context("reading the input")?;
+        lines += 1;
+        let bytes = match &line.text {
+            Ok(t) => t.as_bytes(),
+            Err(b) => b.as_slice(),
+        };
+        match crate::core::admit(bytes, now, policy) {
+            Err(r) => {
+                bad += 1;
+                println!("line {}: {r}", line.number);
+            }
+            Ok((text, _)) => {
+                let unknown = crate::model::event::unknown_fields(text);
+                if !unknown.is_empty() {
+                    let level = if strict { "error" } else { "warning" };
+                    bad += usize::from(strict);
+                    println!(
+                        "line {}: {level}: unknown field(s) {} (ignored when read)",
+                        line.number,
+                        unknown.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    Ok((lines, bad))
+}
+
+/// The status code of a plain `GET` of an `http://host:port/path` URL.
+pub(super) fn http_status(url: &str) -> Result<u16> {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)?
+        .next()
+        .context("no address")?;
+    let timeout = std::time::Duration::from_secs(3);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head)?;
+    let line = String::from_utf8_lossy(&head);
+    line.get(9..12)
+        .and_then(|c| c.parse().ok())
+        .context("not an HTTP answer")
+}
