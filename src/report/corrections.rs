@@ -39,19 +39,7 @@ pub async fn read(
     zone: &str,
 ) -> Result<Vec<Correction>, ReportError> {
     let client = crate::sink::clickhouse::client(cfg)?.with_database(&cfg.database);
-    let day = format!("toDate(a.assigned_at, '{zone}')");
-    let mut period = Vec::new();
-    if let Some(f) = from {
-        period.push(format!("{day} >= toDate('{f}')"));
-    }
-    if let Some(t) = to {
-        period.push(format!("{day} <= toDate('{t}')"));
-    }
-    let period = if period.is_empty() {
-        String::new()
-    } else {
-        format!(" AND {}", period.join(" AND "))
-    };
+    let period = super::local_days("a.assigned_at", from, to, zone);
     // The latest assignment of each complaint is the group's routing; the
     // first decision (cycle 0) is what the rules said before anyone looked.
     let sql = format!(
@@ -76,7 +64,8 @@ pub async fn read(
          INNER JOIN (SELECT * FROM decisions FINAL WHERE cycle = 0) AS d
             ON d.complaint_id = a.complaint_id
          WHERE (a.lead != d.lead_department
-                OR arraySort(a.assist) != arraySort(arrayMap(x -> toString(x), d.assist_departments))){period}
+                OR arraySort(a.assist) != arraySort(arrayMap(x -> toString(x), d.assist_departments)))
+           AND {period}
          ORDER BY a.assigned_at, r.complaint_id"
     );
     fetch_rows(&client, &sql).await

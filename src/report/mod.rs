@@ -223,6 +223,29 @@ pub fn clickhouse_reads(
     ]
 }
 
+/// SQL that holds when `time` falls on the local days `from..=to` in
+/// `zone` (`1` when both ends are open).
+pub(crate) fn local_days(
+    time: &str,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    zone: &str,
+) -> String {
+    let day = format!("toDate({time}, '{zone}')");
+    let mut conditions = Vec::new();
+    if let Some(f) = from {
+        conditions.push(format!("{day} >= toDate('{f}')"));
+    }
+    if let Some(t) = to {
+        conditions.push(format!("{day} <= toDate('{t}')"));
+    }
+    if conditions.is_empty() {
+        "1".to_string()
+    } else {
+        conditions.join(" AND ")
+    }
+}
+
 /// The stored input events of the local days `from..=to` (all when `None`)
 /// as JSONL, in event-time order: a history for `rules diff`.
 pub async fn read_history(
@@ -236,20 +259,10 @@ pub async fn read_history(
         payload: String,
     }
     let client = crate::sink::clickhouse::client(cfg)?.with_database(&cfg.database);
-    let mut filter = Vec::new();
-    if let Some(f) = from {
-        filter.push(format!("toDate(occurred_at, '{zone}') >= toDate('{f}')"));
-    }
-    if let Some(t) = to {
-        filter.push(format!("toDate(occurred_at, '{zone}') <= toDate('{t}')"));
-    }
-    let filter = if filter.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", filter.join(" AND "))
-    };
+    let filter = local_days("occurred_at", from, to, zone);
     // Refused events too: the other rules may judge them as these did.
-    let sql = format!("SELECT payload FROM events FINAL{filter} ORDER BY occurred_at, source");
+    let sql =
+        format!("SELECT payload FROM events FINAL WHERE {filter} ORDER BY occurred_at, source");
     let rows: Vec<Payload> = fetch_rows(&client, &sql).await?;
     let mut out = Vec::new();
     for p in rows {
