@@ -14,10 +14,11 @@
 //! problem"), a word of `negation_after` the evidence before it ("网络没问题",
 //! "the internet is fine").
 
-use super::words::{Segmenter, Word};
+use super::words::{Segmenter, Words};
 use rhai::ImmutableString;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Lists that cancel evidence instead of being evidence.
 pub const NEGATION: &str = "negation";
@@ -49,7 +50,8 @@ pub struct ListHits {
 /// Compiled keyword lists and the segmenter that knows their words.
 #[derive(Debug, Clone)]
 pub struct Keywords {
-    names: Vec<ImmutableString>,
+    /// Shared with every complaint's view of what the lists found.
+    names: Arc<[ImmutableString]>,
     patterns: Vec<Pattern>,
     /// Patterns by their first stem (exact ones).
     by_first: FxHashMap<String, Vec<usize>>,
@@ -123,9 +125,10 @@ impl Keywords {
                 None => (w.clone(), false),
             };
             let parts = segmenter.words(&text);
-            let mut stems: Vec<String> = parts.iter().map(|p| p.stem.clone()).collect();
-            if let (true, Some(last), Some(p)) = (prefix, stems.last_mut(), parts.last()) {
-                *last = p.raw().to_string();
+            let mut stems: Vec<String> = parts.iter().map(|p| p.stem.to_string()).collect();
+            let last_word = parts.len().checked_sub(1).and_then(|i| parts.get(i));
+            if let (true, Some(last), Some(p)) = (prefix, stems.last_mut(), last_word) {
+                *last = p.raw.to_string();
             }
             // "plan" and "plans" are one word: each counts once.
             if patterns
@@ -159,7 +162,7 @@ impl Keywords {
             }
         }
         Ok(Keywords {
-            names,
+            names: names.into(),
             patterns,
             by_first,
             prefixes,
@@ -168,7 +171,7 @@ impl Keywords {
     }
 
     /// Names of the lists, sorted.
-    pub fn names(&self) -> &[ImmutableString] {
+    pub fn names(&self) -> &Arc<[ImmutableString]> {
         &self.names
     }
 
@@ -178,42 +181,44 @@ impl Keywords {
     }
 
     /// Whether pattern `p` matches the words starting at `at`.
-    fn matches_at(&self, p: &Pattern, words: &[Word], at: usize) -> bool {
-        let Some(span) = words.get(at..at + p.stems.len()) else {
+    fn matches_at(&self, p: &Pattern, words: &Words, at: usize) -> bool {
+        let last = p.stems.len() - 1;
+        let (Some(first), Some(end)) = (words.get(at), words.get(at + last)) else {
             return false;
         };
-        let last = p.stems.len() - 1;
         // A keyword of several words does not reach across a clause.
-        if span[0].clause != span[last].clause {
+        if first.clause != end.clause {
             return false;
         }
-        span.iter().zip(&p.stems).enumerate().all(|(i, (w, s))| {
+        p.stems.iter().enumerate().all(|(i, s)| {
+            let Some(w) = words.get(at + i) else {
+                return false;
+            };
             if p.prefix && i == last {
-                w.raw().starts_with(s.as_str())
+                w.raw.starts_with(s.as_str())
             } else {
-                w.stem == *s
+                w.stem == s
             }
         })
     }
 
     /// Every match in `words`: (position, pattern), in text order.
-    fn find(&self, words: &[Word]) -> Vec<(usize, usize)> {
+    fn find(&self, words: &Words) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
         for (at, w) in words.iter().enumerate() {
-            if let Some(ps) = self.by_first.get(&w.stem) {
+            if let Some(ps) = self.by_first.get(w.stem) {
                 found.extend(
                     ps.iter()
                         .filter(|&&p| self.matches_at(&self.patterns[p], words, at))
                         .map(|&p| (at, p)),
                 );
             }
-            let raw = w.raw();
-            let candidates = raw.chars().next().and_then(|c| self.prefixes.get(&c));
+            let candidates = w.raw.chars().next().and_then(|c| self.prefixes.get(&c));
             found.extend(
                 candidates
                     .into_iter()
                     .flatten()
-                    .filter(|&&p| raw.starts_with(self.patterns[p].stems[0].as_str()))
+                    .filter(|&&p| w.raw.starts_with(self.patterns[p].stems[0].as_str()))
                     .map(|&p| (at, p)),
             );
         }
@@ -222,7 +227,7 @@ impl Keywords {
 
     /// Per list (in [`Keywords::names`] order), what it found in `words`;
     /// evidence a negation cancels is left out.
-    pub fn hits(&self, words: &[Word]) -> Vec<ListHits> {
+    pub fn hits(&self, words: &Words) -> Vec<ListHits> {
         let found = self.find(words);
         let list_named = |n: &str| self.names.iter().position(|x| x.as_str() == n);
         let (neg, neg_after) = (list_named(NEGATION), list_named(NEGATION_AFTER));
@@ -240,10 +245,10 @@ impl Keywords {
                 )
             })
             .collect();
+        let clause = |at: usize| words.get(at).map(|w| w.clause);
         let cancelled = |at: usize, len: usize| {
-            let clause = words[at].clause;
             negations.iter().any(|&(n, n_len, before)| {
-                words[n].clause == clause
+                clause(n) == clause(at)
                     && if before {
                         n + n_len <= at
                     } else {

@@ -8,7 +8,7 @@
 //! small, and the probabilities follow from it when it is loaded. A file of
 //! another format version is refused, like any unreadable rule file.
 
-use super::words::{Segmenter, Word, han_runs};
+use super::words::{Segmenter, Words, han_runs};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -101,7 +101,7 @@ pub enum HeadName {
 /// a clause and the character pairs of its Chinese runs (repeats included;
 /// callers count each once). One buffer is reused, so predicting allocates
 /// nothing per feature.
-fn each_feature(words: &[Word], lower_text: &str, mut f: impl FnMut(&str)) {
+fn each_feature(words: &Words, lower_text: &str, mut f: impl FnMut(&str)) {
     let mut buf = String::with_capacity(64);
     let mut emit = |parts: &[&str], buf: &mut String| {
         buf.clear();
@@ -112,11 +112,13 @@ fn each_feature(words: &[Word], lower_text: &str, mut f: impl FnMut(&str)) {
             f(buf);
         }
     };
-    for w in words {
-        emit(&["w:", &w.stem], &mut buf);
-    }
-    for pair in words.windows(2).filter(|p| p[0].clause == p[1].clause) {
-        emit(&["p:", &pair[0].stem, " ", &pair[1].stem], &mut buf);
+    let mut previous = None;
+    for w in words.iter() {
+        emit(&["w:", w.stem], &mut buf);
+        if let Some(p) = previous.filter(|p: &super::words::Word| p.clause == w.clause) {
+            emit(&["p:", p.stem, " ", w.stem], &mut buf);
+        }
+        previous = Some(w);
     }
     for run in han_runs(lower_text) {
         let mut chars = run.char_indices().peekable();
@@ -128,7 +130,7 @@ fn each_feature(words: &[Word], lower_text: &str, mut f: impl FnMut(&str)) {
 }
 
 /// The features of a text, each once, as the model file names them.
-pub fn features(words: &[Word], lower_text: &str) -> Vec<String> {
+pub fn features(words: &Words, lower_text: &str) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     each_feature(words, lower_text, |f| {
@@ -148,7 +150,7 @@ fn key(feature: &str) -> u64 {
 }
 
 /// The keys of a text's features, each once.
-fn feature_keys(words: &[Word], lower_text: &str) -> Vec<u64> {
+fn feature_keys(words: &Words, lower_text: &str) -> Vec<u64> {
     let mut keys = Vec::with_capacity(words.len() * 3 + lower_text.len() / 3);
     each_feature(words, lower_text, |f| keys.push(key(f)));
     keys.sort_unstable();
@@ -404,7 +406,7 @@ impl Model {
     /// The rows of the features of a complaint's words and lower-case
     /// text that the model knows (features no training document had say
     /// nothing about a class).
-    pub fn rows(&self, words: &[Word], lower_text: &str) -> Vec<u32> {
+    pub fn rows(&self, words: &Words, lower_text: &str) -> Vec<u32> {
         feature_keys(words, lower_text)
             .iter()
             .filter_map(|k| self.index.get(k).copied())
@@ -417,7 +419,7 @@ impl Model {
     }
 
     /// Every head's answer for a complaint's words and lower-case text.
-    pub fn predict(&self, words: &[Word], lower_text: &str) -> Prediction {
+    pub fn predict(&self, words: &Words, lower_text: &str) -> Prediction {
         let rows = self.rows(words, lower_text);
         Prediction {
             category: self.answer(HeadName::Category, &rows),

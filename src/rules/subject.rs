@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 /// the record of which lists a rule read.
 #[derive(Debug)]
 struct Found {
-    names: Vec<ImmutableString>,
+    names: Arc<[ImmutableString]>,
     lists: Vec<ListHits>,
     reads: Arc<Reads>,
 }
@@ -56,7 +56,7 @@ pub struct Scores(Arc<Found>);
 #[derive(Debug, Clone)]
 pub struct ModelView {
     model: Option<Arc<Model>>,
-    words: Arc<Vec<super::words::Word>>,
+    words: Arc<super::words::Words>,
     text: ImmutableString,
     rows: Arc<OnceLock<Vec<u32>>>,
     answers: Arc<[OnceLock<Answer>; 3]>,
@@ -175,7 +175,7 @@ impl Subject {
         let reads = Arc::new(Reads::default());
         let words = Arc::new(keywords.segmenter().words(&text));
         let found = Arc::new(Found {
-            names: keywords.names().to_vec(),
+            names: keywords.names().clone(),
             lists: keywords.hits(&words),
             reads: reads.clone(),
         });

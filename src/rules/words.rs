@@ -11,6 +11,8 @@
 
 use jieba_rs::Jieba;
 use rust_stemmers::{Algorithm, Stemmer};
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 /// Words that start a new clause as well as punctuation does.
@@ -25,22 +27,107 @@ const CLAUSE_BREAKS: &[&str] = &[
 const KEYWORD_FREQ: usize = 500_000;
 
 /// One word of a text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Word {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word<'a> {
     /// What keywords compare with: lower case, stemmed for Latin script.
-    pub stem: String,
-    /// As written, lower case, without apostrophes, when it differs from
-    /// the stem (Latin words only).
-    raw: Option<String>,
+    pub stem: &'a str,
+    /// As written, lower case (Latin: without apostrophes); `*` prefixes
+    /// compare with this.
+    pub raw: &'a str,
     /// Index of the clause the word is in.
     pub clause: u32,
 }
 
-impl Word {
-    /// As written, lower case (Latin: without apostrophes); `*` prefixes
-    /// compare with this.
-    pub fn raw(&self) -> &str {
-        self.raw.as_deref().unwrap_or(&self.stem)
+/// Where one word's stem and spelling are in [`Words`]' buffer.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    stem: (usize, usize),
+    raw: (usize, usize),
+    clause: u32,
+}
+
+/// The words of a text, in order. Their letters share one buffer, so
+/// segmenting allocates per text, not per word.
+#[derive(Debug, Clone, Default)]
+pub struct Words {
+    letters: String,
+    placed: Vec<Placed>,
+    clause: u32,
+}
+
+impl Words {
+    pub fn len(&self) -> usize {
+        self.placed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.placed.is_empty()
+    }
+
+    /// The word at `i`.
+    pub fn get(&self, i: usize) -> Option<Word<'_>> {
+        let p = self.placed.get(i)?;
+        Some(Word {
+            stem: &self.letters[p.stem.0..p.stem.1],
+            raw: &self.letters[p.raw.0..p.raw.1],
+            clause: p.clause,
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Word<'_>> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// Adds a word whose stem and spelling are in the buffer already.
+    fn place(&mut self, stem: (usize, usize), raw: (usize, usize)) {
+        let spelled = &self.letters[raw.0..raw.1];
+        if CLAUSE_BREAKS.contains(&spelled) {
+            self.clause += 1;
+        }
+        self.placed.push(Placed {
+            stem,
+            raw,
+            clause: self.clause,
+        });
+    }
+
+    fn push_han(&mut self, word: &str) {
+        let start = self.letters.len();
+        self.letters.push_str(word);
+        let end = self.letters.len();
+        self.place((start, end), (start, end));
+    }
+
+    /// A Latin word as written (lower case): its spelling without
+    /// apostrophes, then its stem when that differs.
+    fn push_latin(&mut self, written: &str) {
+        let start = self.letters.len();
+        self.letters
+            .extend(written.chars().filter(|c| !is_apostrophe(*c)));
+        let raw_end = self.letters.len();
+        STEMS.with_borrow_mut(|cache| {
+            let spelled = &self.letters[start..raw_end];
+            if !cache.contains_key(spelled) {
+                if cache.len() >= STEM_CACHE_WORDS {
+                    cache.clear();
+                }
+                let stem = stemmer().stem(spelled).into_owned();
+                cache.insert(spelled.into(), stem.into());
+            }
+            if let Some(stem) = cache.get(&self.letters[start..raw_end]) {
+                if **stem != self.letters[start..raw_end] {
+                    self.letters.push_str(stem);
+                }
+            }
+        });
+        let end = self.letters.len();
+        let stem = if end > raw_end { (raw_end, end) } else { (start, raw_end) };
+        self.place(stem, (start, raw_end));
+    }
+
+    /// Punctuation: the next word starts a new clause.
+    fn break_clause(&mut self) {
+        self.clause += 1;
     }
 }
 
@@ -68,6 +155,16 @@ fn stemmer() -> &'static Stemmer {
     STEMMER.get_or_init(|| Stemmer::create(Algorithm::English))
 }
 
+/// Distinct Latin words a thread remembers the stem of: Snowball costs
+/// more than the rest of segmenting, and complaints reuse few words.
+/// Past the bound the cache starts again (memory stays bounded whatever
+/// the text).
+const STEM_CACHE_WORDS: usize = 50_000;
+
+thread_local! {
+    static STEMS: RefCell<FxHashMap<Box<str>, Box<str>>> = RefCell::default();
+}
+
 /// Chinese, Japanese and Korean characters: segmented by the dictionary.
 fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
@@ -93,33 +190,34 @@ impl Segmenter {
     }
 
     /// The words of `text`, which should be lower case already.
-    pub fn words(&self, text: &str) -> Vec<Word> {
-        let mut out = Vec::with_capacity(text.len() / 3 + 1);
-        let mut clause = 0u32;
+    pub fn words(&self, text: &str) -> Words {
+        let mut out = Words {
+            letters: String::with_capacity(text.len() + text.len() / 4),
+            placed: Vec::with_capacity(text.len() / 3 + 1),
+            clause: 0,
+        };
         let mut rest = text;
         while let Some(c) = rest.chars().next() {
-            if is_cjk(c) {
+            let end = if is_cjk(c) {
                 let end = rest.find(|c: char| !is_cjk(c)).unwrap_or(rest.len());
                 for t in self.jieba.cut(&rest[..end], false) {
-                    push(&mut out, &mut clause, t.word.to_string(), None);
+                    out.push_han(t.word);
                 }
-                rest = &rest[end..];
+                end
             } else if is_latin(c) {
                 let end = rest
                     .find(|c: char| !is_latin(c) && !is_apostrophe(c))
                     .unwrap_or(rest.len());
-                let raw: String = rest[..end].chars().filter(|c| !is_apostrophe(*c)).collect();
-                let stem = stemmer().stem(&raw).into_owned();
-                let raw = (raw != stem).then_some(raw);
-                push(&mut out, &mut clause, stem, raw);
-                rest = &rest[end..];
+                out.push_latin(&rest[..end]);
+                end
             } else {
                 // Punctuation ends a clause; spaces and word joiners do not.
                 if !c.is_whitespace() && !is_apostrophe(c) && c != '-' && c != '_' {
-                    clause += 1;
+                    out.break_clause();
                 }
-                rest = &rest[c.len_utf8()..];
-            }
+                c.len_utf8()
+            };
+            rest = &rest[end..];
         }
         out
     }
@@ -127,17 +225,6 @@ impl Segmenter {
 
 fn is_apostrophe(c: char) -> bool {
     c == '\'' || c == '’'
-}
-
-fn push(out: &mut Vec<Word>, clause: &mut u32, stem: String, raw: Option<String>) {
-    if CLAUSE_BREAKS.contains(&raw.as_deref().unwrap_or(&stem)) {
-        *clause += 1;
-    }
-    out.push(Word {
-        stem,
-        raw,
-        clause: *clause,
-    });
 }
 
 /// The runs of CJK characters in `text`.
@@ -150,7 +237,7 @@ mod tests {
     use super::*;
 
     fn stems(s: &Segmenter, text: &str) -> Vec<String> {
-        s.words(text).into_iter().map(|w| w.stem).collect()
+        s.words(text).iter().map(|w| w.stem.to_string()).collect()
     }
 
     #[test]
@@ -166,17 +253,21 @@ mod tests {
     fn latin_words_are_lowercase_stems_without_apostrophes() {
         let s = Segmenter::with_words([]);
         let w = s.words("i was charged twice, can't connect");
-        let stems: Vec<&str> = w.iter().map(|w| w.stem.as_str()).collect();
+        let stems: Vec<&str> = w.iter().map(|w| w.stem).collect();
         assert_eq!(stems, ["i", "was", "charg", "twice", "cant", "connect"]);
-        assert_eq!(w[2].raw(), "charged");
-        assert_eq!(w[3].clause, 0);
-        assert_eq!(w[4].clause, 1);
+        assert_eq!(w.get(2).unwrap().raw, "charged");
+        assert_eq!(w.get(3).unwrap().clause, 0);
+        assert_eq!(w.get(4).unwrap().clause, 1);
+        // Stems come from the cache the second time: the same words.
+        let again = s.words("i was charged twice, can't connect");
+        assert_eq!(again.iter().collect::<Vec<_>>(), w.iter().collect::<Vec<_>>());
     }
 
     #[test]
     fn clauses_break_at_punctuation_and_but() {
         let s = Segmenter::with_words([]);
-        let w = s.words("不是网络问题,是账单 but the bill");
+        let words = s.words("不是网络问题,是账单 but the bill");
+        let w: Vec<Word> = words.iter().collect();
         let last = w.last().unwrap();
         assert_eq!(w[0].clause, 0);
         assert_eq!(last.clause, 2, "{w:?}");
