@@ -86,7 +86,7 @@ fn weighted(name: &str, spec: ListSpec) -> Result<Vec<(String, i64)>, String> {
             }
             // Heaviest first: a word listed under two weights keeps the
             // heavier (each word counts once).
-            out.sort_by(|a: &(String, i64), b| b.1.cmp(&a.1));
+            out.sort_by_key(|w: &(String, i64)| std::cmp::Reverse(w.1));
             Ok(out)
         }
     }

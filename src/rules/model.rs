@@ -149,15 +149,6 @@ fn key(feature: &str) -> u64 {
     h.finish()
 }
 
-/// The keys of a text's features, each once.
-fn feature_keys(words: &Words, lower_text: &str) -> Vec<u64> {
-    let mut keys = Vec::with_capacity(words.len() * 3 + lower_text.len() / 3);
-    each_feature(words, lower_text, |f| keys.push(key(f)));
-    keys.sort_unstable();
-    keys.dedup();
-    keys
-}
-
 impl HeadCounts {
     fn add(&mut self, class: &str, features: &[String]) {
         let i = match self.classes.iter().position(|c| c == class) {
@@ -407,10 +398,17 @@ impl Model {
     /// text that the model knows (features no training document had say
     /// nothing about a class).
     pub fn rows(&self, words: &Words, lower_text: &str) -> Vec<u32> {
-        feature_keys(words, lower_text)
-            .iter()
-            .filter_map(|k| self.index.get(k).copied())
-            .collect()
+        // Looked up first, then made unique: most of a text's features are
+        // unknown to the model, so fewer rows than keys are sorted.
+        let mut rows = Vec::with_capacity(words.len() * 2 + lower_text.len() / 3);
+        each_feature(words, lower_text, |f| {
+            if let Some(&row) = self.index.get(&key(f)) {
+                rows.push(row);
+            }
+        });
+        rows.sort_unstable();
+        rows.dedup();
+        rows
     }
 
     /// One head's answer for the feature rows of a complaint.

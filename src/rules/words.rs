@@ -114,10 +114,10 @@ impl Words {
                 let stem = stemmer().stem(spelled).into_owned();
                 cache.insert(spelled.into(), stem.into());
             }
-            if let Some(stem) = cache.get(&self.letters[start..raw_end]) {
-                if **stem != self.letters[start..raw_end] {
-                    self.letters.push_str(stem);
-                }
+            if let Some(stem) = cache.get(&self.letters[start..raw_end])
+                && **stem != self.letters[start..raw_end]
+            {
+                self.letters.push_str(stem);
             }
         });
         let end = self.letters.len();
