@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/servers.sh
+source scripts/lib/promtool.sh
 servers_start
+promtool_install
 
 echo "== cargo test"
 cargo test --locked --all-targets

@@ -175,3 +175,37 @@ fn a_failing_rule_gives_the_fallback_decision() {
         "{reason}"
     );
 }
+
+#[test]
+fn the_rules_version_metric_follows_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_rules(dir.path());
+    let shared = ArcSwap::from_pointee(RuleSet::load_dir(dir.path()).unwrap());
+    let v1 = shared.load().version().to_string();
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        complaintflow::telemetry::rules_version(None, &v1);
+        // A new comment: a new version, the same decisions.
+        edit(
+            &dir.path().join("sla.toml"),
+            "# SLA policy",
+            "# Edited by the test.\n# SLA policy",
+        );
+        assert!(matches!(
+            reload_once(dir.path(), &shared).unwrap(),
+            ReloadOutcome::Swapped { .. }
+        ));
+    });
+    let v2 = shared.load().version().to_string();
+    assert_ne!(v1, v2);
+    let text = handle.render();
+    assert!(
+        text.contains(&format!("complaintflow_rules_info{{version=\"{v2}\"}} 1")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("complaintflow_rules_info{{version=\"{v1}\"}} 0")),
+        "{text}"
+    );
+}

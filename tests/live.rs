@@ -37,6 +37,15 @@ async fn stream_gives_exactly_what_replay_gives() {
     ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
+    for name in [
+        "complaintflow_output_latency_seconds",
+        "complaintflow_batch_seconds",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    promtool_check(&metrics);
     assert_eq!(http_get(setup.http_port, "/healthz").unwrap().0, 200);
     svc.signal("-TERM");
     let status = svc.wait();
@@ -332,4 +341,33 @@ async fn disorder_on_the_broker_gives_the_outcomes_of_replay() {
             "{tag}"
         );
     }
+}
+
+/// `promtool check metrics` (Prometheus' own lint: HELP text, names,
+/// types) finds nothing. scripts/test.sh unpacks promtool and sets PROMTOOL.
+fn promtool_check(metrics: &str) {
+    use std::io::Write;
+    let promtool = std::env::var("PROMTOOL")
+        .expect("PROMTOOL is not set: run the tests with scripts/test.sh, which unpacks promtool");
+    let mut child = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {promtool}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(metrics.as_bytes())
+        .expect("writes /metrics to promtool");
+    let out = child.wait_with_output().expect("promtool runs");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

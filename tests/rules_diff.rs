@@ -43,8 +43,19 @@ fn rules_diff_counts_the_decisions_a_keyword_change_moves() {
         .arg(dir.path().join("diff.html"))
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    // The diff is printed either way; rules a reload would refuse (a
+    // fixture fails) make it fail, and say why.
+    let fixtures_fail = !RuleSet::load_dir(&new_dir)
+        .unwrap()
+        .run_fixtures()
+        .is_empty();
+    assert_eq!(o.status.success(), !fixtures_fail, "{err}");
+    if fixtures_fail {
+        assert!(err.contains("a reload would refuse these rules"), "{err}");
+        assert!(err.contains("FAIL "), "{err}");
+    }
 
     // Independently: every complaint's first decision, old and new.
     let old = RuleSet::load_dir(&old_dir).unwrap();
@@ -103,6 +114,10 @@ fn rules_diff_counts_the_decisions_a_keyword_change_moves() {
         .unwrap();
     assert!(moved >= to_other, "{moved} < {to_other}\n{out}");
     assert!(out.contains("SLA effect"), "{out}");
+    assert!(
+        out.contains("escalated for a breach") && out.contains("for urgency"),
+        "{out}"
+    );
     // The page: the same counts, in the report's style, self-contained.
     let page = std::fs::read_to_string(dir.path().join("diff.html")).unwrap();
     assert!(

@@ -302,7 +302,8 @@ fn run_live(cfg: Config) -> Result<()> {
     // The effective configuration, secrets redacted (passwords and option
     // values are never shown).
     tracing::info!(ruleset_version = rules.version(), loaded_at = %rules.loaded_at, config = ?cfg, "starting");
-    metrics::gauge!("complaintflow_rules_info", "version" => rules.version().to_string()).set(1.0);
+    crate::telemetry::describe();
+    crate::telemetry::rules_version(None, rules.version());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

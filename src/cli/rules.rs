@@ -143,6 +143,19 @@ pub fn run(action: RulesAction) -> Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("\npage: {}", path.display());
             }
+            // The diff shows what the rules would change; a reload would
+            // not take them while a fixture fails, so say so and fail.
+            let failures = new.run_fixtures();
+            if !failures.is_empty() {
+                for f in &failures {
+                    eprint!("{f}");
+                }
+                bail!(
+                    "{} fixture case(s) fail with {}: a reload would refuse these rules",
+                    failures.len(),
+                    new.origin
+                );
+            }
             Ok(())
         }
         RulesAction::Learn {

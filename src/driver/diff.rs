@@ -50,8 +50,19 @@ pub struct RulesDiff {
     pub lead: Transitions,
     /// A few changed decisions: (complaint, old reason, new reason).
     pub examples: Vec<(String, String, String)>,
-    /// Per stage: (breaches, escalations) old and new.
-    pub sla: BTreeMap<Stage, [(u64, u64); 2]>,
+    /// Per stage, old and new.
+    pub sla: BTreeMap<Stage, [SlaEffect; 2]>,
+}
+
+/// What one ruleset's replay gave for one stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlaEffect {
+    pub breaches: u64,
+    /// Escalations because a clock breached.
+    pub breach_escalations: u64,
+    /// Escalations because the complaint is urgent (a priority change
+    /// moves these, not the breaches).
+    pub urgent_escalations: u64,
 }
 
 fn moved(t: &mut Transitions, old: &str, new: &str) {
@@ -108,7 +119,11 @@ pub fn diff(
         let of = |s: &Summary| {
             s.stages
                 .get(stage)
-                .map_or((0, 0), |x| (x.breached, x.escalated))
+                .map_or(SlaEffect::default(), |x| SlaEffect {
+                    breaches: x.breached,
+                    breach_escalations: x.escalated.saturating_sub(x.escalated_urgent),
+                    urgent_escalations: x.escalated_urgent,
+                })
         };
         d.sla.insert(*stage, [of(&a.summary), of(&b.summary)]);
     }
@@ -152,12 +167,21 @@ impl fmt::Display for RulesDiff {
                 writeln!(f, "  {id}\n    old: {old}\n    new: {new}")?;
             }
         }
-        writeln!(f, "\nSLA effect     breaches old/new   escalations old/new")?;
-        for (stage, [(b0, e0), (b1, e1)]) in &self.sla {
+        writeln!(
+            f,
+            "\nSLA effect     breaches old/new   escalated for a breach old/new   for urgency old/new"
+        )?;
+        for (stage, [a, b]) in &self.sla {
             writeln!(
                 f,
-                "  {:<12} {b0:>8} {b1:>8}   {e0:>8} {e1:>8}",
-                stage.as_str()
+                "  {:<12} {:>8} {:>8}   {:>8} {:>8}                  {:>8} {:>8}",
+                stage.as_str(),
+                a.breaches,
+                b.breaches,
+                a.breach_escalations,
+                b.breach_escalations,
+                a.urgent_escalations,
+                b.urgent_escalations
             )?;
         }
         Ok(())
@@ -201,13 +225,15 @@ impl RulesDiff {
         let rows: Vec<Vec<String>> = self
             .sla
             .iter()
-            .map(|(s, [(b0, e0), (b1, e1)])| {
+            .map(|(s, [a, b])| {
                 vec![
                     s.to_string(),
-                    b0.to_string(),
-                    b1.to_string(),
-                    e0.to_string(),
-                    e1.to_string(),
+                    a.breaches.to_string(),
+                    b.breaches.to_string(),
+                    a.breach_escalations.to_string(),
+                    b.breach_escalations.to_string(),
+                    a.urgent_escalations.to_string(),
+                    b.urgent_escalations.to_string(),
                 ]
             })
             .collect();
@@ -217,7 +243,9 @@ impl RulesDiff {
                 "stage 阶段",
                 "breaches old 旧超时",
                 "new 新",
-                "escalations old 旧升级",
+                "escalated for a breach, old 超时升级 旧",
+                "new 新",
+                "for urgency, old 紧急升级 旧",
                 "new 新",
             ],
             &rows,

@@ -20,7 +20,10 @@ pub async fn serve(
     let app = Router::new()
         .route(
             "/metrics",
-            get(move || std::future::ready(metrics.render())),
+            get(move || {
+                crate::telemetry::collect_process();
+                std::future::ready(metrics.render())
+            }),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route(

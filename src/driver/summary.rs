@@ -16,6 +16,8 @@ pub struct StageStats {
     pub late: u64,
     pub extended: u64,
     pub escalated: u64,
+    /// Of `escalated`, those for urgency (the rest are for breaches).
+    pub escalated_urgent: u64,
     pub cancelled: u64,
     /// Breaches corrected by late evidence; `breached` and `escalated` are
     /// net of them.
@@ -81,6 +83,7 @@ impl Summary {
     }
     pub fn record_sla(&mut self, e: &SlaEvent) {
         let s = self.stages.entry(e.stage).or_default();
+        s.escalated_urgent += u64::from(e.is_urgent_escalation());
         let n = match e.kind {
             SlaKind::Started => &mut s.started,
             SlaKind::Warning => &mut s.warning,

@@ -44,6 +44,14 @@ pub struct SlaEvent {
     pub lead_department: String,
 }
 
+impl SlaEvent {
+    /// An escalation because the complaint is urgent (its id's detail
+    /// `urgent`), not because a clock breached (`breach`).
+    pub fn is_urgent_escalation(&self) -> bool {
+        self.kind == SlaKind::Escalated && self.event_id.ends_with(":urgent")
+    }
+}
+
 /// An input that could not be used, with the original payload and why.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DeadLetter {

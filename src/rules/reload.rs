@@ -44,6 +44,7 @@ pub fn reload_once(dir: &Path, current: &ArcSwap<RuleSet>) -> Result<ReloadOutco
                 origin = %candidate.origin,
                 "rules reloaded"
             );
+            crate::telemetry::rules_version(Some(old.version()), candidate.version());
             current.store(Arc::new(candidate));
             metrics::counter!("complaintflow_rules_reloads_total", "result" => "ok").increment(1);
             Ok(outcome)

@@ -121,7 +121,11 @@ impl Words {
             }
         });
         let end = self.letters.len();
-        let stem = if end > raw_end { (raw_end, end) } else { (start, raw_end) };
+        let stem = if end > raw_end {
+            (raw_end, end)
+        } else {
+            (start, raw_end)
+        };
         self.place(stem, (start, raw_end));
     }
 
@@ -260,7 +264,10 @@ mod tests {
         assert_eq!(w.get(4).unwrap().clause, 1);
         // Stems come from the cache the second time: the same words.
         let again = s.words("i was charged twice, can't connect");
-        assert_eq!(again.iter().collect::<Vec<_>>(), w.iter().collect::<Vec<_>>());
+        assert_eq!(
+            again.iter().collect::<Vec<_>>(),
+            w.iter().collect::<Vec<_>>()
+        );
     }
 
     #[test]

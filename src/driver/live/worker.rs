@@ -33,6 +33,33 @@ struct InFlight {
     next_offset: Option<i64>,
     records: usize,
     started: Instant,
+    /// The inputs the batch came from, for the latency histograms.
+    inputs: Option<BatchInputs>,
+}
+
+/// When a batch of inputs started processing, and the broker timestamp of
+/// its oldest message (milliseconds since the epoch).
+#[derive(Debug, Clone, Copy)]
+struct BatchInputs {
+    started: Instant,
+    oldest_ms: Option<i64>,
+}
+
+impl BatchInputs {
+    /// Records how long the batch took and how old its oldest input was
+    /// once its outputs are durable.
+    fn record(&self) {
+        metrics::histogram!("complaintflow_batch_seconds")
+            .record(self.started.elapsed().as_secs_f64());
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if let Some(age) = self.oldest_ms.and_then(|t| now_ms.checked_sub(t)) {
+            // A producer clock ahead of ours gives a negative age: not a latency.
+            if age >= 0 {
+                metrics::histogram!("complaintflow_output_latency_seconds")
+                    .record(age as f64 / 1000.0);
+            }
+        }
+    }
 }
 
 pub(super) struct Worker {
@@ -175,6 +202,10 @@ impl Worker {
 
     async fn process_batch(&mut self, batch: &[BorrowedMessage<'_>]) -> Result<(), LiveError> {
         tracing::debug!(partition = self.partition, messages = batch.len(), "batch");
+        let inputs = BatchInputs {
+            started: Instant::now(),
+            oldest_ms: batch.iter().filter_map(|m| m.timestamp().to_millis()).min(),
+        };
         let rules = self.rules.load_full();
         let k = &self.cfg.kafka;
         let mut produced = Produced::default();
@@ -193,7 +224,8 @@ impl Worker {
             &mut produced,
         );
         let offset = self.part.committable(next);
-        self.flush(produced.records, Some(offset)).await
+        self.flush(produced.records, Some(offset), Some(inputs))
+            .await
     }
 
     /// Waits for the batch in flight and stores the offset it covers.
@@ -211,6 +243,9 @@ impl Worker {
             took_ms = f.started.elapsed().as_millis() as u64,
             "outputs delivered"
         );
+        if let Some(inputs) = f.inputs {
+            inputs.record();
+        }
         if let Some(next) = f.next_offset {
             let topic = &self.cfg.kafka.input_topic;
             match store_next(&self.consumer, topic, self.partition, next) {
@@ -237,6 +272,7 @@ impl Worker {
         &mut self,
         records: Vec<OutRecord>,
         next_offset: Option<i64>,
+        inputs: Option<BatchInputs>,
     ) -> Result<(), LiveError> {
         self.settle().await?;
         let producer = self.producer.clone();
@@ -252,6 +288,7 @@ impl Worker {
             next_offset,
             records: n,
             started: Instant::now(),
+            inputs,
         });
         Ok(())
     }
@@ -283,7 +320,7 @@ impl Worker {
             );
             // Held events given up on free their offsets.
             let offset = self.next.map(|n| self.part.committable(n));
-            self.flush(produced.records, offset).await?;
+            self.flush(produced.records, offset, None).await?;
         }
         // Quiet input: the last batch's offset moves without waiting for another.
         self.settle().await?;
