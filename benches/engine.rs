@@ -14,6 +14,11 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
+/// The payload hash of an event built here: its JSON.
+fn payload_of(ev: &Event) -> u64 {
+    complaintflow::core::payload_hash(serde_json::to_string(ev).expect("serializes").as_bytes())
+}
+
 /// Counts live heap bytes, for the memory figure, over the allocator the
 /// binary uses (mimalloc, src/main.rs).
 struct Counting;
@@ -151,14 +156,14 @@ fn bench_memory(rules: &RuleSet, lines: &[String]) {
     // bounded: fill it first so it is not counted per complaint.
     let mut warm = Engine::new();
     for e in &events {
-        let _ = warm.process(e, Origin::default, rules, &mut out);
+        let _ = warm.process(e, payload_of(e), Origin::default, rules, &mut out);
         out.clear();
     }
     drop(warm);
     let before = LIVE.load(Ordering::Relaxed);
     let mut engine = Engine::new();
     for e in &events {
-        let _ = engine.process(e, Origin::default, rules, &mut out);
+        let _ = engine.process(e, payload_of(e), Origin::default, rules, &mut out);
         out.clear();
     }
     let after = LIVE.load(Ordering::Relaxed);

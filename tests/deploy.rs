@@ -34,10 +34,19 @@ fn the_compose_stack_has_healthchecks_host_ports_volumes_and_waits_for_health() 
         assert!(!test.is_empty(), "{name} has no healthcheck");
     }
     let ports = |s: &str| strings(&services[s]["ports"]);
-    assert!(ports("kafka").contains(&"9092:9092".to_string()));
-    assert!(ports("clickhouse").contains(&"8123:8123".to_string()));
-    assert!(ports("clickhouse").contains(&"9000:9000".to_string()));
-    assert!(ports("complaintflow").contains(&"9898:9898".to_string()));
+    assert!(ports("kafka").contains(&"127.0.0.1:9092:9092".to_string()));
+    assert!(ports("clickhouse").contains(&"127.0.0.1:8123:8123".to_string()));
+    assert!(ports("clickhouse").contains(&"127.0.0.1:9000:9000".to_string()));
+    assert!(ports("complaintflow").contains(&"127.0.0.1:9898:9898".to_string()));
+    // Customers' data: nothing is published beyond this host.
+    for (name, service) in services.as_hash().unwrap() {
+        for p in strings(&service["ports"]) {
+            assert!(
+                p.starts_with("127.0.0.1:"),
+                "{name:?} publishes {p} on every interface"
+            );
+        }
+    }
     // The host reaches Kafka on localhost:9092; containers on kafka:29092.
     let advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
         .as_str()
@@ -59,7 +68,11 @@ fn the_compose_stack_has_healthchecks_host_ports_volumes_and_waits_for_health() 
                 .contains_key(&Yaml::String(volume.into()))
         );
     }
-    // complaintflow starts once both are healthy.
+    // complaintflow starts once both are healthy and its user exists.
+    assert_eq!(
+        services["complaintflow"]["depends_on"]["clickhouse-users"]["condition"].as_str(),
+        Some("service_completed_successfully")
+    );
     for dep in ["kafka", "clickhouse"] {
         assert_eq!(
             services["complaintflow"]["depends_on"][dep]["condition"].as_str(),
@@ -81,6 +94,96 @@ fn the_compose_stack_has_healthchecks_host_ports_volumes_and_waits_for_health() 
         services["clickhouse"]["image"].as_str(),
         Some(format!("clickhouse/clickhouse-server:{major}").as_str())
     );
+}
+
+#[test]
+fn the_compose_stack_needs_passwords_and_writes_and_reads_as_the_roles() {
+    let c = compose();
+    let services = &c["services"];
+    let env = |s: &str, k: &str| {
+        services[s]["environment"][k]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    // No password, no stack: `${VAR:?message}` stops compose.
+    for (service, key, var) in [
+        (
+            "clickhouse",
+            "CLICKHOUSE_ADMIN_PASSWORD",
+            "CLICKHOUSE_ADMIN_PASSWORD",
+        ),
+        (
+            "migrate",
+            "COMPLAINTFLOW_CLICKHOUSE_PASSWORD",
+            "CLICKHOUSE_ADMIN_PASSWORD",
+        ),
+        (
+            "complaintflow",
+            "COMPLAINTFLOW_CLICKHOUSE_PASSWORD",
+            "CLICKHOUSE_WRITER_PASSWORD",
+        ),
+        (
+            "clickhouse-users",
+            "CLICKHOUSE_ANALYST_PASSWORD",
+            "CLICKHOUSE_ANALYST_PASSWORD",
+        ),
+    ] {
+        assert!(
+            env(service, key).starts_with(&format!("${{{var}:?")),
+            "{service}.{key} = {}",
+            env(service, key)
+        );
+    }
+    // The schema and roles by admin, then the users, then the service as writer.
+    let migrate = strings(&services["migrate"]["command"]);
+    assert!(migrate.starts_with(&["migrate".to_string()]), "{migrate:?}");
+    assert!(migrate.contains(&"--roles".to_string()) && migrate.contains(&"admin".to_string()));
+    let users = strings(&services["clickhouse-users"]["command"]).join(" ");
+    for grant in [
+        "GRANT complaints_writer TO writer",
+        "GRANT complaints_analyst TO analyst",
+    ] {
+        assert!(users.contains(grant), "{users}");
+    }
+    assert_eq!(
+        services["clickhouse-users"]["depends_on"]["migrate"]["condition"].as_str(),
+        Some("service_completed_successfully")
+    );
+    assert_eq!(
+        env("complaintflow", "COMPLAINTFLOW_CLICKHOUSE_USER"),
+        "writer"
+    );
+    // `default` stays passwordless for the retention dictionary, so it
+    // answers the server itself only.
+    let mounted = strings(&services["clickhouse"]["volumes"]);
+    assert!(
+        mounted.iter().any(|v| v.starts_with("./deploy/clickhouse/users.xml:/etc/clickhouse-server/users.d/")),
+        "{mounted:?}"
+    );
+    let users_xml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse/users.xml"),
+    )
+    .unwrap();
+    let default =
+        &users_xml[users_xml.find("<default>").unwrap()..users_xml.find("</default>").unwrap()];
+    assert!(
+        default.contains("<networks replace=\"replace\">"),
+        "{default}"
+    );
+    let ips: Vec<&str> = default
+        .split("<ip>")
+        .skip(1)
+        .filter_map(|s| s.split("</ip>").next())
+        .collect();
+    assert_eq!(ips, ["::1", "127.0.0.1"], "{default}");
+    assert!(users_xml.contains("<password from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/>"));
+    // .env holds the passwords: never committed.
+    let ignore = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".gitignore"),
+    )
+    .unwrap();
+    assert!(ignore.lines().any(|l| l == ".env"), "{ignore}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,11 @@ use proptest::prelude::*;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// The payload hash of an event built here: its JSON.
+fn payload_of(ev: &Event) -> u64 {
+    complaintflow::core::payload_hash(serde_json::to_string(ev).expect("serializes").as_bytes())
+}
+
 const TYPES: &[&str] = &[
     "received",
     "acknowledged",
@@ -176,7 +181,7 @@ proptest! {
             now += TimeDelta::minutes(s.minutes);
             let ev = event(n, s, now);
             engine.advance(now, &mut out);
-            let result = engine.process(&ev, Origin::default, &rules, &mut out);
+            let result = engine.process(&ev, payload_of(&ev), Origin::default, &rules, &mut out);
             let cid = ev.complaint_id.clone();
             if archived.contains(&cid) {
                 prop_assert!(result.is_err(), "accepted after archive: {:?}", ev.type_name());

@@ -470,7 +470,7 @@ fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
 
 #[test]
 fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
-    use complaintflow::core::{Engine, Origin, Outputs};
+    use complaintflow::core::{Engine, Origin, Outputs, payload_hash};
     use complaintflow::model::Event;
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
@@ -480,6 +480,7 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
     engine
         .process(
             &Event::from_json(&line).unwrap(),
+            payload_hash(line.as_bytes()),
             Origin::default,
             &rules,
             &mut out,
@@ -504,7 +505,7 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
 
 #[test]
 fn sub_millisecond_deadlines_fire_once() {
-    use complaintflow::core::{Engine, Origin, Outputs};
+    use complaintflow::core::{Engine, Origin, Outputs, payload_hash};
     use complaintflow::model::Event;
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
@@ -515,6 +516,7 @@ fn sub_millisecond_deadlines_fire_once() {
     engine
         .process(
             &Event::from_json(&line).unwrap(),
+            payload_hash(line.as_bytes()),
             Origin::default,
             &rules,
             &mut out,
@@ -553,7 +555,7 @@ fn a_closed_complaint_stays_until_its_last_input_is_committed() {
     for (offset, line) in lines.iter().enumerate() {
         let e = Event::from_json(line).unwrap();
         engine
-            .process(&e, Origin::default, &rules, &mut out)
+            .process(&e, payload_of(&e), Origin::default, &rules, &mut out)
             .unwrap();
         let noted = engine.note_input(&e.complaint_id, offset as i64 + 10);
         assert!(noted.is_some(), "a later offset changes the state");
@@ -830,4 +832,48 @@ fn first_time_and_final_satisfaction_are_counted_per_complaint() {
         text.contains("final satisfaction (最终满意率) 100.0%"),
         "{text}"
     );
+}
+
+#[test]
+fn a_corrected_resend_of_a_refused_event_is_judged_and_other_content_under_an_accepted_id_is_a_conflict()
+ {
+    let c = "C40";
+    let mut lines = general_until_confirm(c, true);
+    let corrected = lines[3].clone();
+    // The adapter's clock was wrong: `reported` dated before `handled`. It
+    // comes first, waits for `handled`, and is refused as dated before it.
+    let wrong = ev("e4", c, "02T14:00", "reported", json!({}));
+    lines.insert(2, wrong);
+    // The corrected resend (same event_id, the right time) follows
+    // `handled` (it is already in `lines`); redelivered, it is ignored;
+    // another `acknowledged` under e2's id is a conflict.
+    lines.push(corrected);
+    lines.push(ev("e2", c, "02T09:06", "acknowledged", json!({})));
+    let (sink, summary) = replay(&lines, None);
+    let reasons: Vec<&str> = sink
+        .dead_letters
+        .iter()
+        .map(|d| d.reason.as_str())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("invalid_transition:") && reasons[0].contains("dated before"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].starts_with("conflicting_event:"), "{reasons:?}");
+    assert_eq!(summary.duplicates, 1);
+    // The corrected report was taken: report met, the confirmation too,
+    // and no stage breached.
+    let sla = sla_lines(&sink);
+    assert!(
+        sla.iter()
+            .any(|l| l.contains("report") && l.contains("met")),
+        "{sla:?}"
+    );
+    assert!(
+        sla.iter()
+            .any(|l| l.contains("confirm") && l.contains("met")),
+        "{sla:?}"
+    );
+    assert!(!sla.iter().any(|l| l.contains("breached")), "{sla:?}");
 }

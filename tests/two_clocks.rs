@@ -216,7 +216,7 @@ fn a_state_written_before_respond_existed_still_reads() {
     ] {
         let e = Event::from_json(&line).unwrap();
         engine
-            .process(&e, Origin::default, &rules, &mut out)
+            .process(&e, payload_of(&e), Origin::default, &rules, &mut out)
             .unwrap();
     }
     let mut v = serde_json::to_value(engine.complaint("OLD").unwrap()).unwrap();

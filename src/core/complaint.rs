@@ -10,6 +10,82 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// One event a complaint has taken: stable hashes of its `event_id` and of
+/// its payload as it came, and whether it was accepted. Stored as
+/// `[id, payload, accepted]`; states written before payloads were hashed
+/// hold the id alone, read as payload 0 (unknown: any resend of that id is
+/// a redelivery, as it then was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "SeenRecord", into = "SeenRecord")]
+pub struct SeenEvent {
+    pub id: u64,
+    pub payload: u64,
+    pub accepted: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SeenRecord {
+    Full(u64, u64, bool),
+    IdOnly(u64),
+}
+
+impl From<SeenRecord> for SeenEvent {
+    fn from(r: SeenRecord) -> SeenEvent {
+        match r {
+            SeenRecord::Full(id, payload, accepted) => SeenEvent {
+                id,
+                payload,
+                accepted,
+            },
+            SeenRecord::IdOnly(id) => SeenEvent {
+                id,
+                payload: 0,
+                accepted: true,
+            },
+        }
+    }
+}
+
+impl From<SeenEvent> for SeenRecord {
+    fn from(s: SeenEvent) -> SeenRecord {
+        SeenRecord::Full(s.id, s.payload, s.accepted)
+    }
+}
+
+/// What an event with an id seen before is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// Never seen: judge it.
+    New,
+    /// The same payload again: ignore it.
+    Redelivery,
+    /// Other content under the id of a refused event: judge it.
+    Correction,
+    /// Other content under the id of an accepted event: refuse it.
+    Conflict,
+}
+
+/// How the event `id` with `payload` relates to what `seen` holds.
+pub fn resend_of(seen: &[SeenEvent], id: u64, payload: u64) -> Resend {
+    let mut same_id = seen.iter().filter(|s| s.id == id).peekable();
+    if same_id.peek().is_none() {
+        return Resend::New;
+    }
+    let mut accepted = false;
+    for s in same_id {
+        if s.payload == payload || s.payload == 0 || payload == 0 {
+            return Resend::Redelivery;
+        }
+        accepted |= s.accepted;
+    }
+    if accepted {
+        Resend::Conflict
+    } else {
+        Resend::Correction
+    }
+}
+
 /// Where a complaint is routed and why (from rules, or a manual assignment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Routing {
@@ -138,8 +214,11 @@ pub struct Complaint {
     #[serde(default)]
     pub urgent_escalated: Option<u32>,
     pub satisfied: Option<bool>,
-    /// Hashes of accepted `event_id`s, to ignore redeliveries.
-    pub seen: Vec<u64>,
+    /// Every event taken for this complaint, refused ones included: a
+    /// redelivery (same id, same payload) is ignored, a correction of a
+    /// refused event (same id, other payload) is judged, and other content
+    /// under an accepted id is a conflict.
+    pub seen: Vec<SeenEvent>,
     pub version: u64,
     #[serde(with = "crate::model::time")]
     pub updated_at: Timestamp,
@@ -209,5 +288,37 @@ impl Complaint {
             updated_at: self.updated_at,
             version: self.version,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_events_read_both_forms_and_tell_resends_apart() {
+        let old: Vec<SeenEvent> = serde_json::from_str("[7]").unwrap();
+        assert_eq!(old[0].payload, 0, "the old form: payload unknown");
+        let seen = vec![
+            SeenEvent {
+                id: 1,
+                payload: 10,
+                accepted: true,
+            },
+            SeenEvent {
+                id: 2,
+                payload: 20,
+                accepted: false,
+            },
+        ];
+        let text = serde_json::to_string(&seen).unwrap();
+        assert_eq!(text, "[[1,10,true],[2,20,false]]");
+        assert_eq!(serde_json::from_str::<Vec<SeenEvent>>(&text).unwrap(), seen);
+        assert_eq!(resend_of(&seen, 3, 30), Resend::New);
+        assert_eq!(resend_of(&seen, 1, 10), Resend::Redelivery);
+        assert_eq!(resend_of(&seen, 1, 11), Resend::Conflict);
+        assert_eq!(resend_of(&seen, 2, 20), Resend::Redelivery);
+        assert_eq!(resend_of(&seen, 2, 21), Resend::Correction);
+        assert_eq!(resend_of(&old, 7, 99), Resend::Redelivery);
     }
 }

@@ -33,6 +33,9 @@ pub struct Released {
 #[derive(Debug)]
 pub(super) struct Held {
     pub event: Event,
+    /// The payload's hash (`engine::payload_hash`), remembered with the
+    /// event once it is decided.
+    pub payload: u64,
     pub origin: Origin,
     /// Why it could not be applied yet (the reason given if it never can).
     pub rejection: Rejection,
@@ -93,10 +96,11 @@ impl EarlyEvents {
     }
 
     /// Holds an event (the caller checked [`EarlyEvents::has_room`]).
-    pub fn hold(&mut self, event: Event, origin: Origin, rejection: Rejection) {
+    pub fn hold(&mut self, event: Event, payload: u64, origin: Origin, rejection: Rejection) {
         self.seq += 1;
         let held = Held {
             event,
+            payload,
             origin,
             rejection,
             seq: self.seq,
@@ -202,7 +206,7 @@ mod tests {
         ] {
             let (ev, o, r) = held(id, cid, at, pos);
             assert!(e.has_room(cid));
-            e.hold(ev, o, r);
+            e.hold(ev, 1, o, r);
         }
         assert_eq!((e.len(), e.earliest_position()), (3, Some(7)));
         let c1: Vec<String> = e.take("C1").into_iter().map(|h| h.event.event_id).collect();
@@ -220,7 +224,7 @@ mod tests {
         let mut e = EarlyEvents::default();
         for n in 0..EarlyEvents::PER_COMPLAINT {
             let (ev, o, r) = held(&n.to_string(), "C1", "2026-03-02T10:05:00Z", n as i64);
-            e.hold(ev, o, r);
+            e.hold(ev, 1, o, r);
         }
         assert!(!e.has_room("C1"));
         assert!(e.has_room("C2"));

@@ -1,7 +1,7 @@
 //! The engine: all complaint states plus the timer index. `process` applies
 //! one event, `advance` fires timers up to a clock reading.
 
-use super::complaint::{Complaint, Interner};
+use super::complaint::{Complaint, Interner, Resend, SeenEvent, resend_of};
 use super::decision::Rules;
 use super::early::{EarlyEvents, Origin, Released};
 use super::lifecycle;
@@ -29,10 +29,27 @@ pub enum Applied {
 /// dozen per cycle, and the state record holds an 8-byte id for each.
 pub const MAX_EVENTS_PER_COMPLAINT: usize = 1_000;
 
+/// A stable hash of an event's payload as it came (never 0, which stands
+/// for "not known" in states written before payloads were hashed).
+pub fn payload_hash(payload: &[u8]) -> u64 {
+    // Every event pays it: eight bytes a step rather than FNV's one. Fixed
+    // constants, because the hash is persisted with the state.
+    let mut h = 0x9e37_79b9_7f4a_7c15_u64 ^ payload.len() as u64;
+    for chunk in payload.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h ^ u64::from_le_bytes(word))
+            .wrapping_mul(0xff51_afd7_ed55_8ccd)
+            .rotate_left(31);
+    }
+    (h ^ (h >> 33)).max(1)
+}
+
 /// Identifies a refused event of an unknown complaint: `event_id` is
-/// unique per complaint, so the pair does.
-fn unknown_key(ev: &Event, hash: u64) -> u64 {
-    event_hash(&ev.complaint_id) ^ hash.rotate_left(29)
+/// unique per complaint, so the pair does; with the payload, a corrected
+/// resend is a different key and is judged.
+fn unknown_key(ev: &Event, hash: u64, payload: u64) -> u64 {
+    event_hash(&ev.complaint_id) ^ hash.rotate_left(29) ^ payload.rotate_left(13)
 }
 
 /// Stable 64-bit FNV-1a: event-id hashes are persisted with the state, so
@@ -70,19 +87,44 @@ impl Engine {
     /// clock last advanced. An event that came before the step it follows
     /// is held (`origin` says where it came from) and applied, in event-time
     /// order, when that step arrives: see [`Outputs::released`].
+    ///
+    /// `payload` is [`payload_hash`] of the event as it came: the same id
+    /// with the same payload is a redelivery (ignored), with another one a
+    /// correction of a refused event (judged) or a conflict with an
+    /// accepted one (refused as `conflicting_event`).
     pub fn process(
         &mut self,
         ev: &Event,
+        payload: u64,
         origin: impl FnOnce() -> Origin,
         rules: &dyn Rules,
         out: &mut Outputs,
     ) -> Result<Applied, Rejection> {
         let hash = event_hash(&ev.event_id);
-        let repeated = match self.complaints.get(ev.complaint_id.as_str()) {
-            None => self.refused_unknown.contains(unknown_key(ev, hash)),
-            Some(c) => c.seen.contains(&hash),
+        let resend = match self.complaints.get(ev.complaint_id.as_str()) {
+            None if self
+                .refused_unknown
+                .contains(unknown_key(ev, hash, payload)) =>
+            {
+                Resend::Redelivery
+            }
+            None => Resend::New,
+            Some(c) => resend_of(&c.seen, hash, payload),
         };
-        if repeated || self.early.holds(ev) {
+        match resend {
+            Resend::Redelivery => return Ok(Applied::Duplicate),
+            Resend::Conflict => {
+                return Err(Rejection::new(
+                    RejectCode::ConflictingEvent,
+                    format!(
+                        "event `{}` was accepted with other content; a resend must repeat it byte for byte, a change is a new event with its own event_id",
+                        ev.event_id
+                    ),
+                ));
+            }
+            Resend::New | Resend::Correction => {}
+        }
+        if self.early.holds(ev) {
             return Ok(Applied::Duplicate);
         }
         if let Some(c) = self.complaints.get(ev.complaint_id.as_str())
@@ -102,20 +144,20 @@ impl Engine {
         if let Err(r) = result {
             let known = self.complaints.get(ev.complaint_id.as_str());
             if !lifecycle::comes_early(known.map(|c| c.as_ref()), ev) {
-                self.settle(ev, hash, before, false, out);
+                self.settle(ev, (hash, payload), before, false, out);
                 return Err(r);
             }
             if !self.early.has_room(&ev.complaint_id) {
-                self.settle(ev, hash, before, false, out);
+                self.settle(ev, (hash, payload), before, false, out);
                 return Err(Rejection::new(
                     r.code,
                     format!("{}; too many early events to wait for", r.detail),
                 ));
             }
-            self.early.hold(ev.clone(), origin(), r);
+            self.early.hold(ev.clone(), payload, origin(), r);
             return Ok(Applied::Held);
         }
-        self.settle(ev, hash, before, true, out);
+        self.settle(ev, (hash, payload), before, true, out);
         self.release(ev, rules, out);
         Ok(Applied::Accepted)
     }
@@ -168,16 +210,20 @@ impl Engine {
     fn settle(
         &mut self,
         ev: &Event,
-        hash: u64,
+        (hash, payload): (u64, u64),
         before: Option<(u64, bool)>,
         accepted: bool,
         out: &mut Outputs,
     ) {
         let Some(c) = self.complaints.get_mut(ev.complaint_id.as_str()) else {
-            self.refused_unknown.insert(unknown_key(ev, hash));
+            self.refused_unknown.insert(unknown_key(ev, hash, payload));
             return;
         };
-        c.seen.push(hash);
+        c.seen.push(SeenEvent {
+            id: hash,
+            payload,
+            accepted,
+        });
         c.version += 1;
         if accepted {
             c.updated_at = c.updated_at.max(ev.at());
@@ -233,7 +279,7 @@ impl Engine {
                             progressed = true;
                             last = (h.event.at(), h.event.type_name());
                         }
-                        self.settle(&h.event, hash, before, outcome.is_ok(), out);
+                        self.settle(&h.event, (hash, h.payload), before, outcome.is_ok(), out);
                         out.released.push(Released {
                             event: h.event,
                             origin: h.origin,
@@ -255,7 +301,7 @@ impl Engine {
         for h in self.early.overdue(horizon) {
             let hash = event_hash(&h.event.event_id);
             let before = self.state_of(&h.event.complaint_id);
-            self.settle(&h.event, hash, before, false, out);
+            self.settle(&h.event, (hash, h.payload), before, false, out);
             let r = h.rejection;
             out.released.push(Released {
                 outcome: Err(Rejection::new(

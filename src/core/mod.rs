@@ -20,6 +20,6 @@ pub use clock::{Clock, EventTimeClock, WallClock, seconds_after, seconds_before}
 pub use complaint::Complaint;
 pub use decision::{DecisionInput, RuleDecision, Rules};
 pub use early::{Origin, Released};
-pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, refuse_future};
+pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, payload_hash, refuse_future};
 pub use sla::SlaPolicy;
 pub use step::{Stream, Taken, admit};

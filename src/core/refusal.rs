@@ -40,6 +40,9 @@ pub enum RejectCode {
     /// Processing the event failed inside complaintflow (a bug); the
     /// stream goes on without it.
     InternalError,
+    /// The `event_id` of an accepted event with other content: a resend
+    /// that is not a redelivery.
+    ConflictingEvent,
 }
 
 impl RejectCode {
@@ -56,6 +59,7 @@ impl RejectCode {
             RejectCode::OutOfRange => "out_of_range",
             RejectCode::TooLarge => "too_large",
             RejectCode::InternalError => "internal_error",
+            RejectCode::ConflictingEvent => "conflicting_event",
         }
     }
 }

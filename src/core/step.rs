@@ -5,7 +5,7 @@
 use super::clock::{Clock, EventTimeClock, seconds_after, seconds_before};
 use super::decision::Rules;
 use super::early::Origin;
-use super::engine::{Applied, Engine};
+use super::engine::{Applied, Engine, payload_hash};
 use super::outputs::Outputs;
 use super::refusal::{RejectCode, Rejection, refuse_future};
 use super::sla::{MAX_TARGET_SECS, SlaPolicy};
@@ -75,7 +75,7 @@ impl Stream {
         };
         let engine = &mut self.engine;
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.process(&ev, origin, rules, out)
+            engine.process(&ev, payload_hash(payload), origin, rules, out)
         }));
         let result = step.unwrap_or_else(|panic| {
             let what = panic
