@@ -2,6 +2,7 @@
 //! is no Docker engine here, so its YAML is checked) and `produce` puts
 //! events on the real broker.
 
+mod common;
 mod support;
 use support::*;
 use yaml_rust2::{Yaml, YamlLoader};
@@ -251,4 +252,51 @@ async fn the_start_up_line_shows_the_effective_configuration_without_secrets() {
         "{start}"
     );
     assert!(!log.contains("s3cret"), "a secret in the log:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_creates_the_topics_with_the_configured_partitions_and_takes_the_configs_rules() {
+    // No topic yet: the broker would auto-create the input with its own
+    // default partition count.
+    let setup = Setup::config_only("produce-first", 3);
+    // The config's rules allow 4 KiB events: a 5,000-byte one is refused.
+    let rules = setup.dir.path().join("rules");
+    common::copy_rules(&rules);
+    let sla = rules.join("sla.toml");
+    let text = std::fs::read_to_string(&sla).unwrap();
+    std::fs::write(
+        &sla,
+        text.replace("max_event_bytes = 262144", "max_event_bytes = 4096"),
+    )
+    .unwrap();
+    let mut config = std::fs::read_to_string(&setup.config).unwrap();
+    config.push_str(&format!("[rules]\ndir = {:?}\n", rules.to_str().unwrap()));
+    std::fs::write(&setup.config, config).unwrap();
+    let mut big: serde_json::Value =
+        serde_json::from_str(&received_now(&["P-9".to_string()])[0]).unwrap();
+    big["description"] = serde_json::Value::String("断网".repeat(900));
+    let lines = [
+        received_now(&["P-8".to_string()])[0].clone(),
+        big.to_string(),
+    ]
+    .join("\n");
+    let file = setup.dir.path().join("events.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .arg("produce")
+        .arg(&file)
+        .args(["--config", setup.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("rules: {}", rules.display())),
+        "{err}"
+    );
+    assert!(out.contains("line 2: too_large:"), "{out}\n{err}");
+    assert!(out.contains("2 lines: 1 sent to"), "{out}\n{err}");
+    for topic in ["events", "decisions", "sla", "dlq", "state"] {
+        assert_eq!(partitions_of(&setup.topic(topic)), 3, "{topic}");
+    }
 }

@@ -99,7 +99,7 @@ fn the_schema_examples_are_valid_and_a_misspelt_field_is_a_warning_or_with_stric
     let o = validate(misspelt, &[]);
     assert_eq!(o.status.code(), Some(0));
     assert!(
-        stdout(&o).contains("line 1: warning: unknown field(s) `impcat`, `customer.fone`"),
+        stdout(&o).contains("line 1: warning: unknown field(s) `impcat` (did you mean `impact`?), `customer.fone` (did you mean `customer.phone`?)"),
         "{}",
         stdout(&o)
     );
@@ -107,6 +107,54 @@ fn the_schema_examples_are_valid_and_a_misspelt_field_is_a_warning_or_with_stric
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stdout(&o).contains("line 1: error: unknown field(s)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn first_touch_mistakes_get_a_word_on_what_to_do() {
+    // A shipped example as it is in the repository: pretty-printed.
+    let pretty = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples/received.json"),
+    )
+    .unwrap();
+    let o = validate(&pretty, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("hint: one event per line (JSON Lines) is expected")
+            && stdout(&o).contains("jq -c"),
+        "{}",
+        stdout(&o)
+    );
+    // One event, compact, but saved by Excel with a byte order mark.
+    let v: serde_json::Value = serde_json::from_slice(&pretty).unwrap();
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend(v.to_string().into_bytes());
+    let o = validate(&bom, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("byte order mark"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("1 line: 0 valid, 1 bad"),
+        "{}",
+        stdout(&o)
+    );
+    // A required field misspelt: "missing" says which one was meant.
+    let mut m = v.as_object().unwrap().clone();
+    let description = m.remove("description").unwrap();
+    m.insert("descripton".into(), description);
+    let o = validate(serde_json::Value::Object(m).to_string().as_bytes(), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("missing field `description`")
+            && stdout(&o).contains("`descripton` is there: did you mean `description`?"),
+        "{}",
+        stdout(&o)
+    );
+    // The example itself, on one line, is valid.
+    let o = validate(v.to_string().as_bytes(), &[]);
+    assert!(
+        stdout(&o).contains("1 line: 1 valid, 0 bad"),
         "{}",
         stdout(&o)
     );

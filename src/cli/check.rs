@@ -13,6 +13,7 @@ pub(super) fn validate(
 ) -> Result<(usize, usize)> {
     let now = chrono::Utc::now();
     let (mut lines, mut bad) = (0, 0);
+    let mut pretty_printed = false;
     for line in crate::source::file::JsonlLines::new(reader) {
         let line = line.context("reading the input")?;
         lines += 1;
@@ -23,7 +24,15 @@ pub(super) fn validate(
         match crate::core::admit(bytes, now, policy) {
             Err(r) => {
                 bad += 1;
-                println!("line {}: {r}", line.number);
+                // What people new to the format get wrong, said where it shows.
+                let hint = if line.number == 1 && bytes.starts_with(b"\xEF\xBB\xBF") {
+                    "; the file starts with a UTF-8 byte order mark (Excel's \"CSV UTF-8\" writes one): save it as UTF-8 without BOM".to_string()
+                } else {
+                    let text = std::str::from_utf8(bytes).unwrap_or_default();
+                    pretty_printed |= matches!(text.trim(), "{" | "[" | "}" | "}," | "]");
+                    crate::model::event::misspelt_required(text, &r.detail)
+                };
+                println!("line {}: {r}{hint}", line.number);
             }
             Ok((text, _)) => {
                 let unknown = crate::model::event::unknown_fields(text);
@@ -38,6 +47,11 @@ pub(super) fn validate(
                 }
             }
         }
+    }
+    if pretty_printed {
+        println!(
+            "hint: one event per line (JSON Lines) is expected, and this looks like pretty-printed JSON: `jq -c . FILE` (or `jq -c '.[]' FILE` for an array) writes each event on one line"
+        );
     }
     Ok((lines, bad))
 }

@@ -235,12 +235,14 @@ pub fn run(cli: Cli) -> Result<()> {
             allow_bad,
             rules,
         } => {
-            let rules = load_rules(rules.as_deref())?;
             let flags = Overrides {
                 brokers,
                 ..Overrides::default()
             };
             let cfg = Config::load(config.as_deref(), |k| std::env::var(k).ok(), &flags)?;
+            // With --config, the bounds come from the rules `run` uses.
+            let dir = rules.or_else(|| config.is_some().then(|| cfg.rules.dir.clone()));
+            let rules = load_rules(dir.as_deref())?;
             let (reader, size) = open_input(file.as_deref())?;
             let bar = if size > 4 << 20 {
                 indicatif::ProgressBar::new(size)
@@ -283,7 +285,8 @@ pub fn run(cli: Cli) -> Result<()> {
             let rules = load_rules(rules.as_deref())?;
             let (reader, _) = open_input(file.as_deref())?;
             let (lines, bad) = validate(reader, rules.policy(), strict)?;
-            println!("{lines} lines: {} valid, {bad} bad", lines - bad);
+            let noun = if lines == 1 { "line" } else { "lines" };
+            println!("{lines} {noun}: {} valid, {bad} bad", lines - bad);
             if bad > 0 {
                 bail!("{bad} bad line(s)");
             }

@@ -39,12 +39,11 @@ pub async fn produce(
     policy: &SlaPolicy,
     mut on_bytes: impl FnMut(u64),
 ) -> Result<Report, ProduceError> {
-    // A refused login or certificate is reported at once, with its cause,
-    // rather than as a delivery timeout after the first batch.
-    let config = kafka::client_config(k);
-    tokio::task::spawn_blocking(move || kafka::first_metadata(&config))
-        .await
-        .map_err(|_| rdkafka::error::KafkaError::Canceled)??;
+    // The topics first, with the configured partitions: a broker that
+    // auto-creates topics would otherwise make the input with its own
+    // default count, and every later topic would follow it. This also
+    // reports a refused login or certificate at once, with its cause.
+    kafka::ensure_topics(k).await?;
     let producer = kafka::producer(k)?;
     let now = chrono::Utc::now();
     let mut report = Report::default();

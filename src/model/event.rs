@@ -286,13 +286,10 @@ fn suggest(found: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Fields of `text` the contract does not know (ignored when the event is
-/// read; `validate` reports them, a misspelt optional field is lost).
-pub fn unknown_fields(text: &str) -> Vec<String> {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Vec::new();
-    };
-    let own: &[&str] = match map.get("type").and_then(|t| t.as_str()).unwrap_or_default() {
+/// The fields the contract knows for an event of type `kind` (the common
+/// ones included), and those of `customer`.
+fn known_fields(kind: &str) -> Vec<&'static str> {
+    let own: &[&str] = match kind {
         "complaint.received" => &[
             "channel",
             "customer",
@@ -310,20 +307,73 @@ pub fn unknown_fields(text: &str) -> Vec<String> {
         "complaint.withdrawn" => &["reason"],
         _ => &[],
     };
-    let common = ["event_id", "type", "complaint_id", "occurred_at", "actor"];
+    let mut all = vec!["event_id", "type", "complaint_id", "occurred_at", "actor"];
+    all.extend_from_slice(own);
+    all
+}
+
+const CUSTOMER_FIELDS: &[&str] = &["id", "name", "phone", "email"];
+
+/// The known name within two edits of `found`, if any.
+fn closest<'a>(found: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = found.to_lowercase();
+    known
+        .iter()
+        .map(|k| (distance(&lower, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Fields of `text` the contract does not know (ignored when the event is
+/// read; `validate` reports them, a misspelt optional field is lost), each
+/// with the known field it is probably a misspelling of.
+pub fn unknown_fields(text: &str) -> Vec<String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    let known = known_fields(map.get("type").and_then(|t| t.as_str()).unwrap_or_default());
+    let named = |prefix: &str, k: &str, known: &[&str]| match closest(k, known) {
+        Some(near) => format!("`{prefix}{k}` (did you mean `{prefix}{near}`?)"),
+        None => format!("`{prefix}{k}`"),
+    };
     let mut out: Vec<String> = map
         .keys()
-        .filter(|k| !common.contains(&k.as_str()) && !own.contains(&k.as_str()))
-        .map(|k| format!("`{k}`"))
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| named("", k, &known))
         .collect();
     if let Some(serde_json::Value::Object(c)) = map.get("customer") {
         out.extend(
             c.keys()
-                .filter(|k| !["id", "name", "phone", "email"].contains(&k.as_str()))
-                .map(|k| format!("`customer.{k}`")),
+                .filter(|k| !CUSTOMER_FIELDS.contains(&k.as_str()))
+                .map(|k| named("customer.", k, CUSTOMER_FIELDS)),
         );
     }
     out
+}
+
+/// For a refusal that says "missing field `name`": the field of `text`
+/// that is probably that one misspelt, as "; `descripton` is there: did
+/// you mean `description`?", else nothing.
+pub fn misspelt_required(text: &str, reason: &str) -> String {
+    let Some(missing) = reason
+        .split("missing field `")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+    else {
+        return String::new();
+    };
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return String::new();
+    };
+    let customer = map.get("customer").and_then(|c| c.as_object());
+    let keys = map
+        .keys()
+        .chain(customer.into_iter().flat_map(|c| c.keys()));
+    keys.filter(|k| k.as_str() != missing)
+        .find(|k| closest(k, &[missing]).is_some())
+        .map(|k| format!("; `{k}` is there: did you mean `{missing}`?"))
+        .unwrap_or_default()
 }
 
 fn body<'a, T: Deserialize<'a>>(text: &'a str, kind: &str) -> Result<T, ParseError> {

@@ -105,7 +105,6 @@ pub fn copy_rules(to: &std::path::Path) {
 
 /// The payload hash of an event built here: its JSON, as an adapter
 /// would have sent it.
-#[allow(dead_code)]
 pub fn payload_of(ev: &complaintflow::model::Event) -> u64 {
     complaintflow::core::payload_hash(serde_json::to_string(ev).expect("serializes").as_bytes())
 }

@@ -121,7 +121,8 @@ impl Setup {
         setup
     }
 
-    fn config_only(name: &str, partitions: i32) -> Setup {
+    /// The config alone: no topic exists yet.
+    pub fn config_only(name: &str, partitions: i32) -> Setup {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
