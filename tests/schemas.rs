@@ -129,3 +129,135 @@ fn replay_outputs_match_the_output_schemas() {
     check("outputs/dead_letter.schema.json", &sink.dead_letters);
     check("outputs/complaint.schema.json", &sink.complaints);
 }
+
+/// The input schema (checked by the `jsonschema` crate, formats asserted,
+/// as check-jsonschema does) and `validate` (the service's own admission)
+/// answer alike on the same lines: nulls in optional fields, time forms,
+/// impossible times.
+#[test]
+fn the_input_schema_and_validate_agree_on_the_same_events() {
+    let schema = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&load(&root().join("events/event.schema.json")))
+        .expect("schema compiles");
+    use complaintflow::core::Rules;
+    let policy = RuleSet::embedded().policy().clone();
+    let now = chrono::Utc::now();
+    let head = |t: &str, at: &str| {
+        format!(
+            r#""event_id":"e1","type":"complaint.{t}","complaint_id":"C1","occurred_at":"{at}""#
+        )
+    };
+    let at = "2026-11-02T09:00:00+08:00";
+    let cases: Vec<(String, bool)> = vec![
+        // null in an optional field: the same as absent, for both.
+        (
+            format!(r#"{{{},"actor":null}}"#, head("acknowledged", at)),
+            true,
+        ),
+        (
+            format!(
+                r#"{{{},"channel":"web","customer":{{"id":"K","name":"N","phone":null,"email":null}},"description":"d","impact":null,"attributes":null,"happened_at":null}}"#,
+                head("received", at)
+            ),
+            true,
+        ),
+        (
+            format!(
+                r#"{{{},"lead_department":"technical","priority":null,"assist_departments":null}}"#,
+                head("assigned", at)
+            ),
+            true,
+        ),
+        (
+            format!(r#"{{{},"note":"n","kind":null}}"#, head("progress", at)),
+            true,
+        ),
+        (
+            format!(
+                r#"{{{},"satisfied":true,"comment":null}}"#,
+                head("customer_confirmed", at)
+            ),
+            true,
+        ),
+        (
+            format!(r#"{{{},"reason":null}}"#, head("withdrawn", at)),
+            true,
+        ),
+        // null in a required field: refused by both.
+        (
+            format!(r#"{{{},"note":null}}"#, head("progress", at)),
+            false,
+        ),
+        (
+            format!(r#"{{{},"lead_department":null}}"#, head("assigned", at)),
+            false,
+        ),
+        // Time forms RFC 3339 allows, and impossible times.
+        (
+            format!("{{{}}}", head("acknowledged", "2026-11-02t09:00:00+08:00")),
+            true,
+        ),
+        (
+            format!("{{{}}}", head("acknowledged", "2026-11-02T01:00:00z")),
+            true,
+        ),
+        (
+            format!(
+                "{{{}}}",
+                head("acknowledged", "2026-11-02T09:00:00.123-00:00")
+            ),
+            true,
+        ),
+        (
+            format!("{{{}}}", head("acknowledged", "2026-02-30T09:00:00+08:00")),
+            false,
+        ),
+        (
+            format!("{{{}}}", head("acknowledged", "2026-11-02T25:00:00+08:00")),
+            false,
+        ),
+        (
+            format!("{{{}}}", head("acknowledged", "2026-11-02T09:61:00+08:00")),
+            false,
+        ),
+        (
+            format!("{{{}}}", head("acknowledged", "2026-11-02T09:00:00+99:00")),
+            false,
+        ),
+        (
+            format!("{{{}}}", head("acknowledged", "2026-13-02T09:00:00+08:00")),
+            false,
+        ),
+        (
+            format!("{{{}}}", head("acknowledged", "2026-11-02 09:00:00+08:00")),
+            false,
+        ),
+        (
+            format!("{{{}}}", head("acknowledged", "2026-11-02T09:00:00")),
+            false,
+        ),
+    ];
+    let mut disagree = Vec::new();
+    for (line, valid) in &cases {
+        let value: Value = serde_json::from_str(line).unwrap();
+        let by_schema = schema.is_valid(&value);
+        let by_validate = complaintflow::core::admit(line.as_bytes(), now, &policy).is_ok();
+        if by_schema != *valid || by_validate != *valid {
+            disagree.push(format!(
+                "want {valid}, schema {by_schema}, validate {by_validate}: {line}"
+            ));
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+    // Duplicate keys: the one case a schema cannot see (its parser keeps
+    // one value); validate refuses it and the schema's description says so.
+    let dup = format!(r#"{{{},"complaint_id":"C2"}}"#, head("acknowledged", at));
+    assert!(complaintflow::core::admit(dup.as_bytes(), now, &policy).is_err());
+    assert!(
+        load(&root().join("events/event.schema.json"))["description"]
+            .as_str()
+            .unwrap()
+            .contains("Duplicate keys are refused")
+    );
+}

@@ -103,7 +103,11 @@ pub struct Customer {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Assigned {
     pub lead_department: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub assist_departments: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
@@ -113,8 +117,18 @@ pub struct Assigned {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Progress {
     pub note: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub kind: ProgressKind,
+}
+
+/// An optional field sent as `null` is absent, as for every other
+/// optional field (adapters serialising empty values write `null`).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// `complaint.extension_requested`: a department asks for more time.
