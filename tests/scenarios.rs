@@ -877,3 +877,33 @@ fn a_corrected_resend_of_a_refused_event_is_judged_and_other_content_under_an_ac
     );
     assert!(!sla.iter().any(|l| l.contains("breached")), "{sla:?}");
 }
+
+#[test]
+fn a_corrected_resend_of_an_event_still_waiting_replaces_it() {
+    let c = "C41";
+    let mut lines = general_until_confirm(c, true);
+    let corrected = lines[3].clone();
+    let wrong = ev("e4", c, "02T14:00", "reported", json!({}));
+    // Both come before `handled`: the wrong one waits, the correction
+    // replaces it and is applied once `handled` arrives; the wrong bytes
+    // redelivered later are ignored.
+    lines.remove(3);
+    lines.insert(2, wrong.clone());
+    lines.insert(3, corrected);
+    lines.push(wrong);
+    let (sink, summary) = replay(&lines, None);
+    assert!(sink.dead_letters.is_empty(), "{:?}", sink.dead_letters);
+    assert_eq!(summary.duplicates, 1);
+    let sla = sla_lines(&sink);
+    assert!(
+        sla.iter()
+            .any(|l| l.contains("report") && l.contains("met")),
+        "{sla:?}"
+    );
+    assert!(
+        sla.iter()
+            .any(|l| l.contains("confirm") && l.contains("met")),
+        "{sla:?}"
+    );
+    assert!(!sla.iter().any(|l| l.contains("breached")), "{sla:?}");
+}

@@ -72,13 +72,29 @@ impl EarlyEvents {
         self.len
     }
 
-    /// Whether this event (same complaint, same `event_id`) is held already.
-    pub fn holds(&self, ev: &Event) -> bool {
-        self.len > 0
-            && self
-                .by_complaint
-                .get(ev.complaint_id.as_str())
-                .is_some_and(|v| v.iter().any(|h| h.event.event_id == ev.event_id))
+    /// The payload hash of this event (same complaint, same `event_id`)
+    /// if it is held already.
+    pub fn held_payload(&self, ev: &Event) -> Option<u64> {
+        if self.len == 0 {
+            return None;
+        }
+        self.by_complaint
+            .get(ev.complaint_id.as_str())?
+            .iter()
+            .find(|h| h.event.event_id == ev.event_id)
+            .map(|h| h.payload)
+    }
+
+    /// Takes the held event with `ev`'s complaint and `event_id`.
+    pub fn remove(&mut self, ev: &Event) -> Option<Held> {
+        let list = self.by_complaint.get_mut(ev.complaint_id.as_str())?;
+        let i = list.iter().position(|h| h.event.event_id == ev.event_id)?;
+        let held = list.remove(i);
+        if list.is_empty() {
+            self.by_complaint.remove(ev.complaint_id.as_str());
+        }
+        self.forget(&held);
+        Some(held)
     }
 
     /// Whether anything of complaint `id` is held.

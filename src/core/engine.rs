@@ -124,8 +124,19 @@ impl Engine {
             }
             Resend::New | Resend::Correction => {}
         }
-        if self.early.holds(ev) {
-            return Ok(Applied::Duplicate);
+        match self.early.held_payload(ev) {
+            Some(held) if held == payload || held == 0 || payload == 0 => {
+                return Ok(Applied::Duplicate);
+            }
+            // A correction of an event still waiting replaces it: the one
+            // waiting is never applied, and remembered as refused.
+            Some(_) => {
+                if let Some(old) = self.early.remove(ev) {
+                    let before = self.state_of(&ev.complaint_id);
+                    self.settle(&old.event, (hash, old.payload), before, false, out);
+                }
+            }
+            None => {}
         }
         if let Some(c) = self.complaints.get(ev.complaint_id.as_str())
             && c.seen.len() >= MAX_EVENTS_PER_COMPLAINT
