@@ -195,14 +195,7 @@ async fn produce_publishes_the_good_lines_keyed_by_complaint_and_reports_the_bad
         r#"{"event_id":"x","type":"complaint.recieved","complaint_id":"P-3","occurred_at":"2026-03-02T10:00:00Z"}"#.to_string(),
     ]
     .join("\n");
-    let file = setup.dir.path().join("events.jsonl");
-    std::fs::write(&file, lines).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_complaintflow"))
-        .arg("produce")
-        .arg(&file)
-        .args(["--config", setup.config.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = produce(&setup, &lines);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -280,14 +273,7 @@ async fn produce_creates_the_topics_with_the_configured_partitions_and_takes_the
         big.to_string(),
     ]
     .join("\n");
-    let file = setup.dir.path().join("events.jsonl");
-    std::fs::write(&file, lines).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_complaintflow"))
-        .arg("produce")
-        .arg(&file)
-        .args(["--config", setup.config.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = produce(&setup, &lines);
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -299,4 +285,16 @@ async fn produce_creates_the_topics_with_the_configured_partitions_and_takes_the
     for topic in ["events", "decisions", "sla", "dlq", "state"] {
         assert_eq!(partitions_of(&setup.topic(topic)), 3, "{topic}");
     }
+}
+
+/// `complaintflow produce` of `lines` with the setup's config.
+fn produce(setup: &Setup, lines: &str) -> std::process::Output {
+    let file = setup.dir.path().join("events.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .arg("produce")
+        .arg(&file)
+        .args(["--config", setup.config.to_str().unwrap()])
+        .output()
+        .unwrap()
 }
