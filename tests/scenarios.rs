@@ -72,7 +72,9 @@ fn late_acknowledgement_breaches_escalates_then_ends_late() {
         received("e1", "C2", "02T09:00", OUTAGE, "single"),
         ev("e2", "C2", "02T09:25", "acknowledged", json!({})),
     ];
-    let (sink, _) = replay(&lines, None);
+    let (sink, summary) = replay(&lines, None);
+    let ack = &summary.stages[&complaintflow::model::Stage::Acknowledge];
+    assert_eq!((ack.escalated, ack.escalated_urgent), (1, 0));
     assert_eq!(
         sla_lines(&sink),
         [
@@ -163,8 +165,12 @@ fn urgent_complaint_escalates_at_once_and_a_response_meets_respond() {
             json!({"note": "crew on site", "kind": "response"}),
         ),
     ];
-    let (sink, _) = replay(&lines, None);
+    let (sink, summary) = replay(&lines, None);
     assert_eq!(sink.decisions[0].priority, Priority::Urgent);
+    // Counted as an escalation for urgency, not for a breach (rules diff
+    // shows the two apart).
+    let ack = &summary.stages[&complaintflow::model::Stage::Acknowledge];
+    assert_eq!((ack.escalated, ack.escalated_urgent), (1, 1));
     assert_eq!(
         sla_lines(&sink),
         [
