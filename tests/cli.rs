@@ -397,3 +397,29 @@ fn rules_check_refuses_a_second_decide_and_an_undeclared_department_and_reports_
         "{out}"
     );
 }
+
+#[test]
+fn run_refuses_to_start_on_rules_whose_fixtures_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_rules(dir.path());
+    let route = dir.path().join("route.rhai");
+    let text = std::fs::read_to_string(&route).unwrap();
+    let broken = text.replace(
+        "\"technical\" => \"technical\",",
+        "\"technical\" => \"noc\",",
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&route, broken).unwrap();
+    // The rules are checked before any connection: no broker is needed.
+    let o = bin(&[
+        "run",
+        "--rules",
+        dir.path().to_str().unwrap(),
+        "--brokers",
+        "127.0.0.1:1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("fixture cases fail"), "{err}");
+    assert!(err.contains("FAIL "), "{err}");
+}

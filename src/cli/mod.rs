@@ -300,7 +300,15 @@ pub fn run(cli: Cli) -> Result<()> {
 fn run_live(cfg: Config) -> Result<()> {
     use tokio_util::sync::CancellationToken;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
-    let rules = RuleSet::load_dir(&cfg.rules.dir)
+    // Gated on the fixtures as a reload is: rules a reload would refuse
+    // never start deciding.
+    let rules = RuleSet::load_tested(&cfg.rules.dir)
+        .map_err(|(error, failures)| {
+            for f in &failures {
+                eprint!("{f}");
+            }
+            anyhow::Error::new(error)
+        })
         .with_context(|| format!("loading rules from {}", cfg.rules.dir.display()))?;
     // The effective configuration, secrets redacted (passwords and option
     // values are never shown).
