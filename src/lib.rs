@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod driver;
+pub mod kafka_client;
 pub mod model;
 pub mod report;
 pub mod rules;

@@ -2,6 +2,7 @@
 //! batch of records with every delivery confirmed before offsets move.
 
 use crate::config::KafkaConfig;
+use crate::kafka_client::{client_config, with_options};
 use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -39,23 +40,6 @@ pub enum KafkaSinkError {
         /// Why `run` did not add them itself.
         why: String,
     },
-}
-
-/// Client settings shared by consumer, producer and admin client.
-pub fn client_config(k: &KafkaConfig) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &k.brokers);
-    with_options(&mut c, k);
-    c
-}
-
-/// Applies `kafka.options` last, so they can tune complaintflow's defaults
-/// (the keys it must own are refused when the config is loaded).
-pub fn with_options<'a>(c: &'a mut ClientConfig, k: &KafkaConfig) -> &'a mut ClientConfig {
-    for (key, value) in &k.options {
-        c.set(key, value);
-    }
-    c
 }
 
 /// The output producer: idempotent, all in-sync replicas acknowledge.

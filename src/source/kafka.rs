@@ -5,7 +5,7 @@
 
 use crate::config::KafkaConfig;
 use crate::core::Complaint;
-use crate::sink::kafka::{client_config, with_options};
+use crate::kafka_client::{client_config, with_options};
 use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
