@@ -101,12 +101,18 @@ pub fn describe() {
         "complaintflow_rules_info",
         "1 for the ruleset version deciding now, 0 for versions replaced by a reload"
     );
-    metrics_process::Collector::default().describe();
+    process().describe();
+}
+
+/// The process metrics' collector, made once.
+fn process() -> &'static metrics_process::Collector {
+    static COLLECTOR: std::sync::OnceLock<metrics_process::Collector> = std::sync::OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
 /// Records the process's CPU, memory and open files; call per scrape.
 pub fn collect_process() {
-    metrics_process::Collector::default().collect();
+    process().collect();
 }
 
 /// Marks `version` as the rules deciding now and `replaced` (if any) as no

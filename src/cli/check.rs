@@ -28,7 +28,7 @@ pub(super) fn validate(
                 let hint = if line.number == 1 && bytes.starts_with(b"\xEF\xBB\xBF") {
                     "; the file starts with a UTF-8 byte order mark (Excel's \"CSV UTF-8\" writes one): save it as UTF-8 without BOM".to_string()
                 } else {
-                    let text = std::str::from_utf8(bytes).unwrap_or_default();
+                    let text = line.text.as_deref().unwrap_or_default();
                     pretty_printed |= matches!(text.trim(), "{" | "[" | "}" | "}," | "]");
                     crate::model::event::misspelt_required(text, &r.detail)
                 };

@@ -66,6 +66,12 @@ pub enum Resend {
     Conflict,
 }
 
+/// Whether two payload hashes stand for the same bytes; 0 (a state
+/// written before payloads were hashed) matches any.
+pub fn same_payload(a: u64, b: u64) -> bool {
+    a == b || a == 0 || b == 0
+}
+
 /// How the event `id` with `payload` relates to what `seen` holds.
 pub fn resend_of(seen: &[SeenEvent], id: u64, payload: u64) -> Resend {
     let mut same_id = seen.iter().filter(|s| s.id == id).peekable();
@@ -74,7 +80,7 @@ pub fn resend_of(seen: &[SeenEvent], id: u64, payload: u64) -> Resend {
     }
     let mut accepted = false;
     for s in same_id {
-        if s.payload == payload || s.payload == 0 || payload == 0 {
+        if same_payload(s.payload, payload) {
             return Resend::Redelivery;
         }
         accepted |= s.accepted;

@@ -1,7 +1,7 @@
 //! The engine: all complaint states plus the timer index. `process` applies
 //! one event, `advance` fires timers up to a clock reading.
 
-use super::complaint::{Complaint, Interner, Resend, SeenEvent, resend_of};
+use super::complaint::{Complaint, Interner, Resend, SeenEvent, resend_of, same_payload};
 use super::decision::Rules;
 use super::early::{EarlyEvents, Origin, Released};
 use super::lifecycle;
@@ -125,7 +125,7 @@ impl Engine {
             Resend::New | Resend::Correction => {}
         }
         match self.early.held_payload(ev) {
-            Some(held) if held == payload || held == 0 || payload == 0 => {
+            Some(held) if same_payload(held, payload) => {
                 return Ok(Applied::Duplicate);
             }
             // A correction of an event still waiting replaces it: the one
