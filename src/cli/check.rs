@@ -1,12 +1,62 @@
 //! `validate` and `health`: checks of input lines and of a running service.
 
-use anyhow::{Context, Result};
+use super::{load_rules, open_input};
+use crate::core::Rules as _;
+use anyhow::{Context, Result, bail};
 use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Validate {
+    /// File to check; `-` or none: standard input.
+    file: Option<PathBuf>,
+    /// Unknown fields are errors, not warnings (a misspelt optional
+    /// field is otherwise lost without a word).
+    #[arg(long)]
+    strict: bool,
+    /// Rules directory, for the bounds in its `sla.toml` (default:
+    /// ./rules when it exists, else the built-in ruleset).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+}
+
+impl Validate {
+    pub(super) fn run(self) -> Result<()> {
+        let rules = load_rules(self.rules.as_deref())?;
+        let (reader, _) = open_input(self.file.as_deref())?;
+        let (lines, bad) = validate(reader, rules.policy(), self.strict)?;
+        let noun = if lines == 1 { "line" } else { "lines" };
+        println!("{lines} {noun}: {} valid, {bad} bad", lines - bad);
+        if bad > 0 {
+            bail!("{bad} bad line(s)");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Health {
+    /// The health endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:9898/healthz")]
+    url: String,
+}
+
+impl Health {
+    pub(super) fn run(self) -> Result<()> {
+        let url = &self.url;
+        let status = http_status(url).with_context(|| format!("asking {url}"))?;
+        if status != 200 {
+            bail!("{url} answered {status}");
+        }
+        println!("ok");
+        Ok(())
+    }
+}
 
 /// Checks each line as the service would admit it; prints one message per
 /// bad line (and unknown fields, as warnings or, `strict`, errors).
 /// Returns (lines, bad lines).
-pub(super) fn validate(
+fn validate(
     reader: impl std::io::BufRead,
     policy: &crate::core::SlaPolicy,
     strict: bool,
@@ -57,7 +107,7 @@ pub(super) fn validate(
 }
 
 /// The status code of a plain `GET` of an `http://host:port/path` URL.
-pub(super) fn http_status(url: &str) -> Result<u16> {
+fn http_status(url: &str) -> Result<u16> {
     use std::io::Read;
     let rest = url.strip_prefix("http://").context("only http:// URLs")?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));

@@ -2,7 +2,7 @@
 //! complaints and the complaint handling group's corrections, and those
 //! corrections listed for admins.
 
-use super::{block_on, rules::print_rule_errors};
+use super::rules::{Period, print_rule_errors};
 use crate::core::Rules;
 use crate::report::corrections::{self, Correction};
 use crate::rules::RuleSet;
@@ -12,13 +12,14 @@ use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The group's re-routings of `period`, from the warehouse.
 pub(super) fn read_corrections(
+    runtime: &tokio::runtime::Runtime,
     cfg: &crate::config::ClickHouseConfig,
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
+    period: &Period,
 ) -> Result<Vec<Correction>> {
     let zone = crate::config::DEFAULT_TIMEZONE;
-    Ok(block_on(corrections::read(cfg, from, to, zone))??)
+    Ok(runtime.block_on(corrections::read(cfg, period.from, period.to, zone))?)
 }
 
 /// A labelled complaint as a training example.

@@ -3,8 +3,8 @@
 //! list those corrections.
 
 use super::learn::{example, learn, print_corrections, read_corrections};
-use super::{ClickHouseSource, block_on, load_rules};
-use crate::core::Rules;
+use super::{ClickHouseSource, load_rules};
+use crate::core::Rules as _;
 use crate::driver::replay::Bounds;
 use crate::rules::RuleSet;
 use crate::rules::corpus;
@@ -12,6 +12,12 @@ use crate::rules::model::{self, Example};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Rules {
+    #[command(subcommand)]
+    action: RulesAction,
+}
 
 #[derive(Subcommand)]
 pub enum RulesAction {
@@ -98,99 +104,103 @@ pub enum RulesAction {
 pub struct Period {
     /// First local day (Beijing time), YYYY-MM-DD (default: the first stored).
     #[arg(long)]
-    from: Option<chrono::NaiveDate>,
+    pub(super) from: Option<chrono::NaiveDate>,
     /// Last local day (Beijing time), YYYY-MM-DD (default: the last stored).
     #[arg(long)]
-    to: Option<chrono::NaiveDate>,
+    pub(super) to: Option<chrono::NaiveDate>,
 }
 
-/// Runs one `rules` action.
-pub fn run(action: RulesAction) -> Result<()> {
-    match action {
-        RulesAction::Check { dir } => check(dir.as_deref()),
-        RulesAction::Test { dir, strict } => test(dir.as_deref(), strict),
-        RulesAction::Diff {
-            old,
-            new,
-            input,
-            clickhouse,
-            period: Period { from, to },
-            now,
-            html,
-        } => {
-            let old = RuleSet::load_dir(&old)
-                .with_context(|| format!("loading rules from {}", old.display()))?;
-            let new = RuleSet::load_dir(&new)
-                .with_context(|| format!("loading rules from {}", new.display()))?;
-            let text = match (input, clickhouse.config()) {
-                (Some(input), _) => {
-                    std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?
-                }
-                (None, Some(cfg)) => {
-                    let zone = crate::config::DEFAULT_TIMEZONE;
-                    block_on(crate::report::read_history(&cfg, from, to, zone))??
-                }
-                (None, None) => bail!("give --input or --clickhouse-url"),
-            };
-            let bounds = Bounds {
-                until: None,
-                now: now.map(|t| t.to_utc()),
-            };
-            let d = crate::driver::diff::diff(&text, &old, &new, bounds)?;
-            print!("{d}");
-            if let Some(path) = html {
-                std::fs::write(&path, d.to_html())
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!("\npage: {}", path.display());
+impl Rules {
+    /// Runs one `rules` action.
+    pub(super) fn run(self, runtime: &tokio::runtime::Runtime) -> Result<()> {
+        match self.action {
+            RulesAction::Check { dir } => check(dir.as_deref()),
+            RulesAction::Test { dir, strict } => test(dir.as_deref(), strict),
+            RulesAction::Diff {
+                old,
+                new,
+                input,
+                clickhouse,
+                period,
+                now,
+                html,
+            } => {
+                let history = match (input, clickhouse.config()) {
+                    (Some(input), _) => std::fs::read(&input)
+                        .with_context(|| format!("reading {}", input.display()))?,
+                    (None, Some(cfg)) => {
+                        let zone = crate::config::DEFAULT_TIMEZONE;
+                        let read = crate::report::read_history(&cfg, period.from, period.to, zone);
+                        runtime.block_on(read)?
+                    }
+                    (None, None) => bail!("give --input or --clickhouse-url"),
+                };
+                diff(&old, &new, &history, now, html.as_deref())
             }
-            // The diff shows what the rules would change; a reload would
-            // not take them while a fixture fails, so say so and fail.
-            let failures = new.run_fixtures();
-            if !failures.is_empty() {
-                for f in &failures {
-                    eprint!("{f}");
-                }
-                bail!(
-                    "{} fixture case(s) fail with {}: a reload would refuse these rules",
-                    failures.len(),
-                    new.origin
-                );
+            RulesAction::Learn {
+                dir,
+                corpus,
+                clickhouse,
+                period,
+                correction_weight,
+                out,
+            } => {
+                let dir = dir.unwrap_or_else(|| PathBuf::from("rules"));
+                let corrections = match clickhouse.config() {
+                    Some(cfg) => read_corrections(runtime, &cfg, &period)?,
+                    None => Vec::new(),
+                };
+                let out = out.unwrap_or_else(|| dir.join(model::FILE));
+                let weight = correction_weight as usize;
+                learn(&dir, &corpus, &corrections, weight, &out)
             }
-            Ok(())
-        }
-        RulesAction::Learn {
-            dir,
-            corpus,
-            clickhouse,
-            period: Period { from, to },
-            correction_weight,
-            out,
-        } => {
-            let dir = dir.unwrap_or_else(|| PathBuf::from("rules"));
-            let corrections = match clickhouse.config() {
-                Some(cfg) => read_corrections(&cfg, from, to)?,
-                None => Vec::new(),
-            };
-            let out = out.unwrap_or_else(|| dir.join(model::FILE));
-            learn(
-                &dir,
-                &corpus,
-                &corrections,
-                correction_weight as usize,
-                &out,
-            )
-        }
-        RulesAction::Corrections {
-            clickhouse,
-            period: Period { from, to },
-        } => {
-            let cfg = clickhouse
-                .config()
-                .context("give --clickhouse-url: corrections are read from the warehouse")?;
-            print_corrections(&read_corrections(&cfg, from, to)?);
-            Ok(())
+            RulesAction::Corrections { clickhouse, period } => {
+                let cfg = clickhouse
+                    .config()
+                    .context("give --clickhouse-url: corrections are read from the warehouse")?;
+                print_corrections(&read_corrections(runtime, &cfg, &period)?);
+                Ok(())
+            }
         }
     }
+}
+
+/// `rules diff`: the history replayed with both rulesets, compared.
+fn diff(
+    old: &Path,
+    new: &Path,
+    history: &[u8],
+    now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    html: Option<&Path>,
+) -> Result<()> {
+    let load = |dir: &Path| {
+        RuleSet::load_dir(dir).with_context(|| format!("loading rules from {}", dir.display()))
+    };
+    let (old, new) = (load(old)?, load(new)?);
+    let bounds = Bounds {
+        until: None,
+        now: now.map(|t| t.to_utc()),
+    };
+    let d = crate::driver::diff::diff(history, &old, &new, bounds)?;
+    print!("{d}");
+    if let Some(path) = html {
+        std::fs::write(path, d.to_html()).with_context(|| format!("writing {}", path.display()))?;
+        println!("\npage: {}", path.display());
+    }
+    // The diff shows what the rules would change; a reload would not take
+    // them while a fixture fails, so say so and fail.
+    let failures = new.run_fixtures();
+    if !failures.is_empty() {
+        for f in &failures {
+            eprint!("{f}");
+        }
+        bail!(
+            "{} fixture case(s) fail with {}: a reload would refuse these rules",
+            failures.len(),
+            new.origin
+        );
+    }
+    Ok(())
 }
 
 fn check(dir: Option<&Path>) -> Result<()> {

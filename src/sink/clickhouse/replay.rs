@@ -10,7 +10,9 @@ use crate::sink::{OutputSink, SinkError};
 /// input replayed with the same rules gives the same batches and tokens, so
 /// replaying twice stores every row once.
 pub struct ClickHouseSink {
-    runtime: tokio::runtime::Runtime,
+    /// The process's runtime (multi-threaded: its workers drive the IO
+    /// while the replay's thread blocks on an insert).
+    runtime: tokio::runtime::Handle,
     warehouse: Warehouse,
     limits: Limits,
     batch: Batch,
@@ -23,11 +25,12 @@ pub struct ClickHouseSink {
 impl ClickHouseSink {
     /// Applies missing migrations to the configured database, then opens the
     /// sink. `run` identifies the input and the rules (it prefixes tokens).
-    pub fn open(cfg: &ClickHouseConfig, run: String) -> Result<ClickHouseSink, ClickHouseError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a current-thread runtime builds");
+    /// Called from outside the runtime (a synchronous replay).
+    pub fn open(
+        cfg: &ClickHouseConfig,
+        run: String,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<ClickHouseSink, ClickHouseError> {
         runtime.block_on(super::migrate(cfg))?;
         Ok(ClickHouseSink {
             runtime,
