@@ -2,6 +2,7 @@
 //! decision interface. No IO; every function takes the event and a clock
 //! reading and returns outputs, so replay and live run the same code.
 
+pub mod changelog;
 pub mod clock;
 mod clocks;
 pub mod complaint;

@@ -9,7 +9,6 @@
 //! folds on the tables' deterministic sort keys (read with FINAL).
 
 use crate::config::Config;
-use crate::core::Complaint;
 use crate::model::{DeadLetter, Decision, Event, SlaEvent};
 use crate::sink::clickhouse::{Batch, Limits, Warehouse};
 use crate::source::kafka::{
@@ -71,6 +70,10 @@ fn add(batch: &mut Batch, source: Source, msg: &OwnedMessage) {
     let position = || format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset());
     let text = std::str::from_utf8(payload);
     let ok = match (source, text) {
+        // State records are binary (earlier releases wrote JSON).
+        (Source::State, _) => crate::core::changelog::decode(payload)
+            .map(|c| batch.add_complaint(&c.row()))
+            .is_ok(),
         (_, Err(_)) => false,
         (Source::Input, Ok(t)) => Event::from_json(t)
             .map(|ev| batch.add_event(&ev, t, position()))
@@ -83,9 +86,6 @@ fn add(batch: &mut Batch, source: Source, msg: &OwnedMessage) {
             .is_ok(),
         (Source::DeadLetters, Ok(t)) => serde_json::from_str::<DeadLetter>(t)
             .map(|d| batch.add_dead_letter(&d))
-            .is_ok(),
-        (Source::State, Ok(t)) => serde_json::from_str::<Complaint>(t)
-            .map(|c| batch.add_complaint(&c.row()))
             .is_ok(),
     };
     if !ok && !matches!(source, Source::Input) {

@@ -72,8 +72,31 @@ pub struct Received {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,
     /// Free object for rules, kept verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "verbatim")]
     pub attributes: Option<Box<RawValue>>,
+}
+
+/// A verbatim JSON value: itself in JSON; its text in a binary format (the
+/// state changelog), which has no raw JSON.
+mod verbatim {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
+
+    pub fn serialize<S: Serializer>(v: &Option<Box<RawValue>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(raw) if !s.is_human_readable() => s.serialize_some(raw.get()),
+            _ => v.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+        if d.is_human_readable() {
+            return Option::<Box<RawValue>>::deserialize(d);
+        }
+        Option::<String>::deserialize(d)?
+            .map(|text| RawValue::from_string(text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 impl PartialEq for Received {

@@ -306,7 +306,7 @@ pub fn restore_partition(
             None => {
                 states.remove(key);
             }
-            Some(bytes) => match serde_json::from_slice::<Box<Complaint>>(bytes) {
+            Some(bytes) => match crate::core::changelog::decode(bytes) {
                 Ok(c) => {
                     states.insert(key.to_string(), c);
                 }

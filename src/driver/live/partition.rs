@@ -3,7 +3,8 @@
 
 use crate::config::KafkaConfig;
 use crate::core::{
-    Applied, Clock, Engine, Outputs, RejectCode, Rules, Stream, WallClock, seconds_before,
+    Applied, Clock, Engine, Outputs, RejectCode, Rules, Stream, WallClock, changelog,
+    seconds_before,
 };
 use crate::model::{DeadLetter, Timestamp};
 use crate::sink::kafka::OutRecord;
@@ -150,13 +151,17 @@ impl Partition {
                 // A final state not written yet goes out before its
                 // tombstone: the ClickHouse loader reads outcomes from it.
                 if !p.changed.insert(c.id.clone()) {
-                    p.records
-                        .push(state_record(k, &c.id, Some(json(&c)), partition));
+                    p.records.push(state_record(
+                        k,
+                        &c.id,
+                        Some(changelog::encode(&c)),
+                        partition,
+                    ));
                 }
             }
         }
         for id in std::mem::take(&mut p.changed) {
-            let payload = self.stream.engine.complaint(&id).map(json);
+            let payload = self.stream.engine.complaint(&id).map(changelog::encode);
             p.records.push(state_record(k, &id, payload, partition));
         }
         // The partition's clock too: a restart must not move it back.
