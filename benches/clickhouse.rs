@@ -75,12 +75,6 @@ async fn main() {
             .feed(line.as_bytes(), || format!("bench:{}", i + 1), &mut all)
             .expect("replay");
     }
-    // The state changelog's records, as the live engine writes them.
-    let states: Vec<(String, Vec<u8>)> = replay
-        .engine()
-        .complaints()
-        .map(|c| (c.id.to_string(), serde_json::to_vec(c).unwrap()))
-        .collect();
     replay.finish(None, &mut all).expect("replay");
     let rows = all.rows();
     let defaults = ClickHouseConfig::default();
@@ -147,23 +141,20 @@ async fn main() {
         sink / bulk
     );
     if let Ok(brokers) = std::env::var("COMPLAINTFLOW_TEST_BROKERS") {
-        loader(&brokers, &url, &lines, &states).await;
+        loader(&brokers, &url, &lines).await;
     }
 }
 
-/// The live loader on the same records: events, outputs and states on Kafka
+/// The live loader on the same records: events, outputs and rows on Kafka
 /// topics, loaded into a fresh database; rows per second from the first row
 /// to the last.
-async fn loader(brokers: &str, url: &str, lines: &[String], states: &[(String, Vec<u8>)]) {
+async fn loader(brokers: &str, url: &str, lines: &[String]) {
     use complaintflow::config::Config;
     let prefix = format!("chbench-{}", std::process::id());
     let k = common::topics(brokers, &prefix, 3).await;
     let mut records: Vec<(&str, String, Vec<u8>)> = Vec::new();
     for l in lines.iter() {
         records.push((&k.input_topic, common::key_of(l), l.clone().into_bytes()));
-    }
-    for (id, s) in states.iter() {
-        records.push((&k.state_topic, id.clone(), s.clone()));
     }
     // The outputs as the live engine publishes them (the contract's JSON).
     let rules = RuleSet::embedded();
@@ -193,6 +184,13 @@ async fn loader(brokers: &str, url: &str, lines: &[String], states: &[(String, V
     }
     for d in &outs.dead_letters {
         records.push((&k.dlq_topic, String::new(), serde_json::to_vec(d).unwrap()));
+    }
+    for row in &outs.complaints {
+        records.push((
+            &k.status_topic,
+            row.complaint_id.clone(),
+            serde_json::to_vec(row).unwrap(),
+        ));
     }
     common::produce(brokers, &records).await;
     let database = format!("bench_loader_{}", std::process::id());

@@ -3,11 +3,11 @@
 //! stream of >= 1M mixed lifecycle events, and heap bytes per open complaint.
 //! Run: `scripts/bench.sh` (or `cargo bench --bench engine`).
 
-use complaintflow::core::{DecisionInput, Engine, Origin, Outputs, Rules};
+use complaintflow::core::{DecisionInput, Effects, Engine, Origin, Output, Rules};
 use complaintflow::driver::demo::{DemoConfig, generate};
 use complaintflow::driver::replay::{Bounds, replay_reader};
+use complaintflow::model::Event;
 use complaintflow::model::event::EventBody;
-use complaintflow::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
 use complaintflow::rules::RuleSet;
 use complaintflow::sink::{OutputSink, SinkError};
 use std::alloc::{GlobalAlloc, Layout};
@@ -51,7 +51,7 @@ struct SerializeOnly {
 }
 
 impl SerializeOnly {
-    fn put<T: serde::Serialize>(&mut self, v: &T) -> Result<(), SinkError> {
+    fn write<T: serde::Serialize>(&mut self, v: &T) -> Result<(), SinkError> {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, v).expect("serializes");
         self.rows += 1;
@@ -60,17 +60,14 @@ impl SerializeOnly {
 }
 
 impl OutputSink for SerializeOnly {
-    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
-        self.put(d)
-    }
-    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
-        self.put(e)
-    }
-    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
-        self.put(d)
-    }
-    fn complaint(&mut self, r: &ComplaintRow) -> Result<(), SinkError> {
-        self.put(r)
+    fn put(&mut self, o: &Output) -> Result<(), SinkError> {
+        match o {
+            Output::Decision(d) => self.write(d),
+            Output::Sla(e) => self.write(e),
+            Output::DeadLetter(r) => self.write(&r.letter),
+            Output::Complaint(row) => self.write(row),
+            Output::Event(_) | Output::Changed(_) => Ok(()),
+        }
     }
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
@@ -168,7 +165,7 @@ fn bench_memory(rules: &RuleSet, lines: &[String]) {
         .filter_map(|l| Event::from_json(l).ok())
         .filter(|e| matches!(e.body, EventBody::Received(_) | EventBody::Acknowledged(_)))
         .collect();
-    let mut out = Outputs::default();
+    let mut out = Effects::default();
     // The rules' memo is the ruleset's, shared by every complaint and
     // bounded: fill it first so it is not counted per complaint.
     let mut warm = Engine::new();

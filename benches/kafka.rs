@@ -115,13 +115,14 @@ impl Service {
         std::fs::write(
             &config,
             format!(
-                "[kafka]\nbrokers = \"{}\"\ngroup = \"{}\"\ninput_topic = \"{}\"\ndecisions_topic = \"{}\"\nsla_topic = \"{}\"\ndlq_topic = \"{}\"\nstate_topic = \"{}\"\npartitions = {}\nsession_timeout_ms = 6000\n[run]\n{run_extra}\n[http]\nlisten = \"127.0.0.1:{port}\"\n{}",
+                "[kafka]\nbrokers = \"{}\"\ngroup = \"{}\"\ninput_topic = \"{}\"\ndecisions_topic = \"{}\"\nsla_topic = \"{}\"\ndlq_topic = \"{}\"\nstatus_topic = \"{}\"\nstate_topic = \"{}\"\npartitions = {}\nsession_timeout_ms = 6000\n[run]\n{run_extra}\n[http]\nlisten = \"127.0.0.1:{port}\"\n{}",
                 k.brokers,
                 k.group,
                 k.input_topic,
                 k.decisions_topic,
                 k.sla_topic,
                 k.dlq_topic,
+                k.status_topic,
                 k.state_topic,
                 k.partitions,
                 std::env::var("BENCH_KAFKA_OPTIONS")

@@ -41,6 +41,9 @@ pub struct KafkaConfig {
     pub decisions_topic: String,
     pub sla_topic: String,
     pub dlq_topic: String,
+    /// Each changed complaint's current outcome (`ComplaintRow`), once per
+    /// batch: where the ClickHouse loader and other readers take it from.
+    pub status_topic: String,
     /// Compacted per-complaint state, co-partitioned with the input.
     pub state_topic: String,
     /// Partitions and replication for topics `run` creates.
@@ -197,6 +200,7 @@ impl Default for KafkaConfig {
             decisions_topic: "complaints.decisions".into(),
             sla_topic: "complaints.sla".into(),
             dlq_topic: "complaints.dlq".into(),
+            status_topic: "complaints.status".into(),
             state_topic: "complaints.state".into(),
             partitions: 6,
             replication: 1,
@@ -305,6 +309,7 @@ impl Config {
             &k.decisions_topic,
             &k.sla_topic,
             &k.dlq_topic,
+            &k.status_topic,
             &k.state_topic,
         ];
         if topics.iter().any(|t| t.is_empty()) {

@@ -428,6 +428,7 @@ async fn a_backlog_over_120_months_is_stored_in_one_go_and_impossible_times_are_
 #[tokio::test]
 async fn rows_clickhouse_refuses_go_to_rejected_rows_and_the_rest_of_the_batch_is_stored() {
     use complaintflow::config::ClickHouseConfig;
+    use complaintflow::core::Output;
     use complaintflow::model::{Category, Decision, Priority};
     use complaintflow::sink::clickhouse::{Batch, Warehouse};
     let db = fresh_database("rejected");
@@ -460,7 +461,7 @@ async fn rows_clickhouse_refuses_go_to_rejected_rows_and_the_rest_of_the_batch_i
         ("D4", "2026-03-02T12:00:00Z"),
         ("D5", "2026-03-02T13:00:00Z"),
     ] {
-        batch.add_decision(&decision(id, at));
+        batch.add(&Output::Decision(decision(id, at)));
     }
     let mut w = Warehouse::new(&cfg).unwrap();
     let rejected = w.insert(&batch, "t1").await.unwrap();

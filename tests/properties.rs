@@ -3,7 +3,7 @@
 //! warnings never follow their breach, nothing follows archive, ids are unique.
 
 use chrono::TimeDelta;
-use complaintflow::core::{Engine, Origin, Outputs};
+use complaintflow::core::{Effects, Engine, Origin};
 use complaintflow::model::output::Status;
 use complaintflow::model::{Event, SlaEvent, SlaKind, Timestamp};
 use complaintflow::rules::RuleSet;
@@ -170,7 +170,7 @@ proptest! {
     fn sla_invariants_hold_for_random_sequences(steps in prop::collection::vec(step(), 1..60)) {
         let rules = RuleSet::embedded();
         let mut engine = Engine::new();
-        let mut out = Outputs::default();
+        let mut out = Effects::default();
         let mut sla = Vec::new();
         let mut now: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
         let mut archived = HashSet::new();

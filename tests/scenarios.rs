@@ -476,12 +476,12 @@ fn reassignment_during_handling_reroutes_and_follows_the_new_priority() {
 
 #[test]
 fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
-    use complaintflow::core::{Engine, Origin, Outputs, payload_hash};
+    use complaintflow::core::{Effects, Engine, Origin, payload_hash};
     use complaintflow::model::Event;
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
     let mut engine = Engine::new();
-    let mut out = Outputs::default();
+    let mut out = Effects::default();
     let line = received("e1", "C12", "02T09:00", OUTAGE, "single");
     engine
         .process(
@@ -496,7 +496,7 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
     let mut restored = Engine::new();
     restored.restore(serde_json::from_str(&state).unwrap());
     assert_eq!(restored.pending_timers(), 1);
-    let mut fired = Outputs::default();
+    let mut fired = Effects::default();
     restored.advance(t("03T00:00").parse().unwrap(), &mut fired);
     let got: Vec<String> = fired.sla.iter().map(|e| e.event_id.clone()).collect();
     assert_eq!(
@@ -511,12 +511,12 @@ fn a_restored_state_fires_its_due_timers_with_the_same_ids() {
 
 #[test]
 fn sub_millisecond_deadlines_fire_once() {
-    use complaintflow::core::{Engine, Origin, Outputs, payload_hash};
+    use complaintflow::core::{Effects, Engine, Origin, payload_hash};
     use complaintflow::model::Event;
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
     let mut engine = Engine::new();
-    let mut out = Outputs::default();
+    let mut out = Effects::default();
     let line =
         received("e1", "C13", "02T09:00", OUTAGE, "single").replace(":00Z\"", ":00.123456789Z\"");
     engine
@@ -550,12 +550,12 @@ fn a_redelivered_refused_event_is_ignored_not_judged_again() {
 
 #[test]
 fn a_closed_complaint_stays_until_its_last_input_is_committed() {
-    use complaintflow::core::{Engine, Origin, Outputs};
+    use complaintflow::core::{Effects, Engine, Origin};
     use complaintflow::model::Event;
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
     let mut engine = Engine::new();
-    let mut out = Outputs::default();
+    let mut out = Effects::default();
     let mut lines = general_until_confirm("C15", true);
     lines.push(ev("e6", "C15", "02T16:00", "archived", json!({})));
     for (offset, line) in lines.iter().enumerate() {

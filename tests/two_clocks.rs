@@ -204,12 +204,12 @@ fn a_reopen_goes_back_to_the_departments_the_group_chose() {
 
 #[test]
 fn a_state_written_before_respond_existed_still_reads() {
-    use complaintflow::core::{Engine, Origin, Outputs};
+    use complaintflow::core::{Effects, Engine, Origin};
     use complaintflow::model::{Event, Stage};
     use complaintflow::rules::RuleSet;
     let rules = RuleSet::embedded();
     let mut engine = Engine::new();
-    let mut out = Outputs::default();
+    let mut out = Effects::default();
     for line in [
         received("e1", "OLD", "02T09:00", OUTAGE, "single"),
         ev("e2", "OLD", "02T09:05", "acknowledged", json!({})),

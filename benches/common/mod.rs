@@ -17,6 +17,7 @@ pub async fn topics(brokers: &str, prefix: &str, partitions: i32) -> KafkaConfig
     k.decisions_topic = format!("{prefix}.decisions");
     k.sla_topic = format!("{prefix}.sla");
     k.dlq_topic = format!("{prefix}.dlq");
+    k.status_topic = format!("{prefix}.status");
     k.state_topic = format!("{prefix}.state");
     complaintflow::sink::kafka::ensure_topics(&k)
         .await

@@ -3,7 +3,7 @@
 //! ending, cancelling and firing them, with the SLA events each produces.
 
 use super::complaint::Complaint;
-use super::outputs::{Outputs, emit_for};
+use super::outputs::{Effects, emit_for};
 use super::sla::{Due, SlaPolicy, StageClock};
 use crate::model::output::StageOutcome;
 use crate::model::{Priority, ProgressKind, SlaKind, Stage, Timestamp};
@@ -37,7 +37,7 @@ pub(super) fn emit_stage(
     kind: SlaKind,
     at: Timestamp,
     detail: Option<&str>,
-    out: &mut Outputs,
+    out: &mut Effects,
 ) {
     if let Some(k) = running(c, stage) {
         emit_for(c, k, kind, at, detail, out);
@@ -51,7 +51,7 @@ pub(super) fn start(
     stage: Stage,
     at: Timestamp,
     policy: &SlaPolicy,
-    out: &mut Outputs,
+    out: &mut Effects,
 ) {
     let target = c.routing.target(policy, stage);
     if stage == Stage::Respond && target == 0 {
@@ -65,7 +65,7 @@ pub(super) fn start(
 /// Closes `stage` if it runs: `met` in time, `late` after a breach.
 /// Evidence of an end in time that arrives after the breach was declared
 /// corrects it: `retracted`, then `met`.
-pub(super) fn end(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) {
+pub(super) fn end(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Effects) {
     let Some(clock) = running(c, stage) else {
         return;
     };
@@ -84,7 +84,7 @@ pub(super) fn end(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outp
 }
 
 /// Stops every running clock as `cancelled` (withdrawal, a superseded cycle).
-pub(super) fn cancel_all(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
+pub(super) fn cancel_all(c: &mut Complaint, at: Timestamp, out: &mut Effects) {
     for stage in [c.respond.as_ref(), c.clock.as_ref()]
         .into_iter()
         .flatten()
@@ -96,7 +96,7 @@ pub(super) fn cancel_all(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
 }
 
 /// Stops `stage` as `cancelled` if it runs.
-pub(super) fn cancel(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Outputs) {
+pub(super) fn cancel(c: &mut Complaint, stage: Stage, at: Timestamp, out: &mut Effects) {
     if running(c, stage).is_some() {
         emit_stage(c, stage, SlaKind::Cancelled, at, None, out);
         c.outcomes[stage.index()] = StageOutcome::Cancelled;
@@ -129,7 +129,7 @@ pub(super) fn answers(priority: Priority, kind: ProgressKind) -> bool {
 
 /// Fires this complaint's warnings and breaches due before `until`
 /// (or at it, when `inclusive`), in time order over both clocks.
-pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out: &mut Outputs) {
+pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out: &mut Effects) {
     while let Some((due, stage)) = next_due(c) {
         let t = due.at();
         if t > until || (t == until && !inclusive) {
@@ -166,7 +166,7 @@ pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out
 /// assignment that raises the priority while the complaint is open) and
 /// when a stage starts. With no stage running it waits for the next stage
 /// of the cycle: nothing is said of a stage after its end.
-pub(super) fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Outputs) {
+pub(super) fn escalate_if_urgent(c: &mut Complaint, at: Timestamp, out: &mut Effects) {
     if c.routing.priority != Priority::Urgent || c.urgent_escalated == Some(c.cycle) {
         return;
     }
@@ -187,7 +187,7 @@ pub(super) fn follow_priority(
     c: &mut Complaint,
     at: Timestamp,
     policy: &SlaPolicy,
-    out: &mut Outputs,
+    out: &mut Effects,
 ) {
     let handle = c.routing.target(policy, Stage::Handle);
     if let Some(k) = c

@@ -5,7 +5,7 @@ use super::complaint::{Complaint, Interner, Resend, SeenEvent, resend_of, same_p
 use super::decision::Rules;
 use super::early::{EarlyEvents, Origin, Released};
 use super::lifecycle;
-pub use super::outputs::Outputs;
+pub use super::outputs::Effects;
 use super::refusal::RecentSet;
 pub use super::refusal::{RejectCode, Rejection, refuse_future};
 use super::timers::TimerIndex;
@@ -21,7 +21,7 @@ pub enum Applied {
     /// Its `event_id` was seen before for this complaint: ignored.
     Duplicate,
     /// It came before the step it follows: held until that step arrives
-    /// (then in [`Outputs::released`]).
+    /// (then in [`Effects::released`]).
     Held,
 }
 
@@ -86,7 +86,7 @@ impl Engine {
     /// before the event fire first, so the outcome never depends on when the
     /// clock last advanced. An event that came before the step it follows
     /// is held (`origin` says where it came from) and applied, in event-time
-    /// order, when that step arrives: see [`Outputs::released`].
+    /// order, when that step arrives: see [`Effects::released`].
     ///
     /// `payload` is [`payload_hash`] of the event as it came: the same id
     /// with the same payload is a redelivery (ignored), with another one a
@@ -98,7 +98,7 @@ impl Engine {
         payload: u64,
         origin: impl FnOnce() -> Origin,
         rules: &dyn Rules,
-        out: &mut Outputs,
+        out: &mut Effects,
     ) -> Result<Applied, Rejection> {
         let hash = event_hash(&ev.event_id);
         let resend = match self.complaints.get(ev.complaint_id.as_str()) {
@@ -185,7 +185,7 @@ impl Engine {
         &mut self,
         ev: &Event,
         rules: &dyn Rules,
-        out: &mut Outputs,
+        out: &mut Effects,
     ) -> Result<(), Rejection> {
         let at = ev.at();
         match self.complaints.get_mut(ev.complaint_id.as_str()) {
@@ -224,7 +224,7 @@ impl Engine {
         (hash, payload): (u64, u64),
         before: Option<(u64, bool)>,
         accepted: bool,
-        out: &mut Outputs,
+        out: &mut Effects,
     ) {
         let Some(c) = self.complaints.get_mut(ev.complaint_id.as_str()) else {
             self.refused_unknown.insert(unknown_key(ev, hash, payload));
@@ -252,7 +252,7 @@ impl Engine {
     /// (`trigger`, just accepted) made valid, in event-time order, until
     /// none is. A held event dated before the step it waited for did not
     /// come early: it contradicts that step, and is refused.
-    fn release(&mut self, trigger: &Event, rules: &dyn Rules, out: &mut Outputs) {
+    fn release(&mut self, trigger: &Event, rules: &dyn Rules, out: &mut Effects) {
         let id = trigger.complaint_id.as_str();
         let mut last = (trigger.at(), trigger.type_name());
         while self.early.holds_for(id) {
@@ -308,7 +308,7 @@ impl Engine {
 
     /// Refuses the held events dated before `horizon` (all with `None`):
     /// the events they wait for did not come within the allowed lateness.
-    fn give_up_before(&mut self, horizon: Option<Timestamp>, out: &mut Outputs) {
+    fn give_up_before(&mut self, horizon: Option<Timestamp>, out: &mut Effects) {
         for h in self.early.overdue(horizon) {
             let hash = event_hash(&h.event.event_id);
             let before = self.state_of(&h.event.complaint_id);
@@ -329,7 +329,7 @@ impl Engine {
     }
 
     /// The input is complete (end of a replay): held events wait no more.
-    pub fn end_of_input(&mut self, out: &mut Outputs) {
+    pub fn end_of_input(&mut self, out: &mut Effects) {
         self.give_up_before(None, out);
     }
 
@@ -349,7 +349,7 @@ impl Engine {
     /// same rule for events, `replay --until` and the wall clock). Replay
     /// calls it with each event's time and with the end time; live mode
     /// with the wall clock.
-    pub fn advance(&mut self, now: Timestamp, out: &mut Outputs) {
+    pub fn advance(&mut self, now: Timestamp, out: &mut Effects) {
         while let Some(due) = self.timers.pop_due(now, false) {
             let Some(c) = self.complaints.get_mut(&due.complaint) else {
                 continue;

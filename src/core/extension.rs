@@ -3,7 +3,7 @@
 
 use super::clocks;
 use super::complaint::Complaint;
-use super::outputs::Outputs;
+use super::outputs::Effects;
 use super::refusal::{RejectCode, Rejection};
 use super::sla::SlaPolicy;
 use super::sla::StageClock;
@@ -74,7 +74,7 @@ pub(super) fn decide(
     d: &ExtensionDecided,
     at: Timestamp,
     policy: &SlaPolicy,
-    out: &mut Outputs,
+    out: &mut Effects,
 ) -> Result<(), Rejection> {
     // The named stage, else the one whose request is pending.
     let k = match d.stage {

@@ -6,7 +6,7 @@ use super::clocks::{self, escalate_if_urgent};
 use super::complaint::{Complaint, Interner, Milestones, Routing};
 use super::decision::{CurrentRouting, DecisionInput, RuleDecision, Rules};
 use super::extension;
-use super::outputs::Outputs;
+use super::outputs::Effects;
 use super::refusal::{RejectCode, Rejection};
 use super::sla::SlaPolicy;
 use crate::model::event::{Assigned, EventBody};
@@ -14,13 +14,13 @@ use crate::model::output::{StageOutcome, Status};
 use crate::model::{Event, Priority, Stage, Timestamp};
 
 /// Fires this complaint's warnings and breaches due before `until`.
-pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out: &mut Outputs) {
+pub(super) fn fire_due(c: &mut Complaint, until: Timestamp, inclusive: bool, out: &mut Effects) {
     clocks::fire_due(c, until, inclusive, out);
 }
 
 /// Handling begins: the completion clock, and the first-answer clock for a
 /// priority that has one.
-fn start_handling(c: &mut Complaint, at: Timestamp, policy: &SlaPolicy, out: &mut Outputs) {
+fn start_handling(c: &mut Complaint, at: Timestamp, policy: &SlaPolicy, out: &mut Effects) {
     clocks::start(c, Stage::Handle, at, policy, out);
     clocks::start(c, Stage::Respond, at, policy, out);
     escalate_if_urgent(c, at, out);
@@ -52,7 +52,7 @@ pub(super) fn receive(
     ev: &Event,
     rules: &dyn Rules,
     names: &mut Interner,
-    out: &mut Outputs,
+    out: &mut Effects,
 ) -> Result<Complaint, Rejection> {
     let EventBody::Received(r) = &ev.body else {
         return Err(Rejection::new(
@@ -158,7 +158,7 @@ pub(super) fn apply(
     ev: &Event,
     rules: &dyn Rules,
     names: &mut Interner,
-    out: &mut Outputs,
+    out: &mut Effects,
 ) -> Result<(), Rejection> {
     let at = ev.at();
     let policy = rules.policy();
@@ -334,7 +334,7 @@ fn reopen(
     comment: Option<&str>,
     rules: &dyn Rules,
     names: &mut Interner,
-    out: &mut Outputs,
+    out: &mut Effects,
 ) {
     // Defensive: nothing should run here, but a superseded stage is cancelled.
     clocks::cancel_all(c, at, out);

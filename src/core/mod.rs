@@ -12,6 +12,7 @@ pub mod engine;
 mod extension;
 mod lifecycle;
 pub mod outputs;
+pub use outputs::{Accepted, Output, Refused};
 mod refusal;
 pub mod sla;
 pub mod step;
@@ -21,6 +22,6 @@ pub use clock::{Clock, EventTimeClock, WallClock, seconds_after, seconds_before}
 pub use complaint::Complaint;
 pub use decision::{DecisionInput, RuleDecision, Rules};
 pub use early::{Origin, Released};
-pub use engine::{Applied, Engine, Outputs, RejectCode, Rejection, payload_hash, refuse_future};
+pub use engine::{Applied, Effects, Engine, RejectCode, Rejection, payload_hash, refuse_future};
 pub use sla::SlaPolicy;
-pub use step::{Stream, Taken, admit};
+pub use step::{Stream, admit};

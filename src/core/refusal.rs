@@ -46,6 +46,27 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
+    pub const ALL: [RejectCode; 12] = [
+        RejectCode::Unparsable,
+        RejectCode::InvalidEvent,
+        RejectCode::UnknownComplaint,
+        RejectCode::AlreadyReceived,
+        RejectCode::InvalidTransition,
+        RejectCode::ComplaintClosed,
+        RejectCode::InvalidExtension,
+        RejectCode::FutureEvent,
+        RejectCode::OutOfRange,
+        RejectCode::TooLarge,
+        RejectCode::InternalError,
+        RejectCode::ConflictingEvent,
+    ];
+
+    /// The code a dead letter's `reason` (`code: detail`) starts with.
+    pub fn of_reason(reason: &str) -> Option<RejectCode> {
+        let (code, _) = reason.split_once(':')?;
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RejectCode::Unparsable => "unparsable",

@@ -6,26 +6,24 @@ use super::clock::{Clock, EventTimeClock, seconds_after, seconds_before};
 use super::decision::Rules;
 use super::early::Origin;
 use super::engine::{Applied, Engine, payload_hash};
-use super::outputs::Outputs;
+use super::outputs::{Accepted, Effects, Output, Refused};
 use super::refusal::{RejectCode, Rejection, refuse_future};
 use super::sla::{MAX_TARGET_SECS, SlaPolicy};
 use crate::model::event::EventBody;
-use crate::model::{Event, ParseError, Timestamp};
+use crate::model::{DeadLetter, Event, ParseError, Timestamp};
 use chrono::{DateTime, FixedOffset};
 
-/// What became of one input record.
-#[derive(Debug)]
-pub struct Taken {
-    /// The parsed event, when it parsed.
-    pub event: Option<Event>,
-    pub result: Result<Applied, Rejection>,
-}
-
 /// One stream's engine and event-time clock (a replay, or one partition).
+///
+/// Invariant: every input record taken yields exactly one of an
+/// [`Output::Event`] (now or once released), a [`Output::DeadLetter`], or
+/// nothing for a redelivery; the outputs of a call are complete when it
+/// returns (the engine's working buffer is empty between calls).
 #[derive(Debug, Default)]
 pub struct Stream {
     pub engine: Engine,
     pub clock: EventTimeClock,
+    effects: Effects,
 }
 
 impl Stream {
@@ -35,7 +33,11 @@ impl Stream {
         if let Some(w) = watermark {
             clock.observe(w);
         }
-        Stream { engine, clock }
+        Stream {
+            engine,
+            clock,
+            effects: Effects::default(),
+        }
     }
 
     /// The clock a dead letter carries: the stream's event time, or the
@@ -48,7 +50,9 @@ impl Stream {
     /// `wall` (the wall clock), the lifecycle. Only accepted evidence moves
     /// the clock; other complaints' timers then fire `lateness` behind it.
     /// A panic inside the lifecycle or the rules costs this event only
-    /// (`internal_error`).
+    /// (`internal_error`). `position` is the record's place in its source
+    /// (offset, line): the complaint remembers it, so that it is kept until
+    /// the record is committed.
     pub fn take(
         &mut self,
         payload: &[u8],
@@ -56,16 +60,15 @@ impl Stream {
         source: &dyn Fn() -> String,
         wall: Timestamp,
         rules: &dyn Rules,
-        out: &mut Outputs,
-    ) -> Taken {
+        out: &mut Vec<Output>,
+    ) -> Result<Applied, RejectCode> {
         let policy = rules.policy();
         let (text, ev) = match admit(payload, wall, policy) {
             Ok(admitted) => admitted,
             Err(r) => {
-                return Taken {
-                    event: None,
-                    result: Err(r),
-                };
+                let code = r.code;
+                out.push(self.dead_letter(payload, r, None, source(), wall));
+                return Err(code);
             }
         };
         let origin = || Origin {
@@ -74,8 +77,9 @@ impl Stream {
             position,
         };
         let engine = &mut self.engine;
+        let effects = &mut self.effects;
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.process(&ev, payload_hash(payload), origin, rules, out)
+            engine.process(&ev, payload_hash(payload), origin, rules, effects)
         }));
         let result = step.unwrap_or_else(|panic| {
             let what = panic
@@ -90,17 +94,91 @@ impl Stream {
         });
         if let Ok(Applied::Accepted) = result {
             self.clock.observe(ev.at());
-            for r in out.released.iter().filter(|r| r.outcome.is_ok()) {
+            for r in self.effects.released.iter().filter(|r| r.outcome.is_ok()) {
                 self.clock.observe(r.event.at());
             }
             let now = self.clock.now().unwrap_or(wall);
             self.engine
-                .advance(seconds_before(now, policy.lateness), out);
+                .advance(seconds_before(now, policy.lateness), &mut self.effects);
         }
-        Taken {
-            event: Some(ev),
-            result,
+        let noted = self.engine.note_input(&ev.complaint_id, position);
+        let applied = match result {
+            Ok(Applied::Accepted) => {
+                out.push(Output::Event(Accepted {
+                    payload: text.to_string(),
+                    source: source(),
+                    waited: false,
+                    event: ev,
+                }));
+                Ok(Applied::Accepted)
+            }
+            Ok(other) => Ok(other),
+            Err(r) => {
+                let code = r.code;
+                let id = Some(ev.complaint_id);
+                out.push(self.dead_letter(payload, r, id, source(), wall));
+                Err(code)
+            }
+        };
+        self.flush(wall, out);
+        out.extend(noted.map(Output::Changed));
+        applied
+    }
+
+    /// Fires the timers due before `horizon`; dead letters (held events
+    /// refused at last) are judged at `wall`.
+    pub fn advance(&mut self, horizon: Timestamp, wall: Timestamp, out: &mut Vec<Output>) {
+        self.engine.advance(horizon, &mut self.effects);
+        self.flush(wall, out);
+    }
+
+    /// The input is complete: the events still waiting for earlier ones
+    /// are refused.
+    pub fn end_of_input(&mut self, wall: Timestamp, out: &mut Vec<Output>) {
+        self.engine.end_of_input(&mut self.effects);
+        self.flush(wall, out);
+    }
+
+    fn dead_letter(
+        &self,
+        payload: &[u8],
+        r: Rejection,
+        complaint_id: Option<String>,
+        source: String,
+        wall: Timestamp,
+    ) -> Output {
+        let letter = DeadLetter::new(payload, r.to_string(), source, self.judged_at(wall));
+        Output::DeadLetter(Refused {
+            code: r.code,
+            complaint_id,
+            letter,
+        })
+    }
+
+    /// Moves the engine's effects into `out`: decisions, SLA events, then
+    /// the held events decided, then the complaints changed.
+    fn flush(&mut self, wall: Timestamp, out: &mut Vec<Output>) {
+        let e = &mut self.effects;
+        out.extend(e.decisions.drain(..).map(Output::Decision));
+        out.extend(e.sla.drain(..).map(Output::Sla));
+        for r in std::mem::take(&mut e.released) {
+            out.push(match r.outcome {
+                Ok(()) => Output::Event(Accepted {
+                    event: r.event,
+                    payload: r.origin.payload,
+                    source: r.origin.source,
+                    waited: true,
+                }),
+                Err(rejection) => self.dead_letter(
+                    r.origin.payload.as_bytes(),
+                    rejection,
+                    Some(r.event.complaint_id),
+                    r.origin.source,
+                    wall,
+                ),
+            });
         }
+        out.extend(self.effects.changed.drain(..).map(Output::Changed));
     }
 }
 

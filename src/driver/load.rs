@@ -1,7 +1,8 @@
 //! The ClickHouse loader of `run --clickhouse-url`: its own consumer group
-//! reads the input topic (valid events; the DLQ marks the refused ones), the
-//! output topics and the state changelog (one row per complaint), and writes
-//! them to ClickHouse in batches. Offsets are stored only after a batch's
+//! reads the input topic (valid events; the DLQ marks the refused ones) and
+//! the output topics (decisions, SLA events, dead letters, and the status
+//! topic's complaint rows), turns each record back into the [`Output`] it
+//! was, and writes them to ClickHouse in batches. Offsets are stored only after a batch's
 //! inserts succeeded; on an insert error the inserters are dropped, the
 //! loader backs off, and it reads again from the first offset of the failed
 //! batch. Every insert carries a token naming the offset ranges it covers,
@@ -9,11 +10,10 @@
 //! folds on the tables' deterministic sort keys (read with FINAL).
 
 use crate::config::Config;
-use crate::model::{DeadLetter, Decision, Event, SlaEvent};
+use crate::core::{Accepted, Output, Refused, RejectCode};
+use crate::model::{DeadLetter, Event};
 use crate::sink::clickhouse::{Batch, Limits, Warehouse};
-use crate::source::kafka::{
-    GroupContext, WATERMARK_KEY, commit_stored, group_consumer, store_next,
-};
+use crate::source::kafka::{GroupContext, commit_stored, group_consumer, store_next};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
@@ -40,7 +40,7 @@ enum Source {
     Decisions,
     Sla,
     DeadLetters,
-    State,
+    Status,
 }
 
 /// First and last offset per topic-partition in the current batch.
@@ -58,44 +58,50 @@ fn token(ranges: &Ranges) -> String {
         .collect()
 }
 
-/// Adds the row(s) of one record to the batch; unreadable records are
-/// counted and skipped (the live loop already dead-lettered bad input).
+/// The output a record of `source` carries: each topic holds one kind,
+/// as the service's Kafka sink wrote it. `None` for a record that is not
+/// one (a bad input record: the service dead-lettered it).
+fn output_of(source: Source, msg: &OwnedMessage) -> Option<Output> {
+    let text = std::str::from_utf8(msg.payload()?).ok()?;
+    let output = match source {
+        Source::Input => Output::Event(Accepted {
+            event: Event::from_json(text).ok()?,
+            payload: text.to_string(),
+            source: format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()),
+            waited: false,
+        }),
+        Source::Decisions => Output::Decision(serde_json::from_str(text).ok()?),
+        Source::Sla => Output::Sla(serde_json::from_str(text).ok()?),
+        Source::DeadLetters => {
+            let letter: DeadLetter = serde_json::from_str(text).ok()?;
+            Output::DeadLetter(Refused {
+                code: RejectCode::of_reason(&letter.reason)?,
+                complaint_id: msg.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                letter,
+            })
+        }
+        Source::Status => Output::Complaint(serde_json::from_str(text).ok()?),
+    };
+    Some(output)
+}
+
+/// Adds the row(s) of one record to the batch; unreadable output records
+/// are counted and skipped.
 fn add(batch: &mut Batch, source: Source, msg: &OwnedMessage) {
-    let Some(payload) = msg.payload() else {
-        return; // a state tombstone: the complaint's row stays as it was
-    };
-    if matches!(source, Source::State) && msg.key() == Some(WATERMARK_KEY.as_bytes()) {
-        return; // the partition's clock, not a complaint
-    }
-    let position = || format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset());
-    let text = std::str::from_utf8(payload);
-    let ok = match (source, text) {
-        // State records are binary (earlier releases wrote JSON).
-        (Source::State, _) => crate::core::changelog::decode(payload)
-            .map(|c| batch.add_complaint(&c.row()))
-            .is_ok(),
-        (_, Err(_)) => false,
-        (Source::Input, Ok(t)) => Event::from_json(t)
-            .map(|ev| batch.add_event(&ev, t, position()))
-            .is_ok(),
-        (Source::Decisions, Ok(t)) => serde_json::from_str::<Decision>(t)
-            .map(|d| batch.add_decision(&d))
-            .is_ok(),
-        (Source::Sla, Ok(t)) => serde_json::from_str::<SlaEvent>(t)
-            .map(|e| batch.add_sla_event(&e))
-            .is_ok(),
-        (Source::DeadLetters, Ok(t)) => serde_json::from_str::<DeadLetter>(t)
-            .map(|d| batch.add_dead_letter(&d))
-            .is_ok(),
-    };
-    if !ok && !matches!(source, Source::Input) {
-        tracing::warn!(
-            topic = msg.topic(),
-            partition = msg.partition(),
-            offset = msg.offset(),
-            "unreadable output record skipped"
-        );
-        metrics::counter!("complaintflow_clickhouse_skipped_total").increment(1);
+    match output_of(source, msg) {
+        Some(o) => {
+            batch.add(&o);
+        }
+        None if matches!(source, Source::Input) => {}
+        None => {
+            tracing::warn!(
+                topic = msg.topic(),
+                partition = msg.partition(),
+                offset = msg.offset(),
+                "unreadable output record skipped"
+            );
+            metrics::counter!("complaintflow_clickhouse_skipped_total").increment(1);
+        }
     }
 }
 
@@ -210,7 +216,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
         (k.decisions_topic.clone(), Source::Decisions),
         (k.sla_topic.clone(), Source::Sla),
         (k.dlq_topic.clone(), Source::DeadLetters),
-        (k.state_topic.clone(), Source::State),
+        (k.status_topic.clone(), Source::Status),
     ];
     let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
     let consumer = group_consumer(k, &group, &names, None)?;

@@ -1,10 +1,9 @@
 //! Replay: a JSONL file through the core on the event-time clock.
 
 use super::summary::Summary;
-use crate::core::{
-    Applied, Clock, Engine, Outputs, RejectCode, Rejection, Rules, Stream, seconds_after,
-};
-use crate::model::{DeadLetter, Event, Timestamp};
+use crate::core::{Applied, Clock, Engine, Output, Rules, Stream, seconds_after};
+use crate::model::Timestamp;
+use crate::sink::observed::Observed;
 use crate::sink::{OutputSink, SinkError};
 use crate::source::file::JsonlLines;
 use std::io::BufRead;
@@ -46,7 +45,8 @@ impl Bounds {
 pub struct Replay<'r> {
     stream: Stream,
     rules: &'r dyn Rules,
-    out: Outputs,
+    /// Outputs of the current step, on their way to the sink.
+    out: Vec<Output>,
     summary: Summary,
     /// The wall-clock reading the future guard uses.
     wall_clock: Timestamp,
@@ -67,68 +67,21 @@ impl<'r> Replay<'r> {
         Replay {
             stream: Stream::default(),
             rules,
-            out: Outputs::default(),
+            out: Vec::new(),
             summary,
             wall_clock: now,
         }
     }
 
-    fn drain(&mut self, sink: &mut dyn OutputSink) -> Result<(), SinkError> {
-        for d in &self.out.decisions {
-            self.summary.record_decision(d);
-            sink.decision(d)?;
-        }
-        for e in &self.out.sla {
-            self.summary.record_sla(e);
-            sink.sla_event(e)?;
-        }
-        let released = std::mem::take(&mut self.out.released);
-        self.out.clear();
-        // Events that waited for earlier ones: applied now, or refused.
-        for r in released {
-            match r.outcome {
-                Ok(()) => {
-                    self.summary.waited += 1;
-                    self.accepted(
-                        &r.event,
-                        &r.origin.payload,
-                        &|| r.origin.source.clone(),
-                        sink,
-                    )?;
-                }
-                Err(rejection) => self.dead_letter(
-                    r.origin.payload.as_bytes(),
-                    &rejection,
-                    r.origin.source,
-                    sink,
-                )?,
-            }
+    /// Counts the outputs gathered and puts them into `sink`, observed as
+    /// live mode's are.
+    fn put_all(&mut self, sink: &mut dyn OutputSink) -> Result<(), SinkError> {
+        let mut sink = Observed(sink);
+        for o in self.out.drain(..) {
+            self.summary.record(&o);
+            sink.put(&o)?;
         }
         Ok(())
-    }
-
-    fn accepted(
-        &mut self,
-        ev: &Event,
-        payload: &str,
-        source: &dyn Fn() -> String,
-        sink: &mut dyn OutputSink,
-    ) -> Result<(), SinkError> {
-        sink.event(ev, payload, source)?;
-        self.summary.record_event(ev);
-        Ok(())
-    }
-
-    fn dead_letter(
-        &mut self,
-        payload: &[u8],
-        rejection: &Rejection,
-        source: String,
-        sink: &mut dyn OutputSink,
-    ) -> Result<(), SinkError> {
-        self.summary.record_dead_letter(rejection.code);
-        let at = self.stream.judged_at(self.wall_clock);
-        sink.dead_letter(&DeadLetter::new(payload, rejection.to_string(), source, at))
     }
 
     /// Feeds one payload; `source` names it for a dead letter.
@@ -148,23 +101,12 @@ impl<'r> Replay<'r> {
             self.rules,
             &mut self.out,
         );
-        match (taken.result, taken.event) {
-            (Ok(Applied::Accepted), Some(ev)) => {
-                // Admitted, so the payload is the event's UTF-8 text.
-                let text = std::str::from_utf8(payload).unwrap_or_default();
-                self.accepted(&ev, text, &source, sink)?
-            }
-            (Ok(Applied::Held), _) => self.summary.held += 1,
-            (Ok(_), _) => self.summary.duplicates += 1,
-            (Err(r), _) => {
-                if r.code == RejectCode::InternalError {
-                    tracing::error!(source = source(), reason = %r,
-                        "an event failed inside complaintflow; dead-lettered, the replay goes on");
-                }
-                self.dead_letter(payload, &r, source(), sink)?
-            }
+        match taken {
+            Ok(Applied::Held) => self.summary.held += 1,
+            Ok(Applied::Duplicate) => self.summary.duplicates += 1,
+            Ok(Applied::Accepted) | Err(_) => {}
         }
-        self.drain(sink)
+        self.put_all(sink)
     }
 
     /// Moves the clock to `until` (default: the latest event time), fires the
@@ -180,16 +122,13 @@ impl<'r> Replay<'r> {
         }
         let end = until.or(self.stream.clock.now());
         if let Some(end) = end {
-            self.stream.engine.advance(end, &mut self.out);
+            self.stream.advance(end, self.wall_clock, &mut self.out);
         }
-        self.stream.engine.end_of_input(&mut self.out);
-        self.drain(sink)?;
+        self.stream.end_of_input(self.wall_clock, &mut self.out);
         let mut rows: Vec<_> = self.stream.engine.complaints().map(|c| c.row()).collect();
         rows.sort_unstable_by(|a, b| a.complaint_id.cmp(&b.complaint_id));
-        for row in &rows {
-            self.summary.record_complaint(row);
-            sink.complaint(row)?;
-        }
+        self.out.extend(rows.into_iter().map(Output::Complaint));
+        self.put_all(sink)?;
         sink.flush()?;
         self.summary.ended_at = end;
         Ok(self.summary)

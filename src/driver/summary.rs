@@ -1,8 +1,8 @@
 //! The numbers a complaint-analysis meeting asks for, counted from outputs.
 
-use crate::core::RejectCode;
+use crate::core::Output;
 use crate::model::output::Status;
-use crate::model::{ComplaintRow, Decision, Event, SlaEvent, SlaKind, Stage, Timestamp};
+use crate::model::{ComplaintRow, Decision, SlaEvent, SlaKind, Stage, Timestamp};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -70,18 +70,26 @@ fn bump<K: Ord>(m: &mut BTreeMap<K, u64>, k: K) {
 }
 
 impl Summary {
-    pub fn record_event(&mut self, ev: &Event) {
-        self.accepted += 1;
-        bump(&mut self.events_by_type, ev.type_name());
+    /// Counts one output.
+    pub fn record(&mut self, o: &Output) {
+        match o {
+            Output::Event(a) => {
+                self.accepted += 1;
+                self.waited += u64::from(a.waited);
+                bump(&mut self.events_by_type, a.event.type_name());
+            }
+            Output::DeadLetter(r) => bump(&mut self.dead_letters, r.code.as_str()),
+            Output::Decision(d) => self.record_decision(d),
+            Output::Sla(e) => self.record_sla(e),
+            Output::Complaint(row) => self.record_complaint(row),
+            Output::Changed(_) => {}
+        }
     }
-    pub fn record_dead_letter(&mut self, code: RejectCode) {
-        bump(&mut self.dead_letters, code.as_str());
-    }
-    pub fn record_decision(&mut self, d: &Decision) {
+    fn record_decision(&mut self, d: &Decision) {
         self.decisions += 1;
         self.fallback_decisions += d.reason.starts_with("fallback:") as u64;
     }
-    pub fn record_sla(&mut self, e: &SlaEvent) {
+    fn record_sla(&mut self, e: &SlaEvent) {
         let s = self.stages.entry(e.stage).or_default();
         s.escalated_urgent += u64::from(e.is_urgent_escalation());
         let n = match e.kind {
@@ -101,7 +109,7 @@ impl Summary {
         };
         *n += 1;
     }
-    pub fn record_complaint(&mut self, row: &ComplaintRow) {
+    fn record_complaint(&mut self, row: &ComplaintRow) {
         self.complaints += 1;
         bump(&mut self.by_channel, row.channel.clone());
         bump(&mut self.by_category, row.category.to_string());

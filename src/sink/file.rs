@@ -2,6 +2,7 @@
 //! `dead_letters.jsonl` in one directory.
 
 use super::{OutputSink, SinkError};
+use crate::core::Output;
 use crate::model::{ComplaintRow, DeadLetter, Decision, SlaEvent};
 use serde::Serialize;
 use std::fs::File;
@@ -67,17 +68,14 @@ impl JsonlSink {
 }
 
 impl OutputSink for JsonlSink {
-    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
-        self.decisions.write(d)
-    }
-    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
-        self.sla.write(e)
-    }
-    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
-        self.dead.write(d)
-    }
-    fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {
-        self.complaints.write(row)
+    fn put(&mut self, o: &Output) -> Result<(), SinkError> {
+        match o {
+            Output::Decision(d) => self.decisions.write(d),
+            Output::Sla(e) => self.sla.write(e),
+            Output::DeadLetter(r) => self.dead.write(&r.letter),
+            Output::Complaint(row) => self.complaints.write(row),
+            Output::Event(_) | Output::Changed(_) => Ok(()),
+        }
     }
     fn flush(&mut self) -> Result<(), SinkError> {
         self.decisions.flush()?;
@@ -97,20 +95,14 @@ pub struct MemorySink {
 }
 
 impl OutputSink for MemorySink {
-    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
-        self.decisions.push(d.clone());
-        Ok(())
-    }
-    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
-        self.sla.push(e.clone());
-        Ok(())
-    }
-    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
-        self.dead_letters.push(d.clone());
-        Ok(())
-    }
-    fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {
-        self.complaints.push(row.clone());
+    fn put(&mut self, o: &Output) -> Result<(), SinkError> {
+        match o {
+            Output::Decision(d) => self.decisions.push(d.clone()),
+            Output::Sla(e) => self.sla.push(e.clone()),
+            Output::DeadLetter(r) => self.dead_letters.push(r.letter.clone()),
+            Output::Complaint(row) => self.complaints.push(row.clone()),
+            Output::Event(_) | Output::Changed(_) => {}
+        }
         Ok(())
     }
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -1,7 +1,9 @@
 //! Kafka outputs: an idempotent producer, topic creation, and sending a
 //! batch of records with every delivery confirmed before offsets move.
 
+use super::{OutputSink, SinkError};
 use crate::config::KafkaConfig;
+use crate::core::Output;
 use crate::kafka_client::{client_config, with_options};
 use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -62,6 +64,60 @@ pub struct OutRecord {
     pub payload: Option<Vec<u8>>,
     /// Explicit partition (state is co-partitioned with the input).
     pub partition: Option<i32>,
+}
+
+/// Outputs as records of the output topics, gathered for one send:
+/// decisions, SLA events, dead letters and complaint rows, each keyed by
+/// its complaint (a dead letter that names none: by its source).
+pub struct Records<'k> {
+    topics: &'k KafkaConfig,
+    pub records: Vec<OutRecord>,
+}
+
+impl<'k> Records<'k> {
+    pub fn new(topics: &'k KafkaConfig) -> Records<'k> {
+        Records {
+            topics,
+            records: Vec::new(),
+        }
+    }
+
+    fn push<T: serde::Serialize>(
+        &mut self,
+        topic: &str,
+        key: &str,
+        v: &T,
+    ) -> Result<(), SinkError> {
+        let payload = serde_json::to_vec(v).map_err(|e| SinkError::Encode(e.to_string()))?;
+        self.records.push(OutRecord {
+            topic: topic.to_string(),
+            key: key.to_string(),
+            payload: Some(payload),
+            partition: None,
+        });
+        Ok(())
+    }
+}
+
+impl OutputSink for Records<'_> {
+    fn put(&mut self, o: &Output) -> Result<(), SinkError> {
+        let t = self.topics;
+        match o {
+            Output::Decision(d) => self.push(&t.decisions_topic, &d.complaint_id, d),
+            Output::Sla(e) => self.push(&t.sla_topic, &e.complaint_id, e),
+            Output::DeadLetter(r) => {
+                let key = r.complaint_id.as_deref().unwrap_or(&r.letter.source);
+                self.push(&t.dlq_topic, key, &r.letter)
+            }
+            Output::Complaint(row) => self.push(&t.status_topic, &row.complaint_id, row),
+            // Accepted events are on the input topic already.
+            Output::Event(_) | Output::Changed(_) => Ok(()),
+        }
+    }
+    /// The records are sent by the caller ([`send_all`]).
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// How long the local queue may stay full before a send gives up.
@@ -187,6 +243,7 @@ pub async fn ensure_topics(k: &KafkaConfig) -> Result<usize, KafkaSinkError> {
         &k.decisions_topic,
         &k.sla_topic,
         &k.dlq_topic,
+        &k.status_topic,
         &k.state_topic,
     ];
     let missing: Vec<&String> = wanted
@@ -204,6 +261,10 @@ pub async fn ensure_topics(k: &KafkaConfig) -> Result<usize, KafkaSinkError> {
             if *t == &k.state_topic {
                 let n = i32::try_from(input_partitions).unwrap_or(k.partitions);
                 NewTopic::new(t, n, TopicReplication::Fixed(k.replication))
+                    .set("cleanup.policy", "compact")
+            } else if *t == &k.status_topic {
+                // The latest row per complaint is what it is read for.
+                NewTopic::new(t, k.partitions, TopicReplication::Fixed(k.replication))
                     .set("cleanup.policy", "compact")
             } else {
                 NewTopic::new(t, k.partitions, TopicReplication::Fixed(k.replication))

@@ -1,10 +1,13 @@
-//! Where outputs go. The file sink writes the four JSONL outputs of replay.
+//! Where outputs go: one interface, [`OutputSink`], for JSONL files,
+//! ClickHouse and Kafka records; [`observed::Observed`] counts and logs
+//! what passes through any of them.
 
 pub mod clickhouse;
 pub mod file;
 pub mod kafka;
+pub mod observed;
 
-use crate::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
+use crate::core::Output;
 
 /// Output failures. IO errors are retriable by re-running the replay (it is
 /// deterministic); they are fatal for the current run.
@@ -17,56 +20,36 @@ pub enum SinkError {
     },
     #[error(transparent)]
     ClickHouse(#[from] clickhouse::ClickHouseError),
+    /// An output that does not serialize (a bug: fatal).
+    #[error("cannot encode an output: {0}")]
+    Encode(String),
 }
 
-/// A destination for every kind of output.
+/// A destination of outputs. Each takes the kinds it keeps and passes
+/// over the rest.
 pub trait OutputSink {
-    /// An accepted input event (its text and where it came from); only the
-    /// ClickHouse sink keeps these.
-    fn event(
-        &mut self,
-        _ev: &Event,
-        _payload: &str,
-        _source: &dyn Fn() -> String,
-    ) -> Result<(), SinkError> {
-        Ok(())
-    }
-    fn decision(&mut self, d: &Decision) -> Result<(), SinkError>;
-    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError>;
-    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError>;
-    fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError>;
-    /// Makes everything written so far durable.
+    fn put(&mut self, o: &Output) -> Result<(), SinkError>;
+    /// Makes everything put so far durable (or, for records handed on,
+    /// complete).
     fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+impl<S: OutputSink + ?Sized> OutputSink for &mut S {
+    fn put(&mut self, o: &Output) -> Result<(), SinkError> {
+        (**self).put(o)
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        (**self).flush()
+    }
 }
 
 /// Writes every output to two sinks.
 pub struct Tee<'a>(pub &'a mut dyn OutputSink, pub &'a mut dyn OutputSink);
 
 impl OutputSink for Tee<'_> {
-    fn event(
-        &mut self,
-        ev: &Event,
-        payload: &str,
-        source: &dyn Fn() -> String,
-    ) -> Result<(), SinkError> {
-        self.0.event(ev, payload, source)?;
-        self.1.event(ev, payload, source)
-    }
-    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
-        self.0.decision(d)?;
-        self.1.decision(d)
-    }
-    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
-        self.0.sla_event(e)?;
-        self.1.sla_event(e)
-    }
-    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
-        self.0.dead_letter(d)?;
-        self.1.dead_letter(d)
-    }
-    fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {
-        self.0.complaint(row)?;
-        self.1.complaint(row)
+    fn put(&mut self, o: &Output) -> Result<(), SinkError> {
+        self.0.put(o)?;
+        self.1.put(o)
     }
     fn flush(&mut self) -> Result<(), SinkError> {
         self.0.flush()?;

@@ -79,6 +79,7 @@ pub fn assert_same_outputs(
         expected.sla.extend(one.sla);
         expected.decisions.extend(one.decisions);
         expected.dead_letters.extend(one.dead_letters);
+        expected.complaints.extend(one.complaints);
     }
     let lines: Vec<&String> = parts.iter().flat_map(|p| p.iter()).collect();
     let want_sla = ids(&expected.sla, "event_id");
@@ -141,4 +142,24 @@ pub fn assert_same_outputs(
     want_dlq.sort();
     got_dlq.sort();
     assert_eq!(got_dlq, want_dlq);
+    // Each complaint's latest status row is replay's row for it.
+    let want_rows = ids(&expected.complaints, "complaint_id");
+    let mut got_rows = HashMap::new();
+    eventually(Duration::from_secs(20), || {
+        got_rows = latest_by_key(&setup.topic("status"));
+        got_rows == want_rows
+    });
+    assert_eq!(got_rows.len(), want_rows.len(), "complaints with a status row");
+    for (id, want) in &want_rows {
+        assert_eq!(got_rows.get(id), Some(want), "status row of {id}");
+    }
+}
+
+/// The last record of each key of `topic` (a key lives in one partition).
+fn latest_by_key(topic: &str) -> HashMap<String, serde_json::Value> {
+    read_topic(topic)
+        .iter()
+        .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap())
+        .map(|v| (v["complaint_id"].as_str().unwrap().to_string(), v))
+        .collect()
 }

@@ -139,6 +139,7 @@ input_topic = "{prefix}.events"
 decisions_topic = "{prefix}.decisions"
 sla_topic = "{prefix}.sla"
 dlq_topic = "{prefix}.dlq"
+status_topic = "{prefix}.status"
 state_topic = "{prefix}.state"
 partitions = {partitions}
 session_timeout_ms = 6000

@@ -40,6 +40,9 @@ pub enum LiveError {
     Sink(#[from] KafkaSinkError),
     #[error("kafka consumer: {0}")]
     Consumer(#[from] KafkaError),
+    /// An output could not be encoded (a bug: fatal).
+    #[error(transparent)]
+    Output(#[from] crate::sink::SinkError),
     #[error("restoring partition {partition}: {source}")]
     Restore { partition: i32, source: KafkaError },
     #[error("partition {0} was assigned, but its queue could not be split off")]

@@ -3,27 +3,63 @@
 
 use crate::config::KafkaConfig;
 use crate::core::{
-    Applied, Clock, Engine, Outputs, RejectCode, Rules, Stream, WallClock, changelog,
-    seconds_before,
+    Applied, Clock, Engine, Output, Rules, Stream, WallClock, changelog, seconds_before,
 };
-use crate::model::{DeadLetter, Timestamp};
-use crate::sink::kafka::OutRecord;
+use crate::model::Timestamp;
+use crate::sink::kafka::{OutRecord, Records};
+use crate::sink::observed::Observed;
+use crate::sink::{OutputSink, SinkError};
 use crate::source::kafka::{WATERMARK_KEY, WatermarkRecord};
 use rdkafka::Message;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub(super) fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("output types serialize")
+/// The records one partition produced: outputs through the observed
+/// Kafka sink, and the complaints whose state changed (their state records
+/// and rows are added by [`Partition::finish`]).
+pub(super) struct Produced<'k> {
+    out: Vec<Output>,
+    sink: Observed<Records<'k>>,
+    changed: HashSet<Arc<str>>,
 }
 
-/// The records one partition produced, and the complaints whose state
-/// changed (their state records are added by [`Partition::finish`]).
-#[derive(Default)]
-pub(super) struct Produced {
-    pub records: Vec<OutRecord>,
-    out: Outputs,
-    changed: HashSet<Arc<str>>,
+impl<'k> Produced<'k> {
+    pub fn new(k: &'k KafkaConfig) -> Produced<'k> {
+        Produced {
+            out: Vec::new(),
+            sink: Observed(Records::new(k)),
+            changed: HashSet::new(),
+        }
+    }
+
+    /// The records gathered.
+    pub fn records(&self) -> &[OutRecord] {
+        &self.sink.0.records
+    }
+
+    pub fn into_records(self) -> Vec<OutRecord> {
+        self.sink.0.records
+    }
+
+    /// Puts the step's outputs, noting the changed complaints.
+    fn put_all(&mut self) -> Result<(), SinkError> {
+        for o in self.out.drain(..) {
+            if let Output::Changed(id) = &o {
+                self.changed.insert(id.clone());
+            }
+            self.sink.put(&o)?;
+        }
+        Ok(())
+    }
+
+    fn state(&mut self, k: &KafkaConfig, key: &str, payload: Option<Vec<u8>>, partition: i32) {
+        self.sink.0.records.push(OutRecord {
+            topic: k.state_topic.clone(),
+            key: key.to_string(),
+            payload,
+            partition: Some(partition),
+        });
+    }
 }
 
 pub(super) struct Partition {
@@ -47,57 +83,25 @@ impl Partition {
         &mut self,
         msg: &impl Message,
         rules: &dyn Rules,
-        k: &KafkaConfig,
         p: &mut Produced,
-    ) {
+    ) -> Result<(), SinkError> {
         let wall = WallClock.now().expect("the wall clock always reads");
-        let payload = msg.payload().unwrap_or_default();
         let taken = self.stream.take(
-            payload,
+            msg.payload().unwrap_or_default(),
             msg.offset(),
-            &|| source_of(msg),
+            &|| format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()),
             wall,
             rules,
             &mut p.out,
         );
-        match &taken.result {
-            Ok(Applied::Accepted) => {
-                let kind = taken.event.as_ref().map_or("", |ev| ev.type_name());
-                metrics::counter!("complaintflow_events_in_total", "type" => kind).increment(1)
-            }
+        match taken {
             Ok(Applied::Held) => metrics::counter!("complaintflow_events_held_total").increment(1),
             Ok(Applied::Duplicate) => {
                 metrics::counter!("complaintflow_duplicates_total").increment(1)
             }
-            Err(r) => {
-                if r.code == RejectCode::InternalError {
-                    tracing::error!(partition = msg.partition(), offset = msg.offset(), reason = %r,
-                        "an event failed inside complaintflow; dead-lettered, the stream goes on");
-                }
-                let key = msg
-                    .key()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                let dl = DeadLetter::new(
-                    payload,
-                    r.to_string(),
-                    source_of(msg),
-                    self.stream.judged_at(wall),
-                );
-                push_dead_letter(k, r.code, key, &dl, p);
-            }
+            Ok(Applied::Accepted) | Err(_) => {}
         }
-        collect(k, self.stream.judged_at(wall), p);
-        // Accepted, repeated or refused: a redelivery of this record must
-        // still find its complaint, so the complaint stays until it is committed.
-        if let Some(ev) = &taken.event
-            && let Some(id) = self
-                .stream
-                .engine
-                .note_input(&ev.complaint_id, msg.offset())
-        {
-            p.changed.insert(id);
-        }
+        p.put_all()
     }
 
     /// The offset that may be committed after processing up to `next`: not
@@ -111,13 +115,17 @@ impl Partition {
 
     /// Fires the timers due `lateness` before `now` (the wall clock of a
     /// caught-up partition): an event made in time may still be on its way.
-    pub fn advance(&mut self, now: Timestamp, lateness: u64, k: &KafkaConfig, p: &mut Produced) {
-        self.stream
-            .engine
-            .advance(seconds_before(now, lateness), &mut p.out);
+    pub fn advance(
+        &mut self,
+        now: Timestamp,
+        lateness: u64,
+        p: &mut Produced,
+    ) -> Result<(), SinkError> {
         // Dead letters carry the partition's clock (event time), as every
         // other refusal does; the wall clock only says when timers fire.
-        collect(k, self.stream.judged_at(now), p);
+        self.stream
+            .advance(seconds_before(now, lateness), now, &mut p.out);
+        p.put_all()
     }
 
     /// Ends a share: evicts closed complaints past `retention_s` (event
@@ -131,7 +139,7 @@ impl Partition {
         committed: i64,
         k: &KafkaConfig,
         p: &mut Produced,
-    ) {
+    ) -> Result<(), SinkError> {
         if let Some(cutoff) = self
             .stream
             .clock
@@ -148,104 +156,28 @@ impl Partition {
                 );
             }
             for c in evicted {
-                // A final state not written yet goes out before its
-                // tombstone: the ClickHouse loader reads outcomes from it.
+                // A final state changed in this batch goes out (its row
+                // and its state) before its tombstone.
                 if !p.changed.insert(c.id.clone()) {
-                    p.records.push(state_record(
-                        k,
-                        &c.id,
-                        Some(changelog::encode(&c)),
-                        partition,
-                    ));
+                    p.sink.put(&Output::Complaint(c.row()))?;
+                    p.state(k, &c.id, Some(changelog::encode(&c)), partition);
                 }
             }
         }
         for id in std::mem::take(&mut p.changed) {
-            let payload = self.stream.engine.complaint(&id).map(changelog::encode);
-            p.records.push(state_record(k, &id, payload, partition));
+            let complaint = self.stream.engine.complaint(&id);
+            if let Some(c) = complaint {
+                p.sink.put(&Output::Complaint(c.row()))?;
+            }
+            p.state(k, &id, complaint.map(changelog::encode), partition);
         }
         // The partition's clock too: a restart must not move it back.
         if let Some(w) = self.stream.clock.now().filter(|w| Some(*w) != self.written) {
-            let record = WatermarkRecord { watermark: w };
-            p.records.push(state_record(
-                k,
-                WATERMARK_KEY,
-                Some(json(&record)),
-                partition,
-            ));
+            let record = serde_json::to_vec(&WatermarkRecord { watermark: w })
+                .map_err(|e| SinkError::Encode(e.to_string()))?;
+            p.state(k, WATERMARK_KEY, Some(record), partition);
             self.written = Some(w);
         }
+        Ok(())
     }
-}
-
-fn state_record(k: &KafkaConfig, id: &str, payload: Option<Vec<u8>>, partition: i32) -> OutRecord {
-    OutRecord {
-        topic: k.state_topic.clone(),
-        key: id.to_string(),
-        payload,
-        partition: Some(partition),
-    }
-}
-
-/// Turns the core's outputs into records and notes the changed complaints;
-/// held events refused at last are dead-lettered at `now`.
-fn collect(k: &KafkaConfig, now: Timestamp, p: &mut Produced) {
-    for r in std::mem::take(&mut p.out.released) {
-        match r.outcome {
-            Ok(()) => {
-                metrics::counter!("complaintflow_events_in_total", "type" => r.event.type_name())
-                    .increment(1)
-            }
-            Err(reason) => {
-                let dl = DeadLetter::new(
-                    r.origin.payload.as_bytes(),
-                    reason.to_string(),
-                    r.origin.source,
-                    now,
-                );
-                push_dead_letter(k, reason.code, r.event.complaint_id.to_string(), &dl, p);
-            }
-        }
-    }
-    for d in p.out.decisions.drain(..) {
-        metrics::counter!("complaintflow_decisions_total", "category" => d.category.as_str())
-            .increment(1);
-        metrics::counter!("complaintflow_outputs_total", "kind" => "decision").increment(1);
-        p.records.push(OutRecord {
-            topic: k.decisions_topic.clone(),
-            key: d.complaint_id.clone(),
-            payload: Some(json(&d)),
-            partition: None,
-        });
-    }
-    for e in p.out.sla.drain(..) {
-        metrics::counter!("complaintflow_outputs_total", "kind" => e.kind.as_str()).increment(1);
-        p.records.push(OutRecord {
-            topic: k.sla_topic.clone(),
-            key: e.complaint_id.clone(),
-            payload: Some(json(&e)),
-            partition: None,
-        });
-    }
-    p.changed.extend(p.out.changed.drain(..));
-}
-
-fn source_of(msg: &impl Message) -> String {
-    format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset())
-}
-
-fn push_dead_letter(
-    k: &KafkaConfig,
-    code: RejectCode,
-    key: String,
-    dl: &DeadLetter,
-    p: &mut Produced,
-) {
-    metrics::counter!("complaintflow_dead_letters_total", "reason" => code.as_str()).increment(1);
-    p.records.push(OutRecord {
-        topic: k.dlq_topic.clone(),
-        key,
-        payload: Some(json(dl)),
-        partition: None,
-    });
 }

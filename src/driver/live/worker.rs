@@ -208,10 +208,10 @@ impl Worker {
         };
         let rules = self.rules.load_full();
         let k = &self.cfg.kafka;
-        let mut produced = Produced::default();
+        let mut produced = Produced::new(k);
         let mut next = 0;
         for msg in batch {
-            self.part.take(msg, rules.as_ref(), k, &mut produced);
+            self.part.take(msg, rules.as_ref(), &mut produced)?;
             next = msg.offset() + 1;
         }
         self.next = Some(next);
@@ -222,9 +222,9 @@ impl Worker {
             committed,
             k,
             &mut produced,
-        );
+        )?;
         let offset = self.part.committable(next);
-        self.flush(produced.records, Some(offset), Some(inputs))
+        self.flush(produced.into_records(), Some(offset), Some(inputs))
             .await
     }
 
@@ -299,11 +299,11 @@ impl Worker {
         let progress = self.progress();
         let caught_up = self.check_caught_up(progress);
         let k = &self.cfg.kafka;
-        let mut produced = Produced::default();
+        let mut produced = Produced::new(k);
         if caught_up {
             let now = WallClock.now().expect("the wall clock always reads");
             let lateness = self.rules.load().policy().lateness;
-            self.part.advance(now, lateness, k, &mut produced);
+            self.part.advance(now, lateness, &mut produced)?;
         }
         self.part.finish(
             self.partition,
@@ -311,16 +311,16 @@ impl Worker {
             Self::committed(progress),
             k,
             &mut produced,
-        );
-        if !produced.records.is_empty() {
+        )?;
+        if !produced.records().is_empty() {
             tracing::debug!(
                 partition = self.partition,
-                records = produced.records.len(),
+                records = produced.records().len(),
                 "timer outputs"
             );
             // Held events given up on free their offsets.
             let offset = self.next.map(|n| self.part.committable(n));
-            self.flush(produced.records, offset, None).await?;
+            self.flush(produced.into_records(), offset, None).await?;
         }
         // Quiet input: the last batch's offset moves without waiting for another.
         self.settle().await?;

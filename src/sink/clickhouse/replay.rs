@@ -3,7 +3,7 @@
 
 use super::{Batch, ClickHouseError, Limits, Warehouse};
 use crate::config::ClickHouseConfig;
-use crate::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
+use crate::core::Output;
 use crate::sink::{OutputSink, SinkError};
 
 /// Batches replay outputs into ClickHouse. Tokens are `{run}/{n}`: the same
@@ -70,29 +70,8 @@ impl ClickHouseSink {
 
 /// A batch gathers a replay's rows without sending them (benchmarks).
 impl OutputSink for Batch {
-    fn event(
-        &mut self,
-        ev: &Event,
-        payload: &str,
-        source: &dyn Fn() -> String,
-    ) -> Result<(), SinkError> {
-        self.add_event(ev, payload, source());
-        Ok(())
-    }
-    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
-        self.add_decision(d);
-        Ok(())
-    }
-    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
-        self.add_sla_event(e);
-        Ok(())
-    }
-    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
-        self.add_dead_letter(d);
-        Ok(())
-    }
-    fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {
-        self.add_complaint(row);
+    fn put(&mut self, o: &Output) -> Result<(), SinkError> {
+        self.add(o);
         Ok(())
     }
     fn flush(&mut self) -> Result<(), SinkError> {
@@ -100,33 +79,11 @@ impl OutputSink for Batch {
     }
 }
 
-/// Rows are gathered by the batch and sent when it is full; the byte counts
-/// are estimates of each record's JSON size.
+/// Rows are gathered by the batch and sent when it is full.
 impl OutputSink for ClickHouseSink {
-    fn event(
-        &mut self,
-        ev: &Event,
-        payload: &str,
-        source: &dyn Fn() -> String,
-    ) -> Result<(), SinkError> {
-        self.batch.add_event(ev, payload, source());
-        self.added(payload.len())
-    }
-    fn decision(&mut self, d: &Decision) -> Result<(), SinkError> {
-        self.batch.add_decision(d);
-        self.added(256)
-    }
-    fn sla_event(&mut self, e: &SlaEvent) -> Result<(), SinkError> {
-        self.batch.add_sla_event(e);
-        self.added(192)
-    }
-    fn dead_letter(&mut self, d: &DeadLetter) -> Result<(), SinkError> {
-        self.batch.add_dead_letter(d);
-        self.added(d.payload.len())
-    }
-    fn complaint(&mut self, row: &ComplaintRow) -> Result<(), SinkError> {
-        self.batch.add_complaint(row);
-        self.added(512)
+    fn put(&mut self, o: &Output) -> Result<(), SinkError> {
+        let bytes = self.batch.add(o);
+        self.added(bytes)
     }
     fn flush(&mut self) -> Result<(), SinkError> {
         self.send()

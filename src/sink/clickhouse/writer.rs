@@ -5,7 +5,7 @@
 use super::ClickHouseError;
 use super::rows::{ComplaintRecord, DeadLetterRecord, DecisionRecord, EventRecord, SlaRecord};
 use crate::config::ClickHouseConfig;
-use crate::model::{ComplaintRow, DeadLetter, Decision, Event, SlaEvent};
+use crate::core::Output;
 use clickhouse::{Client, Row, RowWrite};
 use std::time::{Duration, Instant};
 
@@ -76,29 +76,38 @@ impl Batch {
         *self = Batch::default();
     }
 
-    /// An accepted event, read from `payload` at `source`.
-    pub fn add_event(&mut self, ev: &Event, payload: &str, source: String) {
-        if super::rows::storable(ev) {
-            self.events.push(EventRecord::new(ev, payload, source));
+    /// Adds the row(s) of an output; returns an estimate of its size in
+    /// bytes (its JSON) for the limits. A changed complaint's id is not a
+    /// row: its [`Output::Complaint`] is.
+    pub fn add(&mut self, o: &Output) -> usize {
+        match o {
+            Output::Event(a) => {
+                if super::rows::storable(&a.event) {
+                    let row = EventRecord::new(&a.event, &a.payload, a.source.clone());
+                    self.events.push(row);
+                }
+                a.payload.len()
+            }
+            Output::Decision(d) => {
+                self.decisions.push(d.into());
+                256
+            }
+            Output::Sla(e) => {
+                self.sla_events.push(e.into());
+                192
+            }
+            // A dead letter, and the mark that refuses its event if it was one.
+            Output::DeadLetter(r) => {
+                self.dead_letters.push((&r.letter).into());
+                self.events.extend(EventRecord::refused(&r.letter));
+                r.letter.payload.len()
+            }
+            Output::Complaint(row) => {
+                self.complaints.push(row.into());
+                512
+            }
+            Output::Changed(_) => 0,
         }
-    }
-
-    pub fn add_decision(&mut self, d: &Decision) {
-        self.decisions.push(d.into());
-    }
-
-    pub fn add_sla_event(&mut self, e: &SlaEvent) {
-        self.sla_events.push(e.into());
-    }
-
-    /// A dead letter, and the mark that refuses its event if it was one.
-    pub fn add_dead_letter(&mut self, d: &DeadLetter) {
-        self.dead_letters.push(d.into());
-        self.events.extend(EventRecord::refused(d));
-    }
-
-    pub fn add_complaint(&mut self, row: &ComplaintRow) {
-        self.complaints.push(row.into());
     }
 }
 
