@@ -270,3 +270,69 @@ async fn an_early_event_waiting_at_a_restart_is_read_again_and_applied() {
     // W, read again after the restart, is a duplicate: one decision each.
     assert_eq!(records_in(&setup.topic("decisions")), 3);
 }
+
+/// How often each id of `field` occurs on `topic`.
+fn deliveries(topic: &str, field: &str) -> HashMap<String, usize> {
+    let mut n = HashMap::new();
+    for bytes in read_topic(topic) {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        *n.entry(v[field].as_str().unwrap().to_string()).or_insert(0) += 1;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_joining_mid_stream_delivers_no_output_twice() {
+    let setup = Setup::new("join", 4);
+    let (port1, port2) = (setup.http_port, free_port());
+    let mut one = setup.start(&[], port1);
+    wait_ready(port1, Duration::from_secs(30));
+    // Receipts keep coming while the second member joins: the revoke finds
+    // batches in flight, which must settle and commit before the new owner
+    // reads their partitions.
+    let ids: Vec<String> = (0..600).map(|i| format!("JOIN-{i}")).collect();
+    let chunks: Vec<&[String]> = ids.chunks(20).collect();
+    let mut two = None;
+    for (i, chunk) in chunks.iter().enumerate() {
+        if i == chunks.len() / 3 {
+            two = Some(setup.start(&[], port2));
+        }
+        produce(&setup.topic("events"), &received_now(chunk)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let mut two = two.unwrap();
+    wait_ready(port2, Duration::from_secs(30));
+    let decided = eventually(Duration::from_secs(60), || {
+        deliveries(&setup.topic("decisions"), "decision_id").len() == ids.len()
+    });
+    assert!(decided, "not all decided\n{}", setup.all_logs());
+    // It gave partitions up only after its batches in flight settled.
+    let log = setup.log(port1);
+    let settled = log.find("revoke: batches in flight settled");
+    let revoked = log.find("partitions revoked");
+    assert!(
+        settled.is_some() && settled < revoked,
+        "the first member did not wait for its batches before the revoke\n{log}"
+    );
+    for (topic, field) in [("decisions", "decision_id"), ("sla", "event_id")] {
+        let twice: Vec<(String, usize)> = deliveries(&setup.topic(topic), field)
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .collect();
+        assert!(
+            twice.is_empty(),
+            "{} {topic} delivered more than once, e.g. {:?}\n{}",
+            twice.len(),
+            &twice[..twice.len().min(5)],
+            setup.all_logs()
+        );
+    }
+    assert!(
+        read_topic(&setup.topic("dlq")).is_empty(),
+        "no dead letters"
+    );
+    for svc in [&mut one, &mut two] {
+        svc.signal("-TERM");
+        assert!(svc.wait().success(), "{}", setup.all_logs());
+    }
+}

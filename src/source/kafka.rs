@@ -63,7 +63,14 @@ pub struct GroupContext {
     /// The consumer itself, set once created, to split partition queues;
     /// unset for a consumer that reads everything from the shared queue.
     pub owner: OnceLock<Weak<StreamConsumer<GroupContext>>>,
+    /// Called with the revoked partitions before the revoke commits: it
+    /// returns once their work in flight stored its offsets (or its own
+    /// deadline passed). Unset: nothing is waited for.
+    pub on_revoke: OnceLock<RevokeHook>,
 }
+
+/// What a revoke waits for; see [`GroupContext::on_revoke`].
+pub type RevokeHook = Box<dyn Fn(&[i32]) + Send + Sync>;
 
 impl GroupContext {
     /// The statistics' latest word on one partition, if any yet.
@@ -136,11 +143,17 @@ pub fn store_next<C: ConsumerContext>(
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
+            let parts = self.partitions(tpl);
+            // The revoked partitions' batches in flight settle and store
+            // their offsets first: committed now, their inputs are not
+            // processed again by the next owner (no output twice).
+            if let Some(wait) = self.on_revoke.get() {
+                wait(&parts);
+            }
             // Offsets stored so far belong to outputs already on the broker.
             if let Err(e) = commit_stored(consumer) {
                 tracing::warn!(error = %e, "commit on revoke failed; those inputs will be redelivered");
             }
-            let parts = self.partitions(tpl);
             tracing::info!(partitions = ?parts, count = tpl.count(), "partitions revoked");
             // Progress of a partition owned again later must come from its
             // new fetches, not from this assignment.
@@ -202,6 +215,7 @@ pub fn group_consumer(
         changes: Arc::default(),
         progress: Mutex::default(),
         owner: OnceLock::new(),
+        on_revoke: OnceLock::new(),
     };
     let mut c = client_config(k);
     c.set("group.id", group)

@@ -149,7 +149,11 @@ pub fn assert_same_outputs(
         got_rows = latest_by_key(&setup.topic("status"));
         got_rows == want_rows
     });
-    assert_eq!(got_rows.len(), want_rows.len(), "complaints with a status row");
+    assert_eq!(
+        got_rows.len(),
+        want_rows.len(),
+        "complaints with a status row"
+    );
     for (id, want) in &want_rows {
         assert_eq!(got_rows.get(id), Some(want), "status row of {id}");
     }

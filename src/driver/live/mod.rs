@@ -13,19 +13,23 @@
 //! end it is caught up, and its timers follow the wall clock.
 
 mod partition;
+mod revoke;
 mod worker;
 
 use crate::config::Config;
 use crate::core::Engine;
 use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError};
-use crate::source::kafka::{GroupContext, commit_stored, group_consumer, restore_partition};
+use crate::source::kafka::{
+    GroupContext, RevokeHook, commit_stored, group_consumer, restore_partition,
+};
 use partition::Partition;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset};
+use revoke::Exits;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,6 +82,8 @@ impl Running {
 
 struct Live {
     cfg: Arc<Config>,
+    /// The workers a revoke stops and waits for.
+    exits: Arc<Exits>,
     rules: SharedRules,
     consumer: Arc<StreamConsumer<GroupContext>>,
     producer: FutureProducer,
@@ -171,7 +177,13 @@ impl Live {
                 self.consumer.clone(),
                 restored.input_end,
             );
-            let task = tokio::spawn(worker.run(queue, stop.clone()));
+            let ends = self.exits.register(p, stop.clone());
+            let run = worker.run(queue, stop.clone());
+            let task = tokio::spawn(async move {
+                // Dropped when the worker ends: a revoke waits for that.
+                let _ends = ends;
+                run.await
+            });
             self.workers.insert(p, Running { stop, task });
         }
         health.ready.store(true, Ordering::Relaxed);
@@ -231,7 +243,13 @@ pub async fn run(
     let consumer = Arc::new(consumer);
     // Lets the rebalance callback split each assigned partition's queue off.
     let _ = consumer.context().owner.set(Arc::downgrade(&consumer));
+    let exits = Arc::new(Exits::default());
+    let drain = Duration::from_millis(cfg.run.drain_timeout_ms);
+    let wait_for = exits.clone();
+    let hook: RevokeHook = Box::new(move |partitions| wait_for.drain(partitions, drain));
+    let _ = consumer.context().on_revoke.set(hook);
     let mut live = Live {
+        exits,
         cfg: Arc::new(cfg),
         rules,
         consumer,
@@ -266,6 +284,7 @@ pub async fn run(
     };
     health.ready.store(false, Ordering::Relaxed);
     // Each worker finishes the batch in hand and stores its offset.
+    live.exits.clear();
     for (p, w) in live.workers.drain() {
         if let Err(e) = w.stop().await {
             tracing::warn!(partition = p, error = %e, "the last batch was not acknowledged; its inputs will be redelivered");
