@@ -1,6 +1,8 @@
 //! Live mode on the test broker (`scripts/bench.sh` starts one), measured
 //! where users feel it:
-//! 1. CPU per million events of `run` against `replay` on the same stream;
+//! 1. CPU per million events of `run` against `replay` on the same stream,
+//!    and against replay plus the Kafka floor: a plain consumer of the same
+//!    input records and a plain producer of the records the service wrote;
 //! 2. end-to-end latency, produce to decision readable, at a steady rate;
 //! 3. timer punctuality with many open complaints on the wall clock;
 //! 4. restoring a million open complaints after a restart: seconds, RSS.
@@ -260,14 +262,111 @@ async fn cpu_ratio(brokers: &str, prefix: &str) {
         .unwrap();
     assert!(status.success());
     let replay_cpu = children_cpu() - before;
+    let written = written(brokers, &k);
+    let floor_cpu = kafka_floor(brokers, &k, n, &written);
     let per_m = |cpu: f64| cpu * 1e6 / n as f64;
+    let bytes: usize = written.iter().map(|(_, _, size)| size).sum();
     println!(
-        "live efficiency:  {:>10.2} x replay's CPU (target <= 1.5): run {:.1} CPU-s per million events ({n} events, 3 partitions, {:.0} events/s), replay {:.1} CPU-s per million",
+        "live efficiency:  {:>10.2} x replay's CPU: run {:.1} CPU-s per million events ({n} events, 3 partitions, {:.0} events/s), replay {:.1} CPU-s per million",
         run_cpu / replay_cpu,
         per_m(run_cpu),
         n as f64 / wall,
         per_m(replay_cpu)
     );
+    println!(
+        "kafka floor:      {:>10.1} CPU-s per million events (a plain consumer of the {n} input records, a plain producer of the {} output records, {:.1} MiB, the service wrote)",
+        per_m(floor_cpu),
+        written.len(),
+        bytes as f64 / (1 << 20) as f64
+    );
+    println!(
+        "live against replay + floor: {:.2} (target <= 1.2): run {:.1}, replay {:.1} + floor {:.1} CPU-s per million",
+        run_cpu / (replay_cpu + floor_cpu),
+        per_m(run_cpu),
+        per_m(replay_cpu),
+        per_m(floor_cpu)
+    );
+}
+
+/// The records the service wrote to its output and state topics: topic,
+/// key and payload size (a tombstone: 0).
+fn written(brokers: &str, k: &KafkaConfig) -> Vec<(String, Vec<u8>, usize)> {
+    let topics = [
+        &k.decisions_topic,
+        &k.sla_topic,
+        &k.dlq_topic,
+        &k.status_topic,
+        &k.state_topic,
+    ];
+    let mut out = Vec::new();
+    for topic in topics {
+        let c = reader(brokers, topic, 3);
+        let mut quiet = Instant::now();
+        while quiet.elapsed() < Duration::from_secs(3) {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                let size = m.payload().map_or(0, <[u8]>::len);
+                out.push((topic.clone(), m.key().unwrap_or_default().to_vec(), size));
+                quiet = Instant::now();
+            }
+        }
+    }
+    out
+}
+
+/// CPU seconds of this process for a plain librdkafka consumer reading the
+/// `n` input records, plus a plain producer (the service's delivery
+/// settings) writing `records` of the same topics, keys and sizes.
+fn kafka_floor(
+    brokers: &str,
+    k: &KafkaConfig,
+    n: usize,
+    records: &[(String, Vec<u8>, usize)],
+) -> f64 {
+    let before = proc_cpu(std::process::id());
+    let c = reader(brokers, &k.input_topic, 3);
+    let (mut read, mut bytes) = (0usize, 0usize);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while read < n && Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+            bytes += m.payload().map_or(0, <[u8]>::len);
+            read += 1;
+        }
+    }
+    assert_eq!(
+        read, n,
+        "the floor's consumer read every input record ({bytes} bytes)"
+    );
+    drop(c);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let filler = vec![b'x'; records.iter().map(|r| r.2).max().unwrap_or(0)];
+    for (topic, key, size) in records {
+        let mut rec = BaseRecord::<[u8], [u8]>::to(topic).key(key.as_slice());
+        if *size > 0 {
+            rec = rec.payload(&filler[..*size]);
+        }
+        while let Err((e, back)) = producer.send(rec) {
+            assert!(
+                matches!(
+                    e.rdkafka_error_code(),
+                    Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                ),
+                "floor produce: {e}"
+            );
+            producer.poll(Duration::from_millis(2));
+            rec = back;
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .expect("floor records delivered");
+    proc_cpu(std::process::id()) - before
 }
 
 /// Produces new complaints to `input` at `rate`/s for `secs` s and returns

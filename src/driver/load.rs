@@ -13,13 +13,12 @@ use crate::config::Config;
 use crate::core::{Accepted, Output, Refused, RejectCode};
 use crate::model::{DeadLetter, Event};
 use crate::sink::clickhouse::{Batch, Limits, Warehouse};
-use crate::source::kafka::{GroupContext, commit_stored, group_consumer, store_next};
+use crate::source::kafka::{GroupContext, commit_stored, group_consumer};
+use crate::source::offsets::Covered;
+use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
-use rdkafka::{Message, Offset};
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -41,21 +40,6 @@ enum Source {
     Sla,
     DeadLetters,
     Status,
-}
-
-/// First and last offset per topic-partition in the current batch.
-type Ranges = BTreeMap<(String, i32), (i64, i64)>;
-
-/// The insert token: a digest of exactly the ranges the batch covers.
-fn token(ranges: &Ranges) -> String {
-    let mut h = Sha256::new();
-    for ((topic, partition), (first, last)) in ranges {
-        h.update(format!("{topic}/{partition}/{first}-{last};"));
-    }
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The output a record of `source` carries: each topic holds one kind,
@@ -111,7 +95,8 @@ struct Loader {
     topics: Vec<(String, Source)>,
     warehouse: Warehouse,
     batch: Batch,
-    ranges: Ranges,
+    /// The records the batch holds: stored once it is inserted.
+    covered: Covered,
 }
 
 /// How often the loader's lag gauge is set.
@@ -129,11 +114,7 @@ impl Loader {
             .map(|(_, s)| *s)
             .expect("subscribed topics only");
         add(&mut self.batch, source, m);
-        let r = self
-            .ranges
-            .entry((m.topic().to_string(), m.partition()))
-            .or_insert((m.offset(), m.offset()));
-        r.1 = r.1.max(m.offset());
+        self.covered.record(m.topic(), m.partition(), m.offset());
         // Counts towards the limits and starts the period (tombstones too).
         self.batch.note(m.payload().map_or(0, <[u8]>::len));
         metrics::gauge!("complaintflow_clickhouse_pending_rows").set(self.batch.rows() as f64);
@@ -158,7 +139,7 @@ impl Loader {
     /// inserters are dropped and the consumer is moved back to the batch's
     /// first offsets, so the same records are read again.
     async fn store(&mut self) -> Result<(), String> {
-        let tok = token(&self.ranges);
+        let tok = self.covered.token();
         metrics::histogram!("complaintflow_clickhouse_batch_rows").record(self.batch.rows() as f64);
         let inserted =
             match tokio::time::timeout(INSERT_DEADLINE, self.warehouse.insert(&self.batch, &tok))
@@ -173,31 +154,18 @@ impl Loader {
                 metrics::counter!("complaintflow_clickhouse_rows_total")
                     .increment(self.batch.rows() as u64);
                 tracing::debug!(rows = self.batch.rows(), token = %tok, "batch stored in clickhouse");
-                for ((topic, partition), (_, last)) in &self.ranges {
-                    if let Err(e) = store_next(&self.consumer, topic, *partition, last + 1) {
-                        // Revoked meanwhile: the new owner reads it again,
-                        // and the sort keys fold the repeat.
-                        tracing::debug!(topic, partition, error = %e, "offset not stored");
-                    }
-                }
+                // A partition revoked meanwhile is read again by its new
+                // owner, and the sort keys fold the repeat.
+                self.covered.store(&self.consumer);
             }
             Err(_) => {
                 metrics::counter!("complaintflow_clickhouse_errors_total").increment(1);
-                for ((topic, partition), (first, _)) in &self.ranges {
-                    let at = Offset::Offset(*first);
-                    // A blocking call: the worker is handed off meanwhile.
-                    let seek = tokio::task::block_in_place(|| {
-                        self.consumer
-                            .seek(topic, *partition, at, Duration::from_secs(10))
-                    });
-                    if let Err(e) = seek {
-                        tracing::warn!(topic, partition, error = %e, "seek back failed");
-                    }
-                }
+                // Blocking seeks: the worker is handed off meanwhile.
+                tokio::task::block_in_place(|| self.covered.rewind(&self.consumer));
             }
         }
         self.batch.clear();
-        self.ranges.clear();
+        self.covered = Covered::default();
         metrics::gauge!("complaintflow_clickhouse_pending_rows").set(0.0);
         inserted
     }
@@ -226,7 +194,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
         topics,
         warehouse: Warehouse::new(&cfg.clickhouse)?,
         batch: Batch::default(),
-        ranges: Ranges::new(),
+        covered: Covered::default(),
     };
     let mut backoff = Duration::from_millis(500);
     tracing::info!(group, database = %cfg.clickhouse.database, "clickhouse loader started");
@@ -253,7 +221,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
                 loader.take(&m)
             }
         }
-        if loader.ranges.is_empty() || !loader.batch.full(&limits) {
+        if loader.covered.is_empty() || !loader.batch.full(&limits) {
             continue;
         }
         if let Err(e) = loader.store().await {
@@ -269,7 +237,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
     }
     // One last try for what was gathered; if it fails, those records are
     // read again by the next owner (their offsets were never stored).
-    if !loader.ranges.is_empty()
+    if !loader.covered.is_empty()
         && let Err(e) = loader.store().await
     {
         tracing::warn!(error = %e, "last batch not stored at shutdown; it will be loaded again");
@@ -281,22 +249,4 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_names_exactly_the_ranges() {
-        let mut a = Ranges::new();
-        a.insert(("in".into(), 0), (5, 9));
-        let mut b = a.clone();
-        assert_eq!(token(&a), token(&b));
-        b.insert(("in".into(), 1), (0, 0));
-        assert_ne!(token(&a), token(&b));
-        let mut c = a.clone();
-        c.insert(("in".into(), 0), (5, 10));
-        assert_ne!(token(&a), token(&c));
-    }
 }

@@ -126,20 +126,6 @@ impl ClientContext for GroupContext {
     }
 }
 
-/// Stores `next` (the offset of the next record to read) as the partition's
-/// offset for the next commit. `rd_kafka_offsets_store` takes the next
-/// offset as it is; the single-offset `store_offset` would add one itself.
-pub fn store_next<C: ConsumerContext>(
-    consumer: &StreamConsumer<C>,
-    topic: &str,
-    partition: i32,
-    next: i64,
-) -> Result<(), KafkaError> {
-    let mut tpl = TopicPartitionList::with_capacity(1);
-    tpl.add_partition_offset(topic, partition, Offset::Offset(next))?;
-    consumer.store_offsets(&tpl)
-}
-
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {

@@ -15,7 +15,8 @@ use crate::config::Config;
 use crate::core::{Clock, Rules, WallClock};
 use crate::rules::reload::SharedRules;
 use crate::sink::kafka::{self, KafkaSinkError, OutRecord};
-use crate::source::kafka::{GroupContext, PartitionProgress, PartitionQueue, store_next};
+use crate::source::kafka::{GroupContext, PartitionProgress, PartitionQueue};
+use crate::source::offsets::Covered;
 use futures::FutureExt;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -29,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 /// A batch whose records are on their way to the broker.
 struct InFlight {
     sends: tokio::task::JoinHandle<Result<(), KafkaSinkError>>,
-    /// The offset to store once every record is acknowledged.
-    next_offset: Option<i64>,
+    /// The inputs covered: stored once every record is acknowledged.
+    covered: Covered,
     records: usize,
     started: Instant,
     /// The inputs the batch came from, for the latency histograms.
@@ -209,9 +210,11 @@ impl Worker {
         let rules = self.rules.load_full();
         let k = &self.cfg.kafka;
         let mut produced = Produced::new(k);
+        let mut covered = Covered::default();
         let mut next = 0;
         for msg in batch {
             self.part.take(msg, rules.as_ref(), &mut produced)?;
+            covered.record(msg.topic(), msg.partition(), msg.offset());
             next = msg.offset() + 1;
         }
         self.next = Some(next);
@@ -223,8 +226,8 @@ impl Worker {
             k,
             &mut produced,
         )?;
-        let offset = self.part.committable(next);
-        self.flush(produced.into_records(), Some(offset), Some(inputs))
+        covered.cap(&k.input_topic, self.partition, self.part.committable(next));
+        self.flush(produced.into_records(), covered, Some(inputs))
             .await
     }
 
@@ -246,16 +249,8 @@ impl Worker {
         if let Some(inputs) = f.inputs {
             inputs.record();
         }
-        if let Some(next) = f.next_offset {
-            let topic = &self.cfg.kafka.input_topic;
-            match store_next(&self.consumer, topic, self.partition, next) {
-                Ok(()) => tracing::debug!(partition = self.partition, next, "offset stored"),
-                // Revoked meanwhile: the new owner reads these inputs again.
-                Err(e) => {
-                    tracing::debug!(partition = self.partition, error = %e, "offset not stored")
-                }
-            }
-        }
+        // Revoked meanwhile: the new owner reads these inputs again.
+        f.covered.store(&self.consumer);
         Ok(())
     }
 
@@ -271,7 +266,7 @@ impl Worker {
     async fn flush(
         &mut self,
         records: Vec<OutRecord>,
-        next_offset: Option<i64>,
+        covered: Covered,
         inputs: Option<BatchInputs>,
     ) -> Result<(), LiveError> {
         self.settle().await?;
@@ -285,7 +280,7 @@ impl Worker {
                 kafka::send_all(&producer, &outputs).await?;
                 kafka::send_all(&producer, &states).await
             }),
-            next_offset,
+            covered,
             records: n,
             started: Instant::now(),
             inputs,
@@ -319,8 +314,11 @@ impl Worker {
                 "timer outputs"
             );
             // Held events given up on free their offsets.
-            let offset = self.next.map(|n| self.part.committable(n));
-            self.flush(produced.into_records(), offset, None).await?;
+            let topic = &self.cfg.kafka.input_topic;
+            let covered = self.next.map_or_else(Covered::default, |n| {
+                Covered::position(topic, self.partition, self.part.committable(n))
+            });
+            self.flush(produced.into_records(), covered, None).await?;
         }
         // Quiet input: the last batch's offset moves without waiting for another.
         self.settle().await?;
