@@ -19,8 +19,9 @@ pub struct Produce {
     /// Exit 0 even when some lines were bad (they are still not sent).
     #[arg(long)]
     allow_bad: bool,
-    /// Rules directory, for the bounds in its `sla.toml` (default:
-    /// ./rules when it exists, else the built-in ruleset).
+    /// Rules directory, for the bounds in its `sla.toml` (default: with
+    /// --config, the `rules.dir` that `run` uses; else ./rules when it
+    /// exists, else the built-in ruleset).
     #[arg(long)]
     rules: Option<PathBuf>,
 }
