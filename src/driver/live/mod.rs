@@ -4,7 +4,9 @@
 //! follows the group (restoring assigned partitions, stopping revoked ones)
 //! and gives each assigned partition a worker that reads the partition's own
 //! queue. A busy partition thus holds back only itself: librdkafka stops
-//! fetching it when its queue is full, and the others keep flowing.
+//! fetching it when its queue is full, and the others keep flowing. A
+//! revoke stops the revoked partitions' workers and waits for their batches
+//! in flight before it commits (`revoke`).
 //!
 //! Clock: while a partition has input to read (its position is behind the
 //! broker's end of the partition), its timers follow event time exactly as
