@@ -64,9 +64,6 @@ impl Effects {
         self.changed.clear();
         self.released.clear();
     }
-    pub fn is_empty(&self) -> bool {
-        self.decisions.is_empty() && self.sla.is_empty() && self.released.is_empty()
-    }
 }
 
 fn emitter(c: &Complaint) -> SlaEmitter<'_> {

@@ -61,9 +61,8 @@ impl RejectCode {
         RejectCode::ConflictingEvent,
     ];
 
-    /// The code a dead letter's `reason` (`code: detail`) starts with.
-    pub fn of_reason(reason: &str) -> Option<RejectCode> {
-        let (code, _) = reason.split_once(':')?;
+    /// The code named `code` ([`RejectCode::as_str`]).
+    pub fn named(code: &str) -> Option<RejectCode> {
         Self::ALL.into_iter().find(|c| c.as_str() == code)
     }
 

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::core::{Accepted, Output, Refused, RejectCode};
 use crate::model::{DeadLetter, Event};
 use crate::sink::clickhouse::{Batch, Limits, Warehouse};
-use crate::source::kafka::{GroupContext, commit_stored, group_consumer};
+use crate::source::kafka::{GroupContext, commit_stored, group_consumer, source_of};
 use crate::source::offsets::Covered;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -51,7 +51,7 @@ fn output_of(source: Source, msg: &OwnedMessage) -> Option<Output> {
         Source::Input => Output::Event(Accepted {
             event: Event::from_json(text).ok()?,
             payload: text.to_string(),
-            source: format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()),
+            source: source_of(msg),
             waited: false,
         }),
         Source::Decisions => Output::Decision(serde_json::from_str(text).ok()?),
@@ -59,7 +59,7 @@ fn output_of(source: Source, msg: &OwnedMessage) -> Option<Output> {
         Source::DeadLetters => {
             let letter: DeadLetter = serde_json::from_str(text).ok()?;
             Output::DeadLetter(Refused {
-                code: RejectCode::of_reason(&letter.reason)?,
+                code: RejectCode::named(letter.code())?,
                 complaint_id: msg.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                 letter,
             })

@@ -72,6 +72,11 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
+    /// The refusal's code: what `reason` (`code: detail`) starts with.
+    pub fn code(&self) -> &str {
+        self.reason.split_once(':').map_or("", |(code, _)| code)
+    }
+
     /// Payloads longer than this are cut: escaped as JSON (at most six
     /// bytes a byte), a dead letter still fits a broker's 1 MB limit.
     pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;

@@ -245,8 +245,7 @@ pub fn compute(
         .iter()
         .filter(|d| within(local_day(d.at, zone)))
     {
-        let code = d.reason.split_once(':').map_or("", |(c, _)| c);
-        *f.dead_by_reason.entry(code.to_string()).or_default() += 1;
+        *f.dead_by_reason.entry(d.code().to_string()).or_default() += 1;
         // The file or topic, without line or offset.
         let source = d
             .source

@@ -180,6 +180,12 @@ impl ConsumerContext for GroupContext {
     }
 }
 
+/// Where a record came from, as dead letters and stored events name it:
+/// `topic/partition/offset`.
+pub fn source_of(msg: &impl Message) -> String {
+    format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset())
+}
+
 /// Commits the stored offsets synchronously; nothing new to commit is fine.
 pub fn commit_stored<C: Consumer<X>, X: ConsumerContext>(consumer: &C) -> Result<(), KafkaError> {
     match consumer.commit_consumer_state(CommitMode::Sync) {

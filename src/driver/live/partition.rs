@@ -9,7 +9,7 @@ use crate::model::Timestamp;
 use crate::sink::kafka::{OutRecord, Records};
 use crate::sink::observed::Observed;
 use crate::sink::{OutputSink, SinkError};
-use crate::source::kafka::{WATERMARK_KEY, WatermarkRecord};
+use crate::source::kafka::{WATERMARK_KEY, WatermarkRecord, source_of};
 use rdkafka::Message;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ impl Partition {
         let taken = self.stream.take(
             msg.payload().unwrap_or_default(),
             msg.offset(),
-            &|| format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()),
+            &|| source_of(msg),
             wall,
             rules,
             &mut p.out,

@@ -52,10 +52,13 @@ impl Exits {
             e.stop.cancel();
         }
         let until = Instant::now() + deadline;
+        // Whether every worker ended in time.
         let wait = || {
+            let mut all = true;
             for (partition, e) in &exits {
                 let left = until.saturating_duration_since(Instant::now());
                 if let Err(RecvTimeoutError::Timeout) = e.ended.recv_timeout(left) {
+                    all = false;
                     tracing::warn!(
                         partition,
                         deadline_ms = deadline.as_millis() as u64,
@@ -63,17 +66,20 @@ impl Exits {
                     );
                 }
             }
+            all
         };
         // The callback runs on an async worker while the consumer is
         // polled: its other tasks (the workers themselves) move elsewhere
         // while it blocks.
-        match tokio::runtime::Handle::try_current() {
+        let settled = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(wait)
             }
             _ => wait(),
+        };
+        if settled {
+            tracing::info!(partitions = ?partitions, "revoke: batches in flight settled");
         }
-        tracing::info!(partitions = ?partitions, "revoke: batches in flight settled");
     }
 }
 

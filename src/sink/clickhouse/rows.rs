@@ -201,10 +201,9 @@ impl From<&DeadLetter> for DeadLetterRecord {
             event_id: String,
         }
         let ids: Ids = serde_json::from_str(&d.payload).unwrap_or_default();
-        let code = d.reason.split_once(':').map_or("", |(c, _)| c);
         DeadLetterRecord {
             source: d.source.clone(),
-            reason_code: code.to_string(),
+            reason_code: d.code().to_string(),
             reason: d.reason.clone(),
             complaint_id: ids.complaint_id,
             event_id: ids.event_id,
