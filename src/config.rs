@@ -105,8 +105,13 @@ pub struct ClickHouseConfig {
     pub ca_file: String,
     /// Consumer group of the loader; empty: `{kafka.group}-clickhouse`.
     pub group: String,
-    /// Apply missing migrations at start (off for a cluster, whose schema
-    /// is applied from `migrate --print-cluster`).
+    /// The ClickHouse cluster (`remote_servers`) the database lives on;
+    /// empty: one server. With a cluster, writers never migrate: they check
+    /// that `migrate --clickhouse-cluster` has applied the current schema,
+    /// insert through the Distributed tables in the foreground and read
+    /// with `distributed_product_mode = 'local'`.
+    pub cluster: String,
+    /// Apply missing migrations at start (one server only).
     pub migrate: bool,
     /// An insert is sent when it holds this many rows...
     pub max_rows: usize,
@@ -128,6 +133,7 @@ impl Default for ClickHouseConfig {
             password: String::new(),
             ca_file: String::new(),
             group: String::new(),
+            cluster: String::new(),
             migrate: true,
             max_rows: 50_000,
             max_bytes: 32 << 20,
@@ -139,26 +145,30 @@ impl Default for ClickHouseConfig {
 
 impl std::fmt::Debug for ClickHouseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // A URL may carry `user:password@`: show the host part only.
-        let url = match self.url.split_once("://") {
-            Some((scheme, rest)) => match rest.split_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}"),
-                None => self.url.clone(),
-            },
-            None => self.url.clone(),
-        };
         f.debug_struct("ClickHouseConfig")
-            .field("url", &url)
+            .field("url", &redacted_url(&self.url))
             .field("database", &self.database)
             .field("user", &self.user)
             .field("ca_file", &self.ca_file)
             .field("group", &self.group)
+            .field("cluster", &self.cluster)
             .field("migrate", &self.migrate)
             .field("max_rows", &self.max_rows)
             .field("max_bytes", &self.max_bytes)
             .field("period_ms", &self.period_ms)
             .field("timezone", &self.timezone)
             .finish_non_exhaustive()
+    }
+}
+
+/// A URL without the `user:password@` it may carry (for logs and messages).
+pub fn redacted_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 
@@ -231,6 +241,7 @@ pub struct Overrides {
     pub group: Option<String>,
     pub rules: Option<PathBuf>,
     pub clickhouse_url: Option<String>,
+    pub clickhouse_cluster: Option<String>,
     pub http_listen: Option<String>,
 }
 
@@ -262,6 +273,10 @@ impl Config {
         set(&mut c.kafka.brokers, env("COMPLAINTFLOW_BROKERS"));
         set(&mut c.kafka.group, env("COMPLAINTFLOW_GROUP"));
         set(&mut c.clickhouse.url, env("COMPLAINTFLOW_CLICKHOUSE_URL"));
+        set(
+            &mut c.clickhouse.cluster,
+            env("COMPLAINTFLOW_CLICKHOUSE_CLUSTER"),
+        );
         set(&mut c.clickhouse.user, env("COMPLAINTFLOW_CLICKHOUSE_USER"));
         set(
             &mut c.clickhouse.password,
@@ -287,6 +302,7 @@ impl Config {
         set(&mut c.kafka.brokers, flags.brokers.clone());
         set(&mut c.kafka.group, flags.group.clone());
         set(&mut c.clickhouse.url, flags.clickhouse_url.clone());
+        set(&mut c.clickhouse.cluster, flags.clickhouse_cluster.clone());
         set(&mut c.http.listen, flags.http_listen.clone());
         if let Some(d) = &flags.rules {
             c.rules.dir = d.clone();
@@ -366,6 +382,12 @@ impl Config {
                 ch.database
             ));
         }
+        if !ch.cluster.is_empty() && !valid_cluster(&ch.cluster) {
+            return bad(format!(
+                "clickhouse.cluster {:?} must be a cluster name of remote_servers (letters, digits, _ and -)",
+                ch.cluster
+            ));
+        }
         Ok(())
     }
 }
@@ -390,6 +412,16 @@ pub fn valid_database(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A cluster's name is spliced into SQL (`ON CLUSTER '...'`, the
+/// Distributed engine): letters, digits, `_` and `-` only.
+pub fn valid_cluster(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]

@@ -94,10 +94,8 @@ pub async fn run(
     // Before the live loop and the loader subscribe to them.
     let state_partitions = crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
     if !cfg.clickhouse.url.is_empty() {
-        if cfg.clickhouse.migrate {
-            let applied = crate::sink::clickhouse::migrate(&cfg.clickhouse).await?;
-            tracing::info!(?applied, "clickhouse schema ready");
-        }
+        let applied = crate::sink::clickhouse::prepare(&cfg.clickhouse).await?;
+        tracing::info!(?applied, "clickhouse schema ready");
         tasks.spawn(
             "clickhouse loader",
             crate::driver::load::run(cfg.clone(), shutdown.clone()),

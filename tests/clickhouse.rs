@@ -219,6 +219,14 @@ async fn cluster_schema_parses() {
         .collect();
     // A database, and per migration statement one or (tables) two.
     assert!(statements.len() > 10, "{text}");
+    let (records, statements): (Vec<&str>, Vec<&str>) = statements
+        .into_iter()
+        .partition(|s| s.starts_with("INSERT INTO complaints.cluster_migrations"));
+    // Each migration is recorded (once: the record table is replicated).
+    assert_eq!(
+        records.len(),
+        complaintflow::sink::clickhouse::MIGRATIONS.len()
+    );
     let client = clickhouse::Client::default().with_url(clickhouse_url());
     for s in statements {
         let formatted: String = client

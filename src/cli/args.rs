@@ -72,6 +72,20 @@ pub struct ClickHouseLogin {
     /// system's roots.
     #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_CA_FILE")]
     clickhouse_ca_file: Option<String>,
+    /// The ClickHouse cluster (its `remote_servers` name) the database
+    /// lives on: its schema comes from `migrate --clickhouse-cluster`,
+    /// writes wait for every shard, reads go through its Distributed tables.
+    #[arg(long, env = "COMPLAINTFLOW_CLICKHOUSE_CLUSTER", value_name = "NAME", value_parser = cluster_name)]
+    pub(super) clickhouse_cluster: Option<String>,
+}
+
+/// A `--clickhouse-cluster` value: a name that can be spliced into SQL.
+pub(super) fn cluster_name(name: &str) -> Result<String, String> {
+    if crate::config::valid_cluster(name) {
+        Ok(name.to_string())
+    } else {
+        Err("a cluster name has letters, digits, _ and - only".into())
+    }
 }
 
 impl ClickHouseLogin {
@@ -82,6 +96,7 @@ impl ClickHouseLogin {
             user: self.clickhouse_user.clone().unwrap_or_default(),
             password: std::env::var("COMPLAINTFLOW_CLICKHOUSE_PASSWORD").unwrap_or_default(),
             ca_file: self.clickhouse_ca_file.clone().unwrap_or_default(),
+            cluster: self.clickhouse_cluster.clone().unwrap_or_default(),
             ..Default::default()
         }
     }

@@ -24,6 +24,9 @@ pub struct Run {
     /// ClickHouse HTTP URL: outcomes are also loaded there.
     #[arg(long)]
     clickhouse_url: Option<String>,
+    /// The ClickHouse cluster the database lives on (`clickhouse.cluster`).
+    #[arg(long, value_name = "NAME", value_parser = super::args::cluster_name)]
+    clickhouse_cluster: Option<String>,
     /// Address of /metrics, /healthz, /readyz.
     #[arg(long)]
     http_listen: Option<String>,
@@ -37,6 +40,7 @@ impl Run {
             group: self.group,
             rules: self.rules,
             clickhouse_url: self.clickhouse_url,
+            clickhouse_cluster: self.clickhouse_cluster,
             http_listen: self.http_listen,
         };
         let cfg = Config::load(self.config.as_deref(), |k| std::env::var(k).ok(), &flags)?;

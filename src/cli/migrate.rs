@@ -1,8 +1,8 @@
 //! `migrate`: the warehouse's schema and roles, applied or printed.
 
 use super::args::ClickHouseLogin;
-use crate::sink::clickhouse::{self, access};
-use anyhow::{Result, bail};
+use crate::sink::clickhouse::{self, Layout, Replication, access};
+use anyhow::{Context, Result, bail};
 
 #[derive(clap::Args)]
 pub struct Migrate {
@@ -10,17 +10,32 @@ pub struct Migrate {
     #[arg(
         long,
         env = "COMPLAINTFLOW_CLICKHOUSE_URL",
-        required_unless_present_any = ["print_cluster", "print_roles"]
+        required_unless_present_any = ["print_cluster", "print_roles", "nodes"]
     )]
     clickhouse_url: Option<String>,
     /// Database to create or upgrade.
-    #[arg(long, default_value = "complaints")]
+    #[arg(long, alias = "clickhouse-database", default_value = "complaints")]
     database: String,
     #[command(flatten)]
     login: ClickHouseLogin,
-    /// Print the schema for a ClickHouse cluster of this name (Replicated
-    /// tables behind Distributed ones, ON CLUSTER) instead of applying it.
-    #[arg(long, value_name = "CLUSTER")]
+    /// With --clickhouse-cluster: apply the cluster schema to this node
+    /// (repeat for every node of the cluster) statement by statement,
+    /// instead of once with ON CLUSTER through --clickhouse-url (for nodes
+    /// without a distributed DDL queue).
+    #[arg(
+        long = "clickhouse-node",
+        value_name = "URL",
+        requires = "clickhouse_cluster"
+    )]
+    nodes: Vec<String>,
+    /// The engines under a cluster's Distributed tables: Replicated*
+    /// (Keeper), or `none`, plain MergeTree on each shard.
+    #[arg(long, value_enum, default_value = "replicated")]
+    replication: Replication,
+    /// Print the cluster schema for a cluster of this name (Distributed
+    /// tables in front of the shards' tables, ON CLUSTER) instead of
+    /// applying it.
+    #[arg(long, value_name = "CLUSTER", value_parser = super::args::cluster_name, conflicts_with = "clickhouse_cluster")]
     print_cluster: Option<String>,
     /// Also create the roles `<database>_writer` and `<database>_analyst`
     /// (or bring them to exactly their grants); needs a user with access
@@ -56,26 +71,57 @@ impl Migrate {
             return Ok(());
         }
         if let Some(cluster) = &self.print_cluster {
-            for s in clickhouse::cluster_statements(database, cluster, &self.timezone) {
+            let layout = Layout {
+                cluster,
+                replication: self.replication,
+                on_cluster: true,
+            };
+            for s in clickhouse::cluster_statements(database, &self.timezone, &layout) {
                 println!("{s};\n");
             }
             return Ok(());
         }
-        let url = self.clickhouse_url.as_deref().expect("required by clap");
-        let cfg = crate::config::ClickHouseConfig {
-            timezone: self.timezone.clone(),
-            ..self.login.config(url, database)
+        // Every server this migrate talks to: the nodes one by one, or the
+        // one server (or the node that runs ON CLUSTER).
+        let urls: Vec<&str> = match (self.nodes.is_empty(), &self.clickhouse_url) {
+            (false, _) => self.nodes.iter().map(String::as_str).collect(),
+            (true, Some(url)) => vec![url],
+            (true, None) => unreachable!("clap requires --clickhouse-url or --clickhouse-node"),
         };
-        let applied = runtime.block_on(clickhouse::migrate(&cfg))?;
-        if applied.is_empty() {
-            println!("schema up to date");
-        } else {
-            println!("applied: {}", applied.join(", "));
-        }
-        if self.roles {
-            let made = runtime.block_on(access::apply_roles(&cfg))?;
-            println!("roles: {}", made.join(", "));
+        for url in urls {
+            let cfg = crate::config::ClickHouseConfig {
+                timezone: self.timezone.clone(),
+                ..self.login.config(url, database)
+            };
+            let shown = crate::config::redacted_url(url);
+            let applied = runtime
+                .block_on(self.apply(&cfg))
+                .with_context(|| format!("migrating {shown}"))?;
+            match applied.is_empty() {
+                true => println!("{shown}: schema up to date"),
+                false => println!("{shown}: applied {}", applied.join(", ")),
+            }
+            if self.roles {
+                let made = runtime.block_on(access::apply_roles(&cfg))?;
+                println!("{shown}: roles {}", made.join(", "));
+            }
         }
         Ok(())
+    }
+
+    /// The single-server migrations, or the cluster's through `cfg`.
+    async fn apply(
+        &self,
+        cfg: &crate::config::ClickHouseConfig,
+    ) -> Result<Vec<String>, clickhouse::ClickHouseError> {
+        if cfg.cluster.is_empty() {
+            return clickhouse::migrate(cfg).await;
+        }
+        let layout = Layout {
+            cluster: &cfg.cluster,
+            replication: self.replication,
+            on_cluster: self.nodes.is_empty(),
+        };
+        clickhouse::migrate_cluster(cfg, &layout).await
     }
 }

@@ -176,6 +176,8 @@ pub struct OwnServer {
     pub port: u16,
     pub data: tempfile::TempDir,
     config: Option<std::path::PathBuf>,
+    /// The native protocol's port, for the other nodes of a cluster.
+    tcp_port: Option<u16>,
     child: Option<std::process::Child>,
 }
 
@@ -185,6 +187,7 @@ impl OwnServer {
             port: super::free_port(),
             data: tempfile::tempdir().unwrap(),
             config: None,
+            tcp_port: None,
             child: None,
         };
         s.resume();
@@ -210,10 +213,48 @@ impl OwnServer {
             port: super::free_port(),
             data: tempfile::tempdir().unwrap(),
             config: Some(config),
+            tcp_port: None,
             child: None,
         };
         s.resume();
         s
+    }
+
+    /// The nodes of a cluster `name` of `shards` shards, one node each, on
+    /// loopback: each node's `remote_servers` lists them all, and its
+    /// macros name its shard (`01`, `02`, ...) and replica (`r1`).
+    pub fn cluster(name: &str, shards: usize) -> Vec<OwnServer> {
+        let tcp: Vec<u16> = (0..shards).map(|_| super::free_port()).collect();
+        let remote: String = tcp
+            .iter()
+            .map(|p| {
+                format!("<shard><replica><host>127.0.0.1</host><port>{p}</port></replica></shard>")
+            })
+            .collect();
+        let mut nodes = Vec::new();
+        for (i, port) in tcp.iter().enumerate() {
+            let conf = tempfile::tempdir().unwrap().keep();
+            let config = conf.join("config.xml");
+            std::fs::write(
+                &config,
+                format!(
+                    "<clickhouse><remote_servers><{name}>{remote}</{name}></remote_servers>\
+                     <macros><shard>{:02}</shard><replica>r1</replica></macros></clickhouse>\n",
+                    i + 1
+                ),
+            )
+            .unwrap();
+            let mut node = OwnServer {
+                port: super::free_port(),
+                data: tempfile::tempdir().unwrap(),
+                config: Some(config),
+                tcp_port: Some(*port),
+                child: None,
+            };
+            node.resume();
+            nodes.push(node);
+        }
+        nodes
     }
 
     pub fn url(&self) -> String {
@@ -232,6 +273,7 @@ impl OwnServer {
             .arg(self.port.to_string())
             .arg(self.data.path())
             .args(self.config.iter())
+            .args(self.tcp_port.map(|p| p.to_string()))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

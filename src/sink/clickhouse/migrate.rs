@@ -3,8 +3,8 @@
 //!
 //! The files name the database `complaints`; another database (a what-if
 //! replay) gets the same statements with that name replaced. The cluster
-//! variant is derived from the same files (see [`cluster_statements`]), so
-//! the two cannot drift apart.
+//! variant is derived from the same files (see `cluster.rs`), so the two
+//! cannot drift apart.
 
 use super::ClickHouseError;
 use crate::config::ClickHouseConfig;
@@ -122,80 +122,23 @@ pub fn statements(sql: &str, database: &str) -> Vec<String> {
         .collect()
 }
 
-/// The statements of every migration for a cluster named `cluster`: each
-/// table becomes `<name>_local`, a Replicated engine on every node, with a
-/// `Distributed` table of the old name in front, sharded by complaint so one
-/// complaint's rows (and their deduplication) stay on one shard; views and
-/// dictionaries are created `ON CLUSTER` and read the distributed tables.
-pub fn cluster_statements(database: &str, cluster: &str, timezone: &str) -> Vec<String> {
-    let mut out = vec![format!(
-        "CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER '{cluster}'"
-    )];
-    for (_, _, sql) in MIGRATIONS {
-        for s in statements(sql, database) {
-            out.extend(clusterize(&s, database, cluster));
-        }
-    }
-    for s in view_statements(database, timezone) {
-        out.extend(clusterize(&s, database, cluster));
-    }
-    out
-}
-
-fn clusterize(statement: &str, db: &str, cluster: &str) -> Vec<String> {
-    let on = format!(" ON CLUSTER '{cluster}'");
-    if let Some(rest) = statement.strip_prefix("ALTER TABLE ") {
-        // Alterations apply to the tables that hold the data; a column
-        // also to the distributed table in front, which lists its own.
-        let (name, change) = rest.split_once(' ').expect("ALTER TABLE names a change");
-        let mut out = vec![format!("ALTER TABLE {name}_local{on} {change}")];
-        if change.contains(" COLUMN ") {
-            out.push(format!("ALTER TABLE {name}{on} {change}"));
-        }
-        return out;
-    }
-    let Some(rest) = statement.strip_prefix("CREATE TABLE IF NOT EXISTS ") else {
-        // Views and dictionaries: the same statement on every node.
-        let (head, body) = statement.split_once('\n').unwrap_or((statement, ""));
-        return vec![match head.strip_suffix(" AS") {
-            Some(name) => format!("{name}{on} AS\n{body}"),
-            None => format!("{head}{on}\n{body}"),
-        }];
-    };
-    let (name, body) = rest
-        .split_once('\n')
-        .expect("a table statement has columns");
-    let table = name.trim().trim_start_matches(&format!("{db}."));
-    let (columns, engine_on) = body
-        .split_once("\nENGINE = ")
-        .expect("a table statement names its engine");
-    let (engine, tail) = engine_on.split_once('\n').unwrap_or((engine_on, ""));
-    let (engine_name, args) = match engine.split_once('(') {
-        Some((n, a)) => (n, a.trim_end_matches(')').to_string()),
-        None => (engine, String::new()),
-    };
-    let path = format!("'/clickhouse/tables/{{shard}}/{db}/{table}', '{{replica}}'");
-    let args = if args.is_empty() {
-        path
-    } else {
-        format!("{path}, {args}")
-    };
-    vec![
-        format!(
-            "CREATE TABLE IF NOT EXISTS {db}.{table}_local{on}\n{columns}\nENGINE = Replicated{engine_name}({args})\n{tail}"
-        ),
-        format!(
-            "CREATE TABLE IF NOT EXISTS {db}.{table}{on}\nAS {db}.{table}_local\nENGINE = Distributed('{cluster}', {db}, {table}_local, cityHash64(complaint_id))"
-        ),
-    ]
-}
-
 /// Applies the migrations not applied yet; returns the names it applied.
 pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<String>, ClickHouseError> {
     // The retention TTLs read a dictionary; altering such a table re-checks
     // the TTL, which ClickHouse allows only with this setting.
     let client = super::client(cfg)?.with_setting("allow_suspicious_ttl_expressions", "1");
     let db = &cfg.database;
+    // The single-server migrations would take the Distributed tables for
+    // theirs and fail half-way (an ALTER that Distributed refuses).
+    let clustered: u8 = client
+        .query(&format!("EXISTS TABLE {db}.cluster_migrations"))
+        .fetch_one()
+        .await?;
+    if clustered == 1 {
+        return Err(ClickHouseError::ClusteredDatabase {
+            database: db.clone(),
+        });
+    }
     client
         .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
         .execute()
@@ -269,25 +212,5 @@ mod tests {
                 "SELECT 1"
             ]
         );
-    }
-
-    #[test]
-    fn cluster_tables_are_replicated_behind_distributed_ones() {
-        let s = cluster_statements("complaints", "main", "Asia/Shanghai");
-        let local = s
-            .iter()
-            .find(|s| {
-                s.starts_with(
-                    "CREATE TABLE IF NOT EXISTS complaints.complaints_local ON CLUSTER 'main'",
-                )
-            })
-            .expect("local complaints table");
-        assert!(local.contains("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/complaints/complaints', '{replica}', version)"), "{local}");
-        assert!(s.iter().any(|s| s.contains(
-            "ENGINE = Distributed('main', complaints, events_local, cityHash64(complaint_id))"
-        )));
-        assert!(s.iter().any(|s| {
-            s.starts_with("CREATE VIEW IF NOT EXISTS complaints.daily_volume ON CLUSTER 'main'")
-        }));
     }
 }

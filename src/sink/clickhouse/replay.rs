@@ -23,15 +23,15 @@ pub struct ClickHouseSink {
 }
 
 impl ClickHouseSink {
-    /// Applies missing migrations to the configured database, then opens the
-    /// sink. `run` identifies the input and the rules (it prefixes tokens).
+    /// Makes the warehouse ready ([`super::prepare`]: migrates one server,
+    /// checks a cluster's schema), then opens the sink. `run` identifies the input and the rules (it prefixes tokens).
     /// Called from outside the runtime (a synchronous replay).
     pub fn open(
         cfg: &ClickHouseConfig,
         run: String,
         runtime: tokio::runtime::Handle,
     ) -> Result<ClickHouseSink, ClickHouseError> {
-        runtime.block_on(super::migrate(cfg))?;
+        runtime.block_on(super::prepare(cfg))?;
         Ok(ClickHouseSink {
             runtime,
             warehouse: Warehouse::new(cfg)?,

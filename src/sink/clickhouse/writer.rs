@@ -128,11 +128,7 @@ pub fn refuses_content(e: &clickhouse::error::Error) -> bool {
     let clickhouse::error::Error::BadResponse(text) = e else {
         return false;
     };
-    let code = text
-        .split_once("Code: ")
-        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse::<u32>().ok());
-    match code {
+    match super::error_code(e) {
         // Parsing and conversion of values, out-of-range values, NULL in a
         // plain column, constraints.
         Some(6 | 27 | 38 | 41 | 53 | 69 | 70 | 117 | 131 | 321 | 349 | 395 | 469) => true,
@@ -211,13 +207,19 @@ where
 
 impl Warehouse {
     pub fn new(cfg: &ClickHouseConfig) -> Result<Warehouse, ClickHouseError> {
-        Ok(Warehouse {
-            // A batch may hold rows of many months (a backlog); inputs are
-            // bounded in time, so the partitions one block touches are too.
-            client: super::client(cfg)?
-                .with_database(&cfg.database)
-                .with_setting("max_partitions_per_insert_block", "0"),
-        })
+        // A batch may hold rows of many months (a backlog); inputs are
+        // bounded in time, so the partitions one block touches are too.
+        let mut client = super::client(cfg)?
+            .with_database(&cfg.database)
+            .with_setting("max_partitions_per_insert_block", "0");
+        if !cfg.cluster.is_empty() {
+            // "Stored" means on its shard: the insert into a Distributed
+            // table returns once every shard has its rows (each shard's
+            // part deduplicated by the same token when a batch is sent
+            // again), not when they are queued on the receiving node.
+            client = client.with_setting("distributed_foreground_insert", "1");
+        }
+        Ok(Warehouse { client })
     }
 
     /// Inserts every table's rows of `batch`; `token` names exactly what the
