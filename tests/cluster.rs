@@ -116,7 +116,7 @@ async fn a_replay_into_a_cluster_gives_the_single_servers_rows_queries_and_repor
     // migrations refuse the cluster's database.
     let first = migrate(&nodes, &meeting);
     assert_eq!(
-        first.matches("applied 0001_complaints.sql").count(),
+        first.matches("applied: 0001_complaints.sql").count(),
         2,
         "{first}"
     );

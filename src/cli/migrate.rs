@@ -88,22 +88,30 @@ impl Migrate {
             (true, Some(url)) => vec![url],
             (true, None) => unreachable!("clap requires --clickhouse-url or --clickhouse-node"),
         };
+        // One server says what it did as it always has; several, which node.
+        let by_node = urls.len() > 1 || !self.nodes.is_empty();
         for url in urls {
             let cfg = crate::config::ClickHouseConfig {
                 timezone: self.timezone.clone(),
                 ..self.login.config(url, database)
             };
             let shown = crate::config::redacted_url(url);
-            let applied = runtime
-                .block_on(self.apply(&cfg))
-                .with_context(|| format!("migrating {shown}"))?;
+            let node = if by_node {
+                format!("{shown}: ")
+            } else {
+                String::new()
+            };
+            let applied = match runtime.block_on(self.apply(&cfg)) {
+                Err(e) if by_node => return Err(e).context(format!("{shown}: migrate failed")),
+                done => done?,
+            };
             match applied.is_empty() {
-                true => println!("{shown}: schema up to date"),
-                false => println!("{shown}: applied {}", applied.join(", ")),
+                true => println!("{node}schema up to date"),
+                false => println!("{node}applied: {}", applied.join(", ")),
             }
             if self.roles {
                 let made = runtime.block_on(access::apply_roles(&cfg))?;
-                println!("{shown}: roles {}", made.join(", "));
+                println!("{node}roles: {}", made.join(", "));
             }
         }
         Ok(())

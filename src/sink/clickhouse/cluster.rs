@@ -178,12 +178,12 @@ pub async fn migrate_cluster(
                 .map_err(|source| ClickHouseError::Migration { name, source })
         }
     };
-    run(
-        "cluster_migrations",
+    for setup in [
         format!("CREATE DATABASE IF NOT EXISTS {db}{}", layout.on()),
-    )
-    .await?;
-    run("cluster_migrations", record_table(db, layout)).await?;
+        record_table(db, layout),
+    ] {
+        client.query(&setup).execute().await?;
+    }
     let applied: Vec<u32> = client
         .query(&format!("SELECT version FROM {db}.cluster_migrations"))
         .fetch_all::<Applied>()
