@@ -189,6 +189,21 @@ async fn a_replay_into_a_cluster_gives_the_single_servers_rows_queries_and_repor
     let o = replay(&input, &nodes[0].url(), &demo, true);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(raw(c).await, before, "raw rows after a second replay");
+
+    // A node behind the binary's schema: writers refuse, saying so.
+    let last = complaintflow::sink::clickhouse::MIGRATIONS.len();
+    client(&demo)
+        .with_url(nodes[1].url())
+        .query(&format!(
+            "DELETE FROM cluster_migrations WHERE version = {last}"
+        ))
+        .execute()
+        .await
+        .unwrap();
+    let o = replay(&input, &nodes[0].url(), &demo, true);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let older = format!("a node has {} of the schema's {last} migrations", last - 1);
+    assert!(!o.status.success() && stderr.contains(&older), "{stderr}");
 }
 
 /// The report's figures, `rules diff` over the stored history and `rules

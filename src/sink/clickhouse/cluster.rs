@@ -248,21 +248,26 @@ pub async fn check_cluster(cfg: &ClickHouseConfig) -> Result<(), ClickHouseError
             url: crate::config::redacted_url(&cfg.url),
         });
     }
-    // `_shard_num` tells the nodes apart: clusterAllReplicas makes each
+    // `shardNum()` tells the nodes apart: clusterAllReplicas makes each
     // replica a shard of its own.
-    let nodes = client
-        .query(&format!(
-            "SELECT any(cluster) AS cluster, groupUniqArray(version) AS versions \
-             FROM clusterAllReplicas('{cluster}', {db}.cluster_migrations) GROUP BY _shard_num \
-             SETTINGS skip_unavailable_shards = 1"
-        ))
-        .fetch_all::<NodeVersions>()
-        .await
-        .map_err(|e| match super::error_code(&e) {
-            // UNKNOWN_DATABASE, UNKNOWN_TABLE: on this node or another.
-            Some(81 | 60) => refuse(format!("the cluster schema is missing ({e})")),
-            _ => e.into(),
-        })?;
+    let everywhere = format!("clusterAllReplicas('{cluster}', {db}.cluster_migrations)");
+    let nodes = match node_versions(&client, &everywhere).await {
+        // A user without the REMOTE grant (the writer role) checks the
+        // node it writes through only.
+        Err(e) if super::error_code(&e) == Some(497) => {
+            tracing::warn!(cluster = %cluster, "no grant to read the other nodes; the schema check covers this node only");
+            node_versions(&client, &format!("{db}.cluster_migrations")).await
+        }
+        read => read,
+    }
+    .map_err(|e| match super::error_code(&e) {
+        // UNKNOWN_DATABASE, UNKNOWN_TABLE: on this node or another.
+        Some(81 | 60) => refuse(format!("the cluster schema is missing ({e})")),
+        _ => e.into(),
+    })?;
+    if nodes.is_empty() {
+        return Err(refuse("no node records a cluster migration".into()));
+    }
     for node in &nodes {
         if node.cluster != *cluster {
             return Err(refuse(format!(
@@ -281,6 +286,20 @@ pub async fn check_cluster(cfg: &ClickHouseConfig) -> Result<(), ClickHouseError
         tracing::warn!(cluster = %cluster, answered = nodes.len(), nodes = known, "not every node of the cluster answered the schema check");
     }
     Ok(())
+}
+
+/// The cluster and migrations each node of `from` records.
+async fn node_versions(
+    client: &clickhouse::Client,
+    from: &str,
+) -> Result<Vec<NodeVersions>, clickhouse::error::Error> {
+    client
+        .query(&format!(
+            "SELECT any(cluster) AS cluster, groupUniqArray(version) AS versions \
+             FROM {from} GROUP BY shardNum() SETTINGS skip_unavailable_shards = 1"
+        ))
+        .fetch_all::<NodeVersions>()
+        .await
 }
 
 #[cfg(test)]

@@ -45,7 +45,9 @@ pub enum ClickHouseError {
         source: clickhouse::error::Error,
     },
     /// Fatal: a writer for a cluster found its schema missing or older.
-    #[error("clickhouse cluster schema: {detail}; apply it with: {command}")]
+    #[error(
+        "clickhouse cluster schema: {detail}; apply it with: {command} (nodes without a distributed DDL queue: --clickhouse-node URL for each node in place of --clickhouse-url)"
+    )]
     ClusterSchema { detail: String, command: String },
     /// Fatal: the server does not know the configured cluster.
     #[error("clickhouse cluster {cluster:?} is not in the remote_servers of {url}")]
