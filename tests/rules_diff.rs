@@ -26,6 +26,13 @@ fn rules_diff_counts_the_decisions_a_keyword_change_moves() {
     );
     assert_ne!(heavier, text);
     std::fs::write(&kw, heavier).unwrap();
+    // A sure model decides against the words; the change lets the words
+    // decide (else it would move only what the model is unsure of).
+    let classify = new_dir.join("classify.rhai");
+    let script = std::fs::read_to_string(&classify).unwrap();
+    let words_decide = script.replace("m.confidence >= 0.95 && m.category != best", "false");
+    assert_ne!(words_decide, script);
+    std::fs::write(&classify, words_decide).unwrap();
     let cfg = DemoConfig {
         complaints: 400,
         ..DemoConfig::default()
