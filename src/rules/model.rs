@@ -296,10 +296,12 @@ impl ModelFile {
                 row[h] = counts;
             }
         }
+        // One unindented line per feature: tens of thousands of them, so
+        // every byte of a line is a share of the file (kept under 2 MiB).
         out.push_str("\n  },\n  \"features\": {");
         for (i, (f, row)) in features.iter().enumerate() {
             let sep = if i == 0 { "\n" } else { ",\n" };
-            out.push_str(&format!("{sep}    {}: {}", js(f), js(row)));
+            out.push_str(&format!("{sep}{}:{}", js(f), js(row)));
         }
         out.push_str("\n  }\n}\n");
         out
