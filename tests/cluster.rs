@@ -303,37 +303,7 @@ async fn a_live_load_into_a_cluster_loses_and_doubles_nothing_with_a_shard_down_
     // Everything on the output topics arrives, once, read through the
     // Distributed tables (raw: no FINAL).
     let client = client(&db).with_url(nodes[0].url());
-    let topics = [
-        ("decisions", "decisions", "decision_id"),
-        ("sla", "sla_events", "event_id"),
-        ("dlq", "dead_letters", "source"),
-    ];
-    let mut last = (Vec::new(), Vec::new());
-    let same = eventually(Duration::from_secs(90), || {
-        let mut ok = true;
-        last = (Vec::new(), Vec::new());
-        for (topic, table, id) in topics {
-            let ids: std::collections::BTreeSet<String> =
-                by_id(&setup.topic(topic), id).into_keys().collect();
-            let rows: Vec<String> = futures::executor::block_on(
-                client
-                    .query(&format!("SELECT {id} FROM {table} ORDER BY {id}"))
-                    .fetch_all::<String>(),
-            )
-            .unwrap_or_default();
-            ok &= rows.len() == ids.len() && rows.iter().cloned().eq(ids.iter().cloned());
-            last.0.push(ids.len());
-            last.1.push(rows.len());
-        }
-        ok
-    });
-    assert!(
-        same,
-        "topic records {:?} vs cluster rows {:?}\n{}",
-        last.0,
-        last.1,
-        setup.all_logs()
-    );
+    outputs_arrive_once(&setup, &client);
     // Every complaint's row, each on its shard.
     // (The status topic holds each complaint's rows, newest last.)
     let complaints = read_topic(&setup.topic("status"))

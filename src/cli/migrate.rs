@@ -89,7 +89,7 @@ impl Migrate {
             (true, None) => unreachable!("clap requires --clickhouse-url or --clickhouse-node"),
         };
         // One server says what it did as it always has; several, which node.
-        let by_node = urls.len() > 1 || !self.nodes.is_empty();
+        let by_node = !self.nodes.is_empty();
         for url in urls {
             let cfg = crate::config::ClickHouseConfig {
                 timezone: self.timezone.clone(),

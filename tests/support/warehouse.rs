@@ -170,6 +170,44 @@ pub async fn check_meeting_queries_as(client: &Client) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Waits up to 90 s until every decision, SLA event and dead letter on the
+/// output topics of `setup` is a row of `client`'s database exactly once
+/// (raw rows, no FINAL); panics with both counts and the service's logs.
+pub fn outputs_arrive_once(setup: &super::Setup, client: &Client) {
+    let topics = [
+        ("decisions", "decisions", "decision_id"),
+        ("sla", "sla_events", "event_id"),
+        ("dlq", "dead_letters", "source"),
+    ];
+    let mut last = (Vec::new(), Vec::new());
+    let same = super::eventually(std::time::Duration::from_secs(90), || {
+        let mut ok = true;
+        last = (Vec::new(), Vec::new());
+        for (topic, table, id) in topics {
+            let ids: std::collections::BTreeSet<String> =
+                super::by_id(&setup.topic(topic), id).into_keys().collect();
+            // A server still coming back reads as no rows: try again.
+            let rows: Vec<String> = futures::executor::block_on(
+                client
+                    .query(&format!("SELECT {id} FROM {table} ORDER BY {id}"))
+                    .fetch_all::<String>(),
+            )
+            .unwrap_or_default();
+            ok &= rows.len() == ids.len() && rows.iter().cloned().eq(ids.iter().cloned());
+            last.0.push(ids.len());
+            last.1.push(rows.len());
+        }
+        ok
+    });
+    assert!(
+        same,
+        "topic records {:?} vs ClickHouse rows {:?}\n{}",
+        last.0,
+        last.1,
+        setup.all_logs()
+    );
+}
+
 /// A ClickHouse server of the test's own, to stop and start again on the
 /// same port and data (from the library scripts/test.sh installed).
 pub struct OwnServer {

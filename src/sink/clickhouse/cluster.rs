@@ -11,7 +11,7 @@
 //! missing and a writer can refuse a schema that is missing or older.
 
 use super::ClickHouseError;
-use super::migrate::{MIGRATIONS, statements, view_statements};
+use super::migrate::{MIGRATIONS, Record, apply_missing, statements, view_statements};
 use crate::config::ClickHouseConfig;
 
 /// The engines under the Distributed tables.
@@ -153,11 +153,6 @@ fn replicated(engine: &str, db: &str, table: &str) -> String {
     format!("Replicated{engine_name}({args})")
 }
 
-#[derive(Debug, serde::Deserialize, clickhouse::Row)]
-struct Applied {
-    version: u32,
-}
-
 /// Applies what is missing of the cluster schema through `cfg`: with
 /// `layout.on_cluster` once for the whole cluster, else to this one node
 /// (the caller goes through every node). Returns the migrations applied.
@@ -167,54 +162,24 @@ pub async fn migrate_cluster(
 ) -> Result<Vec<String>, ClickHouseError> {
     let client = super::client(cfg)?.with_setting("allow_suspicious_ttl_expressions", "1");
     let db = &cfg.database;
-    let run = |name: &str, sql: String| {
-        let client = &client;
-        let name = name.to_string();
-        async move {
-            client
-                .query(&sql)
-                .execute()
-                .await
-                .map_err(|source| ClickHouseError::Migration { name, source })
-        }
-    };
     for setup in [
         format!("CREATE DATABASE IF NOT EXISTS {db}{}", layout.on()),
         record_table(db, layout),
     ] {
         client.query(&setup).execute().await?;
     }
-    let applied: Vec<u32> = client
-        .query(&format!("SELECT version FROM {db}.cluster_migrations"))
-        .fetch_all::<Applied>()
-        .await?
-        .into_iter()
-        .map(|a| a.version)
-        .collect();
-    let mut done = Vec::new();
-    for (version, name, sql) in MIGRATIONS {
-        if applied.contains(version) {
-            continue;
-        }
-        for statement in migration_statements(sql, db, layout) {
-            run(name, statement).await?;
-        }
-        client
-            .query(&format!(
-                "INSERT INTO {db}.cluster_migrations (version, name, cluster) VALUES (?, ?, ?)"
-            ))
-            .bind(*version)
-            .bind(*name)
-            .bind(layout.cluster)
-            .execute()
-            .await?;
-        tracing::info!(version, name, database = %db, cluster = layout.cluster, "cluster migration applied");
-        done.push(name.to_string());
-    }
-    for statement in cluster_views(db, &cfg.timezone, layout) {
-        run("views.sql", statement).await?;
-    }
-    Ok(done)
+    let record = Record {
+        table: "cluster_migrations",
+        cluster: Some(layout.cluster),
+    };
+    apply_missing(
+        &client,
+        db,
+        &record,
+        |sql| migration_statements(sql, db, layout),
+        cluster_views(db, &cfg.timezone, layout),
+    )
+    .await
 }
 
 #[derive(Debug, serde::Deserialize, clickhouse::Row)]

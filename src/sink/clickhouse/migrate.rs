@@ -151,8 +151,50 @@ pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<String>, ClickHouseEr
         ))
         .execute()
         .await?;
+    let record = Record {
+        table: "schema_migrations",
+        cluster: None,
+    };
+    apply_missing(
+        &client,
+        db,
+        &record,
+        |sql| statements(sql, db),
+        view_statements(db, &cfg.timezone),
+    )
+    .await
+}
+
+/// Where applied migrations are recorded: `<db>.<table>`, with the
+/// cluster's name in a `cluster` column when there is one.
+pub(super) struct Record<'a> {
+    pub table: &'a str,
+    pub cluster: Option<&'a str>,
+}
+
+/// Applies each migration not in `record` (its statements as `migration`
+/// gives them) and records it, then re-creates the `views`. Returns the
+/// migrations applied. The record table exists.
+pub(super) async fn apply_missing(
+    client: &clickhouse::Client,
+    db: &str,
+    record: &Record<'_>,
+    migration: impl Fn(&str) -> Vec<String>,
+    views: Vec<String>,
+) -> Result<Vec<String>, ClickHouseError> {
+    let run = |name: &str, sql: String| {
+        let name = name.to_string();
+        async move {
+            client
+                .query(&sql)
+                .execute()
+                .await
+                .map_err(|source| ClickHouseError::Migration { name, source })
+        }
+    };
+    let table = record.table;
     let applied: Vec<u32> = client
-        .query(&format!("SELECT version FROM {db}.schema_migrations"))
+        .query(&format!("SELECT version FROM {db}.{table}"))
         .fetch_all::<Applied>()
         .await?
         .into_iter()
@@ -163,34 +205,30 @@ pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<String>, ClickHouseEr
         if applied.contains(version) {
             continue;
         }
-        for statement in statements(sql, db) {
-            client.query(&statement).execute().await.map_err(|source| {
-                ClickHouseError::Migration {
-                    name: name.to_string(),
-                    source,
-                }
-            })?;
+        for statement in migration(sql) {
+            run(name, statement).await?;
         }
-        client
-            .query(&format!(
-                "INSERT INTO {db}.schema_migrations (version, name) VALUES (?, ?)"
-            ))
-            .bind(*version)
-            .bind(*name)
-            .execute()
-            .await?;
-        tracing::info!(version, name, database = %db, "migration applied");
+        let insert = match record.cluster {
+            Some(cluster) => client
+                .query(&format!(
+                    "INSERT INTO {db}.{table} (version, name, cluster) VALUES (?, ?, ?)"
+                ))
+                .bind(*version)
+                .bind(*name)
+                .bind(cluster),
+            None => client
+                .query(&format!(
+                    "INSERT INTO {db}.{table} (version, name) VALUES (?, ?)"
+                ))
+                .bind(*version)
+                .bind(*name),
+        };
+        insert.execute().await?;
+        tracing::info!(version, name, database = %db, cluster = record.cluster, "migration applied");
         done.push(name.to_string());
     }
-    for statement in view_statements(db, &cfg.timezone) {
-        client
-            .query(&statement)
-            .execute()
-            .await
-            .map_err(|source| ClickHouseError::Migration {
-                name: "views.sql".into(),
-                source,
-            })?;
+    for statement in views {
+        run("views.sql", statement).await?;
     }
     Ok(done)
 }
