@@ -175,7 +175,7 @@ async fn clickhouse_down_for_30_seconds_loses_nothing_and_doubles_nothing() {
     );
 
     // Everything on the output topics arrives, once.
-    outputs_arrive_once(&setup, &client);
+    outputs_arrive_once(&setup, &client, "");
     drop(svc);
 }
 

@@ -171,9 +171,10 @@ pub async fn check_meeting_queries_as(client: &Client) {
 }
 
 /// Waits up to 90 s until every decision, SLA event and dead letter on the
-/// output topics of `setup` is a row of `client`'s database exactly once
-/// (raw rows, no FINAL); panics with both counts and the service's logs.
-pub fn outputs_arrive_once(setup: &super::Setup, client: &Client) {
+/// output topics of `setup` is a row of `client`'s database exactly once,
+/// read as `read` says (`""`: raw rows; `"FINAL"`: with the copies that
+/// ReplacingMergeTree folds folded); panics with both counts and the logs.
+pub fn outputs_arrive_once(setup: &super::Setup, client: &Client, read: &str) {
     let topics = [
         ("decisions", "decisions", "decision_id"),
         ("sla", "sla_events", "event_id"),
@@ -189,7 +190,7 @@ pub fn outputs_arrive_once(setup: &super::Setup, client: &Client) {
             // A server still coming back reads as no rows: try again.
             let rows: Vec<String> = futures::executor::block_on(
                 client
-                    .query(&format!("SELECT {id} FROM {table} ORDER BY {id}"))
+                    .query(&format!("SELECT {id} FROM {table} {read} ORDER BY {id}"))
                     .fetch_all::<String>(),
             )
             .unwrap_or_default();
