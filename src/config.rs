@@ -29,6 +29,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub run: RunConfig,
     pub clickhouse: ClickHouseConfig,
+    /// `complaintflow notify` only: channels and routes.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// Brokers, group, topics and librdkafka pass-through options.

@@ -7,6 +7,7 @@ pub mod core;
 pub mod driver;
 pub mod kafka_client;
 pub mod model;
+pub mod notify;
 pub mod report;
 pub mod rules;
 pub mod service;

@@ -37,13 +37,13 @@ pub enum ServiceError {
 
 /// The tasks of one service, each with its name.
 #[derive(Default)]
-struct Tasks {
+pub(crate) struct Tasks {
     set: JoinSet<Result<(), String>>,
     running: HashMap<tokio::task::Id, &'static str>,
 }
 
 impl Tasks {
-    fn spawn<E: std::fmt::Display>(
+    pub(crate) fn spawn<E: std::fmt::Display>(
         &mut self,
         name: &'static str,
         task: impl Future<Output = Result<(), E>> + Send + 'static,
@@ -113,7 +113,7 @@ pub async fn run(
 /// Waits for every task. The first to fail (or any to end before a
 /// shutdown was asked) stops the others; after the shutdown, they get
 /// `drain` to finish.
-async fn wait(
+pub(crate) async fn wait(
     mut tasks: Tasks,
     shutdown: CancellationToken,
     drain: Duration,

@@ -42,6 +42,10 @@ pub enum Command {
     Health(super::check::Health),
     /// Admin tools for rules.
     Rules(super::rules::Rules),
+    /// Turns SLA events into messages for people: group-chat robots
+    /// (WeCom, DingTalk, Feishu), signed webhooks and e-mail, routed by the
+    /// `[notify]` section of --config.
+    Notify(super::notify::Notify),
 }
 
 /// The ClickHouse that `replay`, `report` and `rules diff` use instead of

@@ -90,6 +90,56 @@ wire_enum!(
     }
 );
 
+/// Chinese names for people (reports, notifications), one place.
+impl Stage {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Stage::Acknowledge => "受理",
+            Stage::Assign => "分配",
+            Stage::Respond => "首次响应",
+            Stage::Handle => "处理完成",
+            Stage::Report => "结果反馈",
+            Stage::Confirm => "回访",
+        }
+    }
+}
+
+impl Priority {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Priority::General => "一般",
+            Priority::Important => "重要",
+            Priority::Urgent => "紧急",
+        }
+    }
+}
+
+impl Category {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Category::Technical => "技术类",
+            Category::Business => "业务类",
+            Category::Other => "其他",
+        }
+    }
+}
+
+impl SlaKind {
+    pub fn zh(self) -> &'static str {
+        match self {
+            SlaKind::Started => "开始计时",
+            SlaKind::Warning => "即将超时",
+            SlaKind::Breached => "已超时",
+            SlaKind::Met => "按时完成",
+            SlaKind::Late => "超时完成",
+            SlaKind::Extended => "已延期",
+            SlaKind::Escalated => "已升级",
+            SlaKind::Cancelled => "已取消",
+            SlaKind::Retracted => "超时撤销",
+        }
+    }
+}
+
 impl Stage {
     /// Index into per-stage arrays.
     pub fn index(self) -> usize {

@@ -74,21 +74,8 @@ fn compliance_row(name: String, c: &Compliance) -> Vec<String> {
     ]
 }
 
-const STAGE_ZH: [(Stage, &str); 6] = [
-    (Stage::Acknowledge, "受理"),
-    (Stage::Assign, "分配"),
-    (Stage::Respond, "首次响应"),
-    (Stage::Handle, "处理完成"),
-    (Stage::Report, "结果反馈"),
-    (Stage::Confirm, "回访"),
-];
-
 fn stage_name(s: Stage) -> String {
-    let zh = STAGE_ZH
-        .iter()
-        .find(|(x, _)| *x == s)
-        .map_or("", |(_, z)| z);
-    format!("{zh} {}", s.as_str())
+    format!("{} {}", s.zh(), s.as_str())
 }
 
 /// The page.

@@ -80,7 +80,27 @@ pub async fn watch(
     current: SharedRules,
     cancel: CancellationToken,
 ) -> Result<(), WatchError> {
-    // One pending signal is enough: a reload reads the whole directory.
+    tracing::info!(dir = %dir.display(), "watching rules for changes");
+    let d = dir.clone();
+    on_changes(dir, RecursiveMode::Recursive, cancel, move || {
+        reload_once(&d, &current).map(|_| ())
+    })
+    .await
+}
+
+/// Calls `reload` (on a blocking thread: it reads and compiles) after every
+/// settled change under `dir`, until `cancel`. Its failure is its own to
+/// report; the watch goes on.
+pub async fn on_changes<E>(
+    dir: PathBuf,
+    mode: RecursiveMode,
+    cancel: CancellationToken,
+    reload: impl Fn() -> Result<(), E> + Clone + Send + 'static,
+) -> Result<(), WatchError>
+where
+    E: Send + 'static,
+{
+    // One pending signal is enough: a reload reads everything again.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| {
         let relevant = match res {
@@ -97,21 +117,16 @@ pub async fn watch(
         dir: dir.clone(),
         source,
     })?;
-    debouncer
-        .watch(&dir, RecursiveMode::Recursive)
-        .map_err(|source| WatchError {
-            dir: dir.clone(),
-            source,
-        })?;
-    tracing::info!(dir = %dir.display(), "watching rules for changes");
+    debouncer.watch(&dir, mode).map_err(|source| WatchError {
+        dir: dir.clone(),
+        source,
+    })?;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             signal = rx.recv() => {
                 if signal.is_none() { break; }
-                let (d, c) = (dir.clone(), current.clone());
-                // Compiling and testing is CPU work: keep it off the async workers.
-                let _ = tokio::task::spawn_blocking(move || reload_once(&d, &c)).await;
+                let _ = tokio::task::spawn_blocking(reload.clone()).await;
             }
         }
     }

@@ -323,6 +323,25 @@ pub async fn ensure_topics(k: &KafkaConfig) -> Result<usize, KafkaSinkError> {
     }
 }
 
+/// Creates one topic when missing and allowed (`kafka.create_topics`),
+/// for a service with an output of its own (the notifier's dead letters).
+pub async fn ensure_topic(k: &KafkaConfig, topic: &str) -> Result<(), KafkaError> {
+    if !k.create_topics {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let new = NewTopic::new(topic, k.partitions, TopicReplication::Fixed(k.replication));
+    for r in admin.create_topics([&new], &options).await? {
+        match r {
+            Ok(topic) => tracing::info!(topic, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => tracing::warn!(topic, %code, "topic not created"),
+        }
+    }
+    Ok(())
+}
+
 /// Flushes the producer at shutdown.
 pub fn flush(producer: &FutureProducer, within: Duration) {
     if let Err(e) = producer.flush(within) {

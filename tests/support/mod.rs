@@ -6,6 +6,7 @@ pub mod compare;
 pub mod inputs;
 pub mod kafka;
 pub mod own_broker;
+pub mod receiver;
 pub mod tls;
 pub mod warehouse;
 
@@ -13,6 +14,7 @@ pub use compare::*;
 pub use inputs::*;
 pub use kafka::*;
 pub use own_broker::*;
+pub use receiver::*;
 pub use tls::*;
 
 use complaintflow::driver::demo::{DemoConfig, generate};

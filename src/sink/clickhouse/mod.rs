@@ -6,7 +6,7 @@ mod cluster;
 mod migrate;
 mod replay;
 pub mod rows;
-mod tls;
+pub(crate) mod tls;
 mod writer;
 
 pub use cluster::{Layout, Replication, check_cluster, cluster_statements, migrate_cluster};

@@ -16,8 +16,9 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// is a mistake (a key store, a log) rather than a CA bundle.
 const MAX_CA_FILE_BYTES: u64 = 4 << 20;
 
-/// The connector for `https://` (and plain `http://`) ClickHouse URLs.
-pub(super) fn connector(ca_file: &str) -> Result<HttpsConnector<HttpConnector>, ClickHouseError> {
+/// The connector for `https://` (and plain `http://`) ClickHouse URLs;
+/// the notifier's webhooks use it too.
+pub(crate) fn connector(ca_file: &str) -> Result<HttpsConnector<HttpConnector>, ClickHouseError> {
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable system certificates are skipped: the CA file, or plain
     // HTTP, may be all this deployment needs.
