@@ -82,7 +82,10 @@ fn config(setup: &Setup, name: &str, notify: &str) -> PathBuf {
     let path = setup.dir.path().join(name);
     std::fs::write(
         &path,
-        format!("{text}\n[notify]\ncontext_hours = 1\n{notify}"),
+        format!(
+            "{text}\n[notify]\ncontext_hours = 1\ndead_letter_topic = \"{}\"\n{notify}",
+            setup.topic("notify-dlq")
+        ),
     )
     .unwrap();
     path
@@ -93,7 +96,7 @@ struct Notifier {
     log: PathBuf,
 }
 
-fn start_notifier(setup: &Setup, config: &PathBuf, port: u16, webhook: &str) -> Notifier {
+fn start_notifier(setup: &Setup, config: &std::path::Path, port: u16, webhook: &str) -> Notifier {
     let log = setup.dir.path().join(format!(
         "notify-{port}-{}.log",
         chrono::Utc::now().timestamp_micros()
@@ -256,4 +259,249 @@ channels = ["group-webhook"]
     );
     notifier.service.signal("-TERM");
     assert!(notifier.service.wait().success(), "{}", notifier.log());
+}
+
+/// A local SMTP server: accepts every message and keeps its data.
+async fn smtp_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let kept = mails.clone();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(d) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().unwrap().push(data.take().unwrap());
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            d.push_str(&line);
+                            d.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 test\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(answer).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robots_digests_corrections_refusals_and_mail() {
+    let setup = Setup::new("notify-robots", 2);
+    topics(&setup);
+    let receiver = Receiver::start().await;
+    let (smtp_port, mails) = smtp_server().await;
+    let notify = format!(
+        r#"
+[[notify.channels]]
+name = "wecom"
+kind = "wecom"
+url = "{wecom}"
+per_minute = 20
+[[notify.channels]]
+name = "dingtalk"
+kind = "dingtalk"
+url = "{dingtalk}"
+secret_env = "TEST_DINGTALK_SECRET"
+[[notify.channels]]
+name = "feishu"
+kind = "feishu"
+url = "{feishu}"
+secret_env = "TEST_FEISHU_SECRET"
+[[notify.channels]]
+name = "revoked"
+kind = "wecom"
+url = "{refuse}"
+[[notify.channels]]
+name = "mail"
+kind = "smtp"
+[notify.channels.smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+from = "complaintflow@example.com"
+to = ["leader@example.com"]
+[[notify.routes]]
+kinds = ["escalated"]
+channels = ["wecom"]
+[[notify.routes]]
+kinds = ["breached"]
+channels = ["dingtalk", "feishu", "mail"]
+[[notify.routes]]
+kinds = ["warning"]
+channels = ["revoked"]
+"#,
+        wecom = receiver.url("/wecom?key=k"),
+        dingtalk = receiver.url("/dingtalk?access_token=t"),
+        feishu = receiver.url("/feishu"),
+        refuse = receiver.url("/refuse"),
+    );
+    let cfg = config(&setup, "notify.toml", &notify);
+    let port = free_port();
+    let notifier = start_notifier(&setup, &cfg, port, "http://unused.invalid");
+
+    // A 300-escalation burst to a robot allowing 20 a minute, arriving
+    // over ten seconds (a burst all at once is the easy case).
+    let mut burst = Vec::new();
+    for chunk in ids("U", 300).chunks(30) {
+        burst.extend(escalate(&setup, chunk).await);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let counted = |r: &Receiver| -> usize {
+        r.requests_to("/wecom")
+            .iter()
+            .map(|q| {
+                let text = q.body["markdown"]["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                match text.split("【投诉提醒汇总】").nth(1) {
+                    Some(rest) => rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .parse::<usize>()
+                        .unwrap(),
+                    None => 1,
+                }
+            })
+            .sum()
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || counted(&receiver)
+            >= burst.len()),
+        "{} of 300 notices\n{}",
+        counted(&receiver),
+        notifier.log()
+    );
+    let wecom = receiver.requests_to("/wecom");
+    assert_eq!(counted(&receiver), 300, "each notice once");
+    assert!(
+        wecom.len() <= 20,
+        "{} requests within the first minute",
+        wecom.len()
+    );
+    assert!(wecom.iter().any(|q| {
+        q.body["markdown"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("汇总")
+    }));
+    assert_eq!(wecom[0].body["msgtype"], "markdown");
+
+    // A breach, then its retraction: both reach whoever got the breach.
+    let breach = sla("R-1", SlaKind::Breached, "", Priority::Important);
+    let retraction = sla("R-1", SlaKind::Retracted, "", Priority::Important);
+    produce(&setup.topic("decisions"), &lines(&[decision("R-1")])).await;
+    produce(&setup.topic("sla"), &lines(std::slice::from_ref(&breach))).await;
+    produce(&setup.topic("sla"), &lines(&[retraction])).await;
+    let both = |prefix: &str| {
+        let texts: Vec<String> = receiver
+            .requests_to(prefix)
+            .iter()
+            .map(|q| q.body.to_string())
+            .collect();
+        texts.iter().any(|t| t.contains("已超时")) && texts.iter().any(|t| t.contains("更正"))
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || both("/dingtalk")
+            && both("/feishu")),
+        "{}",
+        notifier.log()
+    );
+    // DingTalk: sign = Base64(HMAC-SHA256(secret, "{timestamp}\n{secret}")) in the query.
+    let ding = &receiver.requests_to("/dingtalk")[0];
+    let query: HashMap<String, String> = ding
+        .path_and_query
+        .split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .map(|kv| kv.split_once('=').unwrap())
+        .map(|(k, v)| (k.to_string(), percent_decode(v)))
+        .collect();
+    let ts = &query["timestamp"];
+    let want = base64(&hmac_sha256(
+        SECRET.as_bytes(),
+        format!("{ts}\n{SECRET}").as_bytes(),
+    ));
+    assert_eq!(query["sign"], want);
+    assert_eq!(ding.body["msgtype"], "markdown");
+    // Feishu: sign = Base64(HMAC-SHA256(key "{timestamp}\n{secret}", "")) in the body.
+    let fei = &receiver.requests_to("/feishu")[0];
+    let ts = fei.body["timestamp"].as_str().unwrap();
+    assert_eq!(
+        fei.body["sign"],
+        base64(&hmac_sha256(format!("{ts}\n{SECRET}").as_bytes(), b""))
+    );
+    assert_eq!(fei.body["msg_type"], "text");
+
+    // The e-mail: Message-ID from the SLA event id.
+    assert!(
+        eventually(Duration::from_secs(30), || mails.lock().unwrap().len() >= 2),
+        "{}",
+        notifier.log()
+    );
+    let mail = mails.lock().unwrap()[0].clone();
+    assert!(
+        mail.contains(&format!("<{}@complaintflow>", breach.event_id)),
+        "{mail}"
+    );
+    assert!(mail.contains("R-1"), "{mail}");
+
+    // A channel that refuses for good: the notice goes to the dead letters.
+    let warning = sla("W-1", SlaKind::Warning, "", Priority::General);
+    produce(&setup.topic("sla"), &lines(std::slice::from_ref(&warning))).await;
+    let mut dead = Vec::new();
+    let found = eventually(Duration::from_secs(30), || {
+        dead = read_topic(&setup.topic("notify-dlq"))
+            .iter()
+            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .filter(|v| v["idempotency_key"] == warning.event_id.as_str())
+            .collect();
+        !dead.is_empty()
+    });
+    assert!(found, "{}", notifier.log());
+    assert!(
+        dead[0]["reason"].as_str().unwrap().contains("403"),
+        "{}",
+        dead[0]
+    );
+    assert_eq!(dead[0]["channel"], "revoked");
+}
+
+fn base64(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .unwrap()
+        .to_string()
 }

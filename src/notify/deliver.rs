@@ -55,8 +55,14 @@ pub async fn channel_worker(
             channel = now.clone();
             window.set_limit(channel.per_minute);
         }
+        // A slot first, then (within the digests' reserve) a short
+        // gathering, so the next request carries whatever came meanwhile.
         let wait = window.wait(Instant::now());
         if !wait.is_zero() && !sleep_or_cancel(wait, &cancel).await {
+            return;
+        }
+        let pace = window.pace(Instant::now());
+        if !pace.is_zero() && !sleep_or_cancel(pace, &cancel).await {
             return;
         }
         let mut batch = vec![first];

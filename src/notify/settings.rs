@@ -168,7 +168,7 @@ fn channel(
         "" => None,
         var => Some(from_env(var)?),
     };
-    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
         return Err(SettingsError(named("the url is not http(s)")));
     }
     if secret.is_none() && kind == ChannelKind::Webhook {

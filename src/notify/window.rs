@@ -1,6 +1,9 @@
 //! A channel's rate limit as the platforms state it: at most N requests in
 //! any 60 seconds. A burst that would not fit is folded into one digest
-//! rather than held back or dropped. Pure: instants are passed in.
+//! rather than held back or dropped. A quarter of the window is kept for
+//! digests, paced one per 60/N s, so that a burst arriving slowly does not
+//! spend every request on single messages and then wait a minute. Pure:
+//! instants are passed in.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -74,9 +77,28 @@ impl Window {
         }
     }
 
-    /// Singles when the window has room for every queued notice, else a digest.
+    /// Requests kept for digests: a quarter of the window.
+    fn reserve(&self) -> usize {
+        (self.per_minute as usize) / 4
+    }
+
+    /// Within the reserve, how long to gather before the next digest (one
+    /// per 60/N s after the last send); zero outside it.
+    pub fn pace(&mut self, now: Instant) -> Duration {
+        if self.per_minute == 0 || self.free(now) > self.reserve() {
+            return Duration::ZERO;
+        }
+        let gap = SPAN / self.per_minute;
+        let last = self.sent.back().copied().unwrap_or(now);
+        (last + gap).saturating_duration_since(now)
+    }
+
+    /// Singles while the window, less its reserve, has room for every
+    /// queued notice; else one digest.
     pub fn plan(&mut self, queued: usize, now: Instant) -> Plan {
-        if queued <= 1 || queued <= self.free(now) {
+        let free = self.free(now);
+        let room = free.saturating_sub(self.reserve());
+        if queued <= room || (queued == 1 && free > 0) {
             Plan::Singles
         } else {
             Plan::Digest
@@ -118,12 +140,22 @@ mod tests {
     fn a_burst_beyond_the_room_is_one_digest() {
         let now = Instant::now();
         let mut w = Window::new(20);
-        assert_eq!(w.plan(20, now), Plan::Singles);
-        for _ in 0..19 {
+        assert_eq!(w.plan(15, now), Plan::Singles);
+        assert_eq!(
+            w.plan(16, now),
+            Plan::Digest,
+            "five requests kept for digests"
+        );
+        assert_eq!(w.pace(now), Duration::ZERO);
+        for _ in 0..15 {
+            w.take(now);
+        }
+        assert_eq!(w.plan(2, now), Plan::Digest);
+        assert_eq!(w.pace(now), Duration::from_secs(3), "one digest per 3 s");
+        for _ in 0..4 {
             w.take(now);
         }
         assert_eq!(w.plan(1, now), Plan::Singles);
-        assert_eq!(w.plan(2, now), Plan::Digest);
         w.take(now);
         assert_eq!(w.wait(now), SPAN);
         assert_eq!(w.wait(now + SPAN), Duration::ZERO);
