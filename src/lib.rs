@@ -1,6 +1,7 @@
 //! complaintflow: a network company's complaint regulation as a stream processor.
 
 pub mod allocator;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod core;

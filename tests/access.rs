@@ -309,3 +309,187 @@ async fn masking_hides_names_phones_and_addresses_and_keeps_the_rest() {
         assert_eq!(got, want, "masking {text}");
     }
 }
+
+/// GET with an optional bearer token; status and body.
+fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Where is my complaint? The progress API as the analyst: a complaint in
+/// progress with its deadline in local time, a finished and a reopened
+/// one, a customer's list, masked personal data, a refused token, an
+/// unknown id, a bad id and the OpenAPI description.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_progress_api_answers_as_the_analyst_with_masked_data() {
+    let db = fresh_database("progress");
+    let server = OwnServer::start_with_users(&users_xml(&db));
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("meeting.jsonl");
+    // M9 (important: "一整天"): acknowledged and routed at 09:04, so its
+    // first answer is due 12 h later, 21:04 (Beijing time).
+    let mut lines = input_with_personal_data();
+    lines.push(format!(
+        r#"{{"event_id":"M9-r","type":"complaint.received","complaint_id":"M9","occurred_at":"2026-03-03T09:00:00+08:00","channel":"web","customer":{{"id":"K9","name":"王小明"}},"description":"宽带断网一整天了 联系我{PHONE_IN_TEXT}"}}"#
+    ));
+    lines.push(r#"{"event_id":"M9-a","type":"complaint.acknowledged","complaint_id":"M9","occurred_at":"2026-03-03T09:04:00+08:00"}"#.into());
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("out");
+    let replay = [
+        "replay",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--clickhouse-url",
+        &url,
+        "--clickhouse-database",
+        &db,
+        "--clickhouse-user",
+        WRITER,
+    ];
+    ok(&complaintflow(&replay, WRITER_PASSWORD));
+
+    let port = free_port();
+    let log = dir.path().join("api.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args([
+            "api",
+            "--clickhouse-url",
+            &url,
+            "--clickhouse-database",
+            &db,
+        ])
+        .args([
+            "--clickhouse-user",
+            ANALYST,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("COMPLAINTFLOW_CLICKHOUSE_PASSWORD", ANALYST_PASSWORD)
+        .env("COMPLAINTFLOW_API_TOKENS", "tok-service-desk, tok-group")
+        .env("COMPLAINTFLOW_LOG", "debug")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _api = Service(child);
+    let up = eventually(std::time::Duration::from_secs(20), || {
+        http_get(port, "/healthz").is_some()
+    });
+    assert!(up, "{}", std::fs::read_to_string(&log).unwrap());
+
+    // Tokens: none, or an unknown one, is refused.
+    let (status, body) = get(port, "/v1/complaints/M9", None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("\"unauthorized\""), "{body}");
+    assert_eq!(get(port, "/v1/complaints/M9", Some("tok-guess")).0, 401);
+
+    // In progress: handling, the first answer due 21:04 local time;
+    // personal data masked.
+    let (status, body) = get(port, "/v1/complaints/M9", Some("tok-group"));
+    assert_eq!(
+        status,
+        200,
+        "{body}\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    let p: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(p["current_stage"], "处理", "{p:#}");
+    assert_eq!(p["timeline"][0]["state"], "done");
+    assert_eq!(p["timeline"][0]["done_at"], "2026-03-03T09:04:00+08:00");
+    assert_eq!(p["timeline"][1]["state"], "done");
+    let due = &p["timeline"][2]["deadline"];
+    assert_eq!(due, "2026-03-03T21:04:00+08:00", "{p:#}");
+    assert_eq!(p["customer"]["id"], "K9");
+    assert_eq!(p["customer"]["name"], "***");
+    assert!(
+        p["summary"].as_str().unwrap().starts_with("宽带断网"),
+        "{p:#}"
+    );
+    for secret in ["王小明", PHONE_IN_TEXT] {
+        assert!(!body.contains(secret), "{secret} in {body}");
+    }
+
+    // Finished, and reopened: every stage done, the result given.
+    let (_, body) = get(
+        port,
+        "/v1/customers/K1/complaints",
+        Some("tok-service-desk"),
+    );
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let all = list["complaints"].as_array().unwrap();
+    let received: Vec<&str> = all
+        .iter()
+        .map(|c| c["received_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        received.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {received:?}"
+    );
+    let m1 = all
+        .iter()
+        .find(|c| c["complaint_id"] == "M1")
+        .expect("M1 listed");
+    assert!(
+        m1["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] == "done"),
+        "{m1:#}"
+    );
+    assert_eq!(m1["result"]["satisfied"], true);
+    assert_eq!(m1["current_stage"], serde_json::Value::Null);
+    for secret in [PHONE, EMAIL, NAME] {
+        assert!(!body.contains(secret), "{secret} in {body}");
+    }
+    let (_, body) = get(port, "/v1/complaints/M2", Some("tok-group"));
+    let m2: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (m2["cycle"].as_u64(), m2["reopened"].as_bool()),
+        (Some(1), Some(true)),
+        "{m2:#}"
+    );
+
+    // Unknown and bad ids; the description.
+    let (status, body) = get(port, "/v1/complaints/NOPE", Some("tok-group"));
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("\"not_found\""), "{body}");
+    assert_eq!(
+        get(port, "/v1/customers/NOBODY/complaints", Some("tok-group")).0,
+        404
+    );
+    let long = "X".repeat(300);
+    assert_eq!(
+        get(port, &format!("/v1/complaints/{long}"), Some("tok-group")).0,
+        400
+    );
+    let (status, body) = get(port, "/v1/openapi.json", None);
+    assert_eq!(status, 200);
+    let spec: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(spec["paths"]["/v1/complaints/{complaint_id}"]["get"].is_object());
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !logged.contains("tok-group") && !logged.contains("tok-service-desk"),
+        "{logged}"
+    );
+}

@@ -115,7 +115,7 @@ fn start_notifier(setup: &Setup, config: &std::path::Path, port: u16, webhook: &
         .env("COMPLAINTFLOW_NOTIFY_WEBHOOK_SECRET", SECRET)
         .env("TEST_DINGTALK_SECRET", SECRET)
         .env("TEST_FEISHU_SECRET", SECRET)
-        .env("COMPLAINTFLOW_LOG", "info")
+        .env("COMPLAINTFLOW_LOG", "info,complaintflow::notify=debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -504,4 +504,67 @@ fn percent_decode(s: &str) -> String {
         .decode_utf8()
         .unwrap()
         .to_string()
+}
+
+/// The issue's promise end to end: `run` decides an urgent complaint and
+/// `notify` puts its escalation at a webhook within a second of the SLA
+/// event (its record's time on the topic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_urgent_complaint_reaches_the_webhook_within_a_second() {
+    let setup = Setup::new("notify-e2e", 1);
+    let _run = setup.start(&[], setup.http_port);
+    wait_ready(setup.http_port, Duration::from_secs(60));
+    let receiver = Receiver::start().await;
+    let cfg = config(
+        &setup,
+        "notify.toml",
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/notify.example.toml"))
+            .unwrap()
+            .split_once("[[notify.channels]]")
+            .map(|(_, rest)| format!("[[notify.channels]]{rest}"))
+            .unwrap(),
+    );
+    let port = free_port();
+    let notifier = start_notifier(&setup, &cfg, port, &receiver.url("/hook"));
+    let now = chrono::Utc::now().to_rfc3339();
+    let received = serde_json::json!({"event_id": "E1-r", "type": "complaint.received", "complaint_id": "E1",
+        "occurred_at": now, "channel": "regulator", "customer": {"id": "K1", "name": "某某"},
+        "description": "整个小区断网三天了,工信部转来的投诉"});
+    produce(&setup.topic("events"), &[received.to_string()]).await;
+    let key = "E1:0:acknowledge:escalated:urgent";
+    let arrived = eventually(Duration::from_secs(30), || {
+        receiver
+            .requests()
+            .iter()
+            .any(|r| r.header("idempotency-key") == Some(key))
+    });
+    assert!(
+        arrived,
+        "{:?}\n{}",
+        receiver
+            .requests()
+            .iter()
+            .map(|r| r.header("idempotency-key"))
+            .collect::<Vec<_>>(),
+        notifier.log()
+    );
+    let at = receiver
+        .requests()
+        .into_iter()
+        .find(|r| r.header("idempotency-key") == Some(key))
+        .unwrap()
+        .at;
+    let produced = read_records(&setup.topic("sla"))
+        .into_values()
+        .flatten()
+        .find(|(_, p)| serde_json::from_slice::<SlaEvent>(p).is_ok_and(|e| e.event_id == key))
+        .map(|(ts, _)| ts)
+        .expect("the escalation on the SLA topic");
+    let latency = at.timestamp_millis() - produced;
+    eprintln!("escalation to webhook: {latency} ms");
+    assert!(
+        (0..1000).contains(&latency),
+        "{latency} ms from the SLA topic to the webhook\n{}",
+        notifier.log()
+    );
 }

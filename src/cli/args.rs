@@ -46,6 +46,10 @@ pub enum Command {
     /// (WeCom, DingTalk, Feishu), signed webhooks and e-mail, routed by the
     /// `[notify]` section of --config.
     Notify(super::notify::Notify),
+    /// Serves each complaint's progress (where is my complaint?) over
+    /// ClickHouse: GET /v1/complaints/ID, /v1/customers/ID/complaints,
+    /// /v1/openapi.json; bearer tokens from COMPLAINTFLOW_API_TOKENS.
+    Api(super::api::Api),
 }
 
 /// The ClickHouse that `replay`, `report` and `rules diff` use instead of

@@ -1,7 +1,7 @@
 //! Command line (docs/contract.md "Command line"): each command is a type
 //! with its flags and a `run`, in a module of its own (`replay.rs`,
 //! `demo.rs`, `live.rs` for `run`, `migrate.rs`, `report.rs`, `produce.rs`,
-//! `check.rs` for `validate` and `health`, `notify.rs`, `rules.rs` with the model's
+//! `check.rs` for `validate` and `health`, `notify.rs`, `api.rs`, `rules.rs` with the model's
 //! training in `learn.rs`); `args.rs` holds the list of commands and the
 //! flags they share. Here: the dispatch, and the one async runtime.
 
@@ -10,6 +10,7 @@ use crate::rules::RuleSet;
 use anyhow::{Context, Result};
 use std::path::Path;
 
+mod api;
 mod args;
 mod check;
 mod demo;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Health(c) => c.run(),
         Command::Rules(c) => c.run(&runtime),
         Command::Notify(c) => c.run(&runtime),
+        Command::Api(c) => c.run(&runtime),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::source::offsets::Covered;
 use arc_swap::ArcSwap;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rdkafka::Message;
-use rdkafka::consumer::StreamConsumer;
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -107,7 +107,7 @@ pub async fn run(
         "" => format!("{}-notify", cfg.kafka.group),
         g => g.to_string(),
     };
-    let consumer = group_consumer(&cfg.kafka, &group, &[&cfg.kafka.sla_topic], None)?;
+    let consumer = group_consumer(&quick(&cfg.kafka), &group, &[&cfg.kafka.sla_topic], None)?;
     let loop_ = Loop {
         consumer: Arc::new(consumer),
         topic: cfg.kafka.sla_topic.clone(),
@@ -122,6 +122,16 @@ pub async fn run(
     tasks.spawn("sla consumer", loop_.run(caught_up));
     let drain = Duration::from_millis(cfg.run.drain_timeout_ms);
     Ok(wait(tasks, shutdown, drain).await?)
+}
+
+/// The Kafka settings with a short fetch wait (unless `kafka.options` sets
+/// one): an escalation is news for people, not a batch for a warehouse.
+fn quick(k: &crate::config::KafkaConfig) -> crate::config::KafkaConfig {
+    let mut k = k.clone();
+    k.options
+        .entry("fetch.wait.max.ms".into())
+        .or_insert_with(|| "50".into());
+    k
 }
 
 /// Reloads the routes after each change of the file; a file that does not
@@ -176,19 +186,28 @@ struct Loop {
 }
 
 impl Loop {
-    /// Reads SLA events until `stop`, after the context is caught up.
+    /// Reads SLA events until `stop`, after the context is caught up;
+    /// ready (`/readyz`) once it has its share of the partitions.
     async fn run(mut self, caught_up: CancellationToken) -> Result<(), String> {
         tokio::select! {
             _ = self.stop.cancelled() => return Ok(()),
             _ = caught_up.cancelled() => {}
         }
-        self.health.ready.store(true, Ordering::Relaxed);
         let mut store = tokio::time::interval(STORE_EVERY);
         let mut workers = tokio::task::JoinSet::new();
         let result = loop {
             tokio::select! {
                 _ = self.stop.cancelled() => break Ok(()),
-                _ = store.tick() => self.store_offsets(),
+                _ = store.tick() => {
+                    self.store_offsets();
+                    // Ready once the group gave this member its partitions:
+                    // an escalation produced from then on is read at once.
+                    if !self.health.ready.load(Ordering::Relaxed)
+                        && self.consumer.assignment().is_ok_and(|a| a.count() > 0)
+                    {
+                        self.health.ready.store(true, Ordering::Relaxed);
+                    }
+                }
                 m = self.consumer.recv() => match m {
                     Ok(m) => {
                         let (partition, offset) = (m.partition(), m.offset());
@@ -228,7 +247,9 @@ impl Loop {
         if targets.is_empty() {
             return;
         }
+        let waited = std::time::Instant::now();
         let context = self.context_of(&event).await;
+        tracing::debug!(event = %event.event_id, partition, offset, context_wait = ?waited.elapsed(), known = context.category.is_some(), "routing");
         let notice = Notice {
             event,
             category: context.category,

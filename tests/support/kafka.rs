@@ -81,6 +81,14 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
 
 /// Every message of a topic, by partition, each in offset order.
 pub fn read_partitions(topic: &str) -> std::collections::BTreeMap<i32, Vec<Vec<u8>>> {
+    read_records(topic)
+        .into_iter()
+        .map(|(p, records)| (p, records.into_iter().map(|(_, payload)| payload).collect()))
+        .collect()
+}
+
+/// Every record of a topic with its timestamp (ms), by partition.
+pub fn read_records(topic: &str) -> std::collections::BTreeMap<i32, Vec<(i64, Vec<u8>)>> {
     let consumer: BaseConsumer = test_client()
         .set("group.id", format!("{topic}.reader"))
         .set("auto.offset.reset", "earliest")
@@ -122,9 +130,10 @@ pub fn read_partitions(topic: &str) -> std::collections::BTreeMap<i32, Vec<Vec<u
                 && m.offset() >= e.0
             {
                 e.0 = m.offset() + 1;
+                let at = m.timestamp().to_millis().unwrap_or(0);
                 out.entry(m.partition())
                     .or_insert_with(Vec::new)
-                    .push(m.payload().unwrap_or_default().to_vec());
+                    .push((at, m.payload().unwrap_or_default().to_vec()));
             }
         }
     }

@@ -1,0 +1,259 @@
+//! `complaintflow api`: where is my complaint? A read-only HTTP API over
+//! the warehouse, for customer service, run with the analyst role (masked
+//! views only). Bearer tokens; the description of the API at
+//! `/v1/openapi.json`. The progress itself is built in `progress` (pure).
+
+pub mod progress;
+
+use crate::config::ClickHouseConfig;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use progress::{ComplaintRecord, MaskedRecord, SlaRecord};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The OpenAPI description, served as it is.
+const OPENAPI: &str = include_str!("openapi.json");
+/// Ids are bounded as the contract bounds them.
+const MAX_ID_CHARS: usize = 256;
+/// A customer's complaints listed at most.
+const MAX_LIST: usize = 200;
+
+/// What the handlers share.
+pub struct Api {
+    pub client: clickhouse::Client,
+    pub zone: chrono_tz::Tz,
+    pub departments: BTreeMap<String, String>,
+    /// SHA-256 of each accepted token: the tokens themselves are not kept.
+    token_hashes: Vec<[u8; 32]>,
+}
+
+impl Api {
+    /// `tokens` must hold at least one non-empty token.
+    pub fn new(
+        cfg: &ClickHouseConfig,
+        zone: chrono_tz::Tz,
+        departments: BTreeMap<String, String>,
+        tokens: &[String],
+    ) -> Result<Api, String> {
+        let token_hashes: Vec<[u8; 32]> = tokens
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .map(|t| Sha256::digest(t.as_bytes()).into())
+            .collect();
+        if token_hashes.is_empty() {
+            return Err(
+                "no API token: set COMPLAINTFLOW_API_TOKENS (comma-separated) or --tokens-file"
+                    .into(),
+            );
+        }
+        let client = crate::sink::clickhouse::client(cfg)
+            .map_err(|e| e.to_string())?
+            .with_database(&cfg.database);
+        Ok(Api {
+            client,
+            zone,
+            departments,
+            token_hashes,
+        })
+    }
+
+    fn authorised(&self, headers: &HeaderMap) -> bool {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // Hashes compared, not tokens: the time taken says nothing of a token.
+        presented.is_some_and(|t| {
+            let h: [u8; 32] = Sha256::digest(t.trim().as_bytes()).into();
+            self.token_hashes.contains(&h)
+        })
+    }
+}
+
+/// An error answer: `{"error": code, "message": ...}`.
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    let body = serde_json::json!({"error": code, "message": message});
+    let mut r = (status, axum::Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    r
+}
+
+/// The answer refusing a request: no known token (401), or an id that
+/// cannot be one (400); `None` lets it through.
+fn refusal(api: &Api, headers: &HeaderMap, what: &str, id: &str) -> Option<Response> {
+    if !api.authorised(headers) {
+        let message = "a valid bearer token is required".to_string();
+        return Some(error(StatusCode::UNAUTHORIZED, "unauthorized", message));
+    }
+    let n = id.chars().count();
+    if n == 0 || n > MAX_ID_CHARS || id.chars().any(char::is_control) || id.trim().is_empty() {
+        let message = format!("{what} must be 1 to {MAX_ID_CHARS} printable characters");
+        return Some(error(StatusCode::BAD_REQUEST, "bad_request", message));
+    }
+    None
+}
+
+/// The routes; the caller serves them.
+pub fn router(api: Arc<Api>) -> Router {
+    Router::new()
+        .route("/v1/complaints/{complaint_id}", get(complaint))
+        .route("/v1/customers/{customer_id}/complaints", get(customer))
+        .route(
+            "/v1/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state(api)
+}
+
+/// Serves on `listener` until `cancel`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    api: Arc<Api>,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    tracing::info!(listen = %listener.local_addr()?, "serving /v1/complaints, /v1/customers, /v1/openapi.json");
+    axum::serve(listener, router(api))
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}
+
+async fn complaint(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = refusal(&api, &headers, "complaint_id", &id) {
+        return refused;
+    }
+    match lookup(&api, "complaint_id = {key:String}", &id).await {
+        Ok(mut found) if !found.is_empty() => axum::Json(found.remove(0)).into_response(),
+        Ok(_) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no complaint {id:?}"),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn customer(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = refusal(&api, &headers, "customer_id", &id) {
+        return refused;
+    }
+    match lookup(&api, "customer_id = {key:String}", &id).await {
+        Ok(found) if !found.is_empty() => {
+            axum::Json(serde_json::json!({"customer_id": id, "complaints": found})).into_response()
+        }
+        Ok(_) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no complaints of customer {id:?}"),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+fn unavailable(e: clickhouse::error::Error) -> Response {
+    // The warehouse may be restarting: the caller may try again.
+    tracing::warn!(error = %e, "progress lookup failed");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the warehouse did not answer; try again".into(),
+    )
+}
+
+/// Timestamps as Unix milliseconds, 64-bit numbers unquoted.
+const SETTINGS: &str = " SETTINGS output_format_json_quote_64bit_integers = 0";
+
+/// The complaints matching `filter` (newest first), each with its current
+/// cycle's SLA events and its masked received event: three point queries.
+async fn lookup(
+    api: &Api,
+    filter: &str,
+    key: &str,
+) -> Result<Vec<progress::Progress>, clickhouse::error::Error> {
+    let ms = |c: &str| {
+        format!(
+            "toUnixTimestamp64Milli({c}) AS {}_ms",
+            c.trim_end_matches("_at")
+        )
+    };
+    let times = [
+        "received_at",
+        "acknowledged_at",
+        "assigned_at",
+        "responded_at",
+        "handled_at",
+        "reported_at",
+        "confirmed_at",
+        "archived_at",
+        "withdrawn_at",
+    ]
+    .map(ms)
+    .join(", ");
+    let sql = format!(
+        "SELECT complaint_id, channel, customer_id, status, category, priority, lead_department, \
+         assist_departments, cycle, satisfied, {times}, acknowledge_sla, assign_sla, respond_sla, \
+         handle_sla, report_sla, confirm_sla FROM complaints FINAL WHERE {filter} \
+         ORDER BY received_at DESC LIMIT {MAX_LIST}{SETTINGS}, do_not_merge_across_partitions_select_final = 1"
+    );
+    let complaints: Vec<ComplaintRecord> = rows(api.client.query(&sql).param("key", key)).await?;
+    if complaints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = complaints.iter().map(|c| c.complaint_id.as_str()).collect();
+    let sla_sql = format!(
+        "SELECT complaint_id, cycle, stage, kind, toUnixTimestamp64Milli(deadline) AS deadline_ms \
+         FROM sla_events FINAL WHERE complaint_id IN {{ids:Array(String)}}{SETTINGS}"
+    );
+    let sla: Vec<SlaRecord> = rows(api.client.query(&sla_sql).param("ids", &ids)).await?;
+    let masked_sql = "SELECT complaint_id, JSONExtractString(payload, 'customer') AS customer, \
+         JSONExtractString(payload, 'description') AS description FROM events_masked \
+         WHERE complaint_id IN {ids:Array(String)} AND type = 'complaint.received'";
+    let masked: Vec<MaskedRecord> = rows(api.client.query(masked_sql).param("ids", &ids)).await?;
+    Ok(complaints
+        .iter()
+        .map(|c| {
+            let own: Vec<SlaRecord> = sla
+                .iter()
+                .filter(|s| s.complaint_id == c.complaint_id && s.cycle == c.cycle)
+                .cloned()
+                .collect();
+            let m = masked.iter().find(|m| m.complaint_id == c.complaint_id);
+            progress::progress(c, &own, m, api.zone, &api.departments)
+        })
+        .collect())
+}
+
+async fn rows<T: DeserializeOwned>(
+    q: clickhouse::query::Query,
+) -> Result<Vec<T>, clickhouse::error::Error> {
+    let bytes = q.fetch_bytes("JSONEachRow")?.collect().await?;
+    let mut out = Vec::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        out.push(
+            serde_json::from_slice(line)
+                .map_err(|e| clickhouse::error::Error::Custom(e.to_string()))?,
+        );
+    }
+    Ok(out)
+}
