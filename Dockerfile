@@ -17,9 +17,10 @@ COPY --from=build /src/target/release/complaintflow /usr/local/bin/complaintflow
 COPY rules /app/rules
 COPY queries /app/queries
 COPY complaintflow.example.toml /app/complaintflow.example.toml
+COPY notify.example.toml /app/notify.example.toml
 WORKDIR /app
 USER complaintflow
-EXPOSE 9898
+EXPOSE 9898 9899 9900
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["complaintflow", "health", "--url", "http://127.0.0.1:9898/healthz"]
 ENTRYPOINT ["complaintflow"]

@@ -4,7 +4,9 @@
 //! report's reads, for one month and for the whole year, each timed with
 //! `FINAL` (as shipped) and without it (the same SQL over views that read
 //! the tables plain), so deduplication's share shows. Then the tables' sizes
-//! on disk and the compression ratio.
+//! on disk and the compression ratio. In the steady state, the progress API
+//! (`complaintflow api`) answers lookups of random complaints and customers
+//! over HTTP, timed per request (target p99 <= 50 ms).
 //! Needs COMPLAINTFLOW_TEST_CLICKHOUSE; `scripts/bench.sh` starts a server.
 //! Knobs: BENCH_ANALYST_COMPLAINTS (default 1000000), BENCH_ANALYST_DAYS
 //! (365), BENCH_ANALYST_URL + BENCH_ANALYST_DATABASE to time queries on an
@@ -168,6 +170,7 @@ async fn main() {
         "-- steady: the months before {month} settled, {month} on still being written (as in service)"
     );
     let steady = queries(&url, &database, &plain, start, month).await;
+    progress_api(&url, &database).await;
     settle(&client, &database).await;
     sizes(&client, &database).await;
     println!(
@@ -407,3 +410,100 @@ async fn settle(client: &clickhouse::Client, database: &str) {
 }
 
 use chrono::Datelike;
+
+/// `complaintflow api` on the loaded database: random complaints and
+/// customers looked up one after another over HTTP; p50 and p99 each.
+async fn progress_api(url: &str, database: &str) {
+    let client = clickhouse::Client::default()
+        .with_url(url)
+        .with_database(database);
+    let sample = |what: &str, n: usize| {
+        format!("SELECT DISTINCT {what} FROM complaints ORDER BY cityHash64({what}, 7) LIMIT {n}")
+    };
+    let complaints: Vec<String> = client
+        .query(&sample("complaint_id", 1000))
+        .fetch_all()
+        .await
+        .expect("ids");
+    let customers: Vec<String> = client
+        .query(&sample("customer_id", 300))
+        .fetch_all()
+        .await
+        .expect("ids");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut api = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args([
+            "api",
+            "--clickhouse-url",
+            url,
+            "--clickhouse-database",
+            database,
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("COMPLAINTFLOW_API_TOKENS", "bench-token")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("complaintflow api");
+    // Plain blocking HTTP, one request at a time: off the async workers.
+    tokio::task::spawn_blocking(move || time_lookups(port, &complaints, &customers))
+        .await
+        .expect("lookups");
+    let _ = api.kill();
+    let _ = api.wait();
+}
+
+/// GET with the bench's token: status and milliseconds (0 when refused).
+fn get(port: u16, path: &str) -> (u16, f64) {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let answer = || -> std::io::Result<u16> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer bench-token\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)?;
+        Ok(String::from_utf8_lossy(raw.get(9..12).unwrap_or_default())
+            .parse()
+            .unwrap_or(0))
+    };
+    let status = answer().unwrap_or(0);
+    (status, started.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn time_lookups(port: u16, complaints: &[String], customers: &[String]) {
+    let started = Instant::now();
+    while get(port, "/healthz").0 != 200 && started.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for (what, ids, path, suffix) in [
+        ("complaint", complaints, "/v1/complaints/", ""),
+        ("customer", customers, "/v1/customers/", "/complaints"),
+    ] {
+        let mut ms: Vec<f64> = Vec::new();
+        let mut failed = 0;
+        for id in ids {
+            match get(port, &format!("{path}{id}{suffix}")) {
+                (200, took) => ms.push(took),
+                _ => failed += 1,
+            }
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let i = ((ms.len().max(1) - 1) as f64 * q).round() as usize;
+            ms.get(i).copied().unwrap_or(f64::NAN)
+        };
+        println!(
+            "progress API, {what} lookups: {} answered ({failed} not), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 <= 50 ms)",
+            ms.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    }
+}

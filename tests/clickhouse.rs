@@ -39,14 +39,26 @@ async fn migrate_is_idempotent_and_rows_live_three_years_after_their_complaint_i
     let db = fresh_database("ttl");
     assert_eq!(
         migrate(&db).trim(),
-        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql, 0004_bounded_inputs.sql, 0005_respond.sql, 0006_settled_partitions.sql"
+        "applied: 0001_complaints.sql, 0002_outcomes.sql, 0003_retractions.sql, 0004_bounded_inputs.sql, 0005_respond.sql, 0006_settled_partitions.sql, 0007_progress_lookup.sql"
     );
     assert_eq!(migrate(&db).trim(), "schema up to date");
     let client = client(&db);
     assert_eq!(
         count(&client, "SELECT count() FROM schema_migrations").await,
-        6
+        complaintflow::sink::clickhouse::MIGRATIONS.len() as u64
     );
+    // A complaint's rows are found by its id's bloom filter (progress API).
+    for table in ["complaints", "events", "sla_events"] {
+        let sql = format!(
+            "SELECT count() FROM system.data_skipping_indices WHERE database = currentDatabase() \
+             AND table = '{table}' AND name = 'complaint_idx' AND expr = 'complaint_id'"
+        );
+        assert_eq!(
+            count(&client, &sql).await,
+            1,
+            "{table} has no complaint_idx"
+        );
+    }
     // Quiet months settle into one part, so FINAL costs nothing there.
     for table in complaintflow::sink::clickhouse::access::TABLES {
         let create: String = client

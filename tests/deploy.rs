@@ -30,11 +30,31 @@ fn the_compose_stack_has_healthchecks_host_ports_volumes_and_waits_for_health() 
     for name in ["kafka", "clickhouse", "complaintflow", "demo"] {
         assert!(!services[name].is_badvalue(), "service {name} missing");
     }
-    for name in ["kafka", "clickhouse", "complaintflow"] {
+    let ports = |s: &str| strings(&services[s]["ports"]);
+    for name in ["notify", "api"] {
+        assert!(!services[name].is_badvalue(), "service {name} missing");
+    }
+    assert_eq!(ports("notify"), ["127.0.0.1:9899:9899"]);
+    assert_eq!(ports("api"), ["127.0.0.1:9900:9900"]);
+    assert!(
+        strings(&services["notify"]["command"]).contains(&"/app/notify.example.toml".to_string())
+    );
+    let dockerfile = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"),
+    )
+    .unwrap();
+    assert!(dockerfile.contains("COPY notify.example.toml /app/notify.example.toml"));
+    // The API reads as the analyst: masked views only.
+    let api = strings(&services["api"]["command"]);
+    assert!(
+        api.windows(2)
+            .any(|w| w == ["--clickhouse-user", "analyst"]),
+        "{api:?}"
+    );
+    for name in ["kafka", "clickhouse", "complaintflow", "notify", "api"] {
         let test = strings(&services[name]["healthcheck"]["test"]);
         assert!(!test.is_empty(), "{name} has no healthcheck");
     }
-    let ports = |s: &str| strings(&services[s]["ports"]);
     assert!(ports("kafka").contains(&"127.0.0.1:9092:9092".to_string()));
     assert!(ports("clickhouse").contains(&"127.0.0.1:8123:8123".to_string()));
     assert!(ports("clickhouse").contains(&"127.0.0.1:9000:9000".to_string()));

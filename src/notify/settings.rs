@@ -96,7 +96,7 @@ pub struct RouteConfig {
 
 /// A `[notify]` section that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
-#[error("notify: {0}")]
+#[error("[notify] {0}")]
 pub struct SettingsError(pub String);
 
 impl NotifyConfig {

@@ -100,6 +100,11 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0006_settled_partitions.sql",
         include_str!("../../../schemas/clickhouse/0006_settled_partitions.sql"),
     ),
+    (
+        7,
+        "0007_progress_lookup.sql",
+        include_str!("../../../schemas/clickhouse/0007_progress_lookup.sql"),
+    ),
 ];
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
