@@ -112,9 +112,32 @@ FROM complaints.events FINAL
 SETTINGS do_not_merge_across_partitions_select_final = 1;
 
 -- Dead letters for analysts, masked as `events_masked` (the reason may
--- quote a refused value). FINAL merges across months here: a redelivered
--- refusal is judged again, so its copies may fall in two months.
+-- quote a refused value), with the local day and time of each (`day`,
+-- `at_local`) and the zone they are in (`zone`), as every other view
+-- counts days. FINAL merges across months here: a redelivered refusal is
+-- judged again, so its copies may fall in two months.
 CREATE OR REPLACE VIEW complaints.dead_letters_masked
 DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
-SELECT * REPLACE ({mask:payload} AS payload, {mask:reason} AS reason)
+SELECT * REPLACE ({mask:payload} AS payload, {mask:reason} AS reason),
+    toDate(at, '{timezone}') AS day,
+    toTimeZone(at, '{timezone}') AS at_local,
+    '{timezone}' AS zone
 FROM complaints.dead_letters FINAL;
+
+-- Where each complaint stands, for customer service (投诉进度): status,
+-- departments, each stage's SLA outcome and its times in local time. No
+-- personal data beyond the customer's id.
+CREATE OR REPLACE VIEW complaints.complaint_progress
+DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
+SELECT
+    complaint_id, customer_id, channel, status, category, priority, lead_department, assist_departments,
+    toTimeZone(received_at, '{timezone}') AS received_local,
+    toTimeZone(acknowledged_at, '{timezone}') AS acknowledged_local,
+    toTimeZone(assigned_at, '{timezone}') AS assigned_local,
+    toTimeZone(handled_at, '{timezone}') AS handled_local,
+    toTimeZone(reported_at, '{timezone}') AS reported_local,
+    toTimeZone(confirmed_at, '{timezone}') AS confirmed_local,
+    acknowledge_sla, assign_sla, respond_sla, handle_sla, report_sla, confirm_sla,
+    cycle, satisfied, '{timezone}' AS zone
+FROM complaints.complaints FINAL
+SETTINGS do_not_merge_across_partitions_select_final = 1;

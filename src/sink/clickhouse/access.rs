@@ -28,6 +28,7 @@ pub const ANALYST_READS: &[&str] = &[
     "sla_events",
     "events_masked",
     "dead_letters_masked",
+    "complaint_progress",
 ];
 
 /// A role and its grants (`GRANT ... ON ...`, without `TO`).
