@@ -286,10 +286,11 @@ impl Gen<'_> {
                 }),
             )
         } else {
+            let (cause, measures, result) = super::causes::cause_for(lead, cid);
             let body = EventBody::Handled(Handled {
-                cause: "identified".into(),
-                measures: "fixed and verified".into(),
-                result: "service restored".into(),
+                cause: cause.into(),
+                measures: measures.into(),
+                result: result.into(),
             });
             (handled, lead, body)
         };

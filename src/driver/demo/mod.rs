@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset, TimeDelta};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod causes;
 mod lifecycle;
 mod texts;
 
