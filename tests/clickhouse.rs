@@ -591,3 +591,64 @@ async fn days_are_beijing_days_at_the_0800_utc_midnight() {
         "2026-03-01\t1\n2026-03-02\t1\n"
     );
 }
+
+/// The at-risk list: a stage past its warning and a breached one are on
+/// it, nearest deadline first; a stage within its first 80 % and a stage
+/// that ended are not.
+#[tokio::test]
+async fn the_at_risk_list_holds_open_stages_past_their_warning() {
+    let db = fresh_database("atrisk");
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let at = |minutes_ago: i64| (now - chrono::TimeDelta::minutes(minutes_ago)).to_rfc3339();
+    let received = |id: &str, minutes_ago: i64| {
+        serde_json::json!({"event_id": format!("{id}-r"), "type": "complaint.received", "complaint_id": id,
+            "occurred_at": at(minutes_ago), "channel": "web", "customer": {"id": "K", "name": "N"},
+            "description": "宽带断网"}).to_string()
+    };
+    let acknowledged = |id: &str, minutes_ago: i64| {
+        serde_json::json!({"event_id": format!("{id}-a"), "type": "complaint.acknowledged",
+            "complaint_id": id, "occurred_at": at(minutes_ago)})
+        .to_string()
+    };
+    // Acknowledgement is due 10 min after receipt, its warning at 8 min.
+    let lines = [
+        received("R-WARN", 9),
+        received("R-LATE", 30),
+        received("R-FRESH", 2),
+        received("R-DONE", 20),
+        acknowledged("R-DONE", 15),
+    ];
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let out = dir.path().join("out");
+    complaintflow(&[
+        "replay",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--until",
+        &now.to_rfc3339(),
+        "--clickhouse-url",
+        &clickhouse_url(),
+        "--clickhouse-database",
+        &db,
+    ]);
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/at_risk.sql"),
+    )
+    .unwrap();
+    let got = tsv(&client(&db), &sql, &[]).await;
+    let rows: Vec<Vec<&str>> = got.lines().map(|l| l.split('\t').collect()).collect();
+    let listed: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[1], r[2], r[5])).collect();
+    assert_eq!(
+        listed,
+        [
+            ("R-LATE", "acknowledge", "true"),
+            ("R-WARN", "acknowledge", "false")
+        ],
+        "{got}"
+    );
+    assert!(rows.iter().all(|r| r[6] == "Asia/Shanghai"), "{got}");
+}

@@ -141,3 +141,24 @@ SELECT
     cycle, satisfied, '{timezone}' AS zone
 FROM complaints.complaints FINAL
 SETTINGS do_not_merge_across_partitions_select_final = 1;
+
+-- The at-risk list (即将超时): each open stage run past its warning (80 %
+-- of its target) or already breached, with its deadline in local time and
+-- the lead department, for customer service to check every morning. A run
+-- ends with `met`, `late` or `cancelled` (also when the complaint closes or
+-- is withdrawn). Runs of the last 90 days: a year's SLA events are not
+-- grouped for it.
+CREATE OR REPLACE VIEW complaints.at_risk
+DEFINER = CURRENT_USER SQL SECURITY DEFINER AS
+SELECT
+    complaint_id, cycle, stage,
+    argMax(lead_department, at) AS lead_department,
+    argMax(priority, at) AS priority,
+    toTimeZone(max(deadline), '{timezone}') AS deadline_local,
+    toBool(countIf(kind = 'breached') > 0) AS breached,
+    '{timezone}' AS zone
+FROM complaints.sla_events FINAL
+WHERE at >= now() - INTERVAL 90 DAY
+GROUP BY complaint_id, cycle, stage
+HAVING countIf(kind IN ('warning', 'breached')) > 0 AND countIf(kind IN ('met', 'late', 'cancelled')) = 0
+SETTINGS do_not_merge_across_partitions_select_final = 1;

@@ -118,6 +118,8 @@ pub const MEETING_RESULTS: &[(&str, &str)] = &[
         "unknown_complaint\t1\t2026-03-03 14:00:00.000\t2026-03-03 14:00:00.000\tAsia/Shanghai\n\
          unparsable\t1\t2026-03-02 09:15:00.000\t2026-03-02 09:15:00.000\tAsia/Shanghai\n",
     ),
+    // The meeting's complaints are all closed: nothing at risk.
+    ("at_risk.sql", ""),
     (
         "customer_progress.sql",
         "M5\tarchived\ttechnical\tgeneral\ttechnical\t2026-03-03 09:00:00.000\tmet\tmet\tnot_started\tmet\tmet\tlate\t0\ttrue\tAsia/Shanghai\n\

@@ -29,6 +29,7 @@ pub const ANALYST_READS: &[&str] = &[
     "events_masked",
     "dead_letters_masked",
     "complaint_progress",
+    "at_risk",
 ];
 
 /// A role and its grants (`GRANT ... ON ...`, without `TO`).
