@@ -209,7 +209,10 @@ async fn over_https_the_writer_loads_but_cannot_drop_and_the_analyst_sees_no_per
         let rows = tsv(&analyst, &format!("SELECT * FROM {object}"), &[]).await;
         // Every meeting complaint is closed: nothing is at risk (and the
         // list has ids, stages and times only).
-        assert!(!rows.is_empty() || *object == "at_risk", "{object} is empty");
+        assert!(
+            !rows.is_empty() || *object == "at_risk",
+            "{object} is empty"
+        );
         for secret in [PHONE, PHONE_IN_TEXT, EMAIL, NAME] {
             assert!(
                 !rows.contains(secret),

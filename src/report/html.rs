@@ -21,6 +21,34 @@ fn pct(n: u64, d: u64) -> String {
     }
 }
 
+/// A label fits left of the bars in this many units: a Latin character is
+/// one, a CJK character (twice as wide) two.
+const LABEL_UNITS: usize = 42;
+
+/// Units a character takes: CJK characters are twice as wide.
+fn width(c: char) -> usize {
+    if c.is_ascii() || c == '…' { 1 } else { 2 }
+}
+
+/// `label` cut to `units` with "…" (the whole label stays in the SVG
+/// `<title>`, shown on hover).
+fn fit(label: &str, units: usize) -> String {
+    if label.chars().map(width).sum::<usize>() <= units {
+        return label.to_string();
+    }
+    let mut used = 0;
+    let mut out = String::new();
+    for c in label.chars() {
+        if used + width(c) > units - 1 {
+            break;
+        }
+        used += width(c);
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 /// A horizontal bar chart of labelled values.
 pub(crate) fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
     let max = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1e-9);
@@ -35,9 +63,10 @@ pub(crate) fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
         // Labels left of x = 270, bars from there, the value after the bar.
         let _ = write!(
             svg,
-            "<text x=\"0\" y=\"{}\" class=\"l\">{}</text><rect x=\"270\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" class=\"b\"/><text x=\"{:.1}\" y=\"{}\" class=\"v\">{}</text>",
+            "<text x=\"0\" y=\"{}\" class=\"l\"><title>{}</title>{}</text><rect x=\"270\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" class=\"b\"/><text x=\"{:.1}\" y=\"{}\" class=\"v\">{}</text>",
             y + 13,
             esc(label),
+            esc(&fit(label, LABEL_UNITS)),
             275.0 + w,
             y + 13,
             esc(text)
@@ -240,3 +269,21 @@ h1{margin-bottom:0}.p{color:#666}.k{display:flex;flex-wrap:wrap;gap:1em;margin:1
 .b{fill:#3b7dd8}.l{font-size:12px;fill:#333}.v{font-size:12px;fill:#333}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;padding:.3em .6em;font-size:.9em;text-align:right}\
 td:first-child,th:first-child,td:nth-child(2){text-align:left}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_labels_are_cut_to_fit_left_of_the_bars() {
+        assert_eq!(fit("光猫故障 modem fault", 42), "光猫故障 modem fault");
+        let long = "局端设备故障 exchange equipment fault (technical)";
+        let cut = fit(long, 42);
+        assert!(
+            cut.ends_with('…') && cut.starts_with("局端设备故障 exchange"),
+            "{cut}"
+        );
+        let units: usize = cut.chars().map(width).sum();
+        assert!(units <= 42, "{cut}: {units}");
+    }
+}

@@ -23,13 +23,13 @@ const TECHNICAL: &[Cause] = &[
         20,
     ),
     (
-        "路由器配置错误 router misconfigured",
+        "路由器配置错误 router config",
         "远程重置配置 reset the configuration remotely",
         "已恢复上网 service restored",
         12,
     ),
     (
-        "局端设备故障 exchange equipment fault",
+        "局端设备故障 exchange fault",
         "更换局端板卡 replaced the line card",
         "片区恢复 area restored",
         10,
@@ -41,25 +41,25 @@ const TECHNICAL: &[Cause] = &[
         8,
     ),
     (
-        "无线覆盖不足 weak Wi-Fi coverage",
+        "无线覆盖不足 weak Wi-Fi",
         "加装无线中继 added a Wi-Fi repeater",
         "信号改善 signal improved",
         6,
     ),
     (
-        "机顶盒故障 set-top box fault",
+        "机顶盒故障 set-top box",
         "更换机顶盒 replaced the set-top box",
         "画面恢复 picture restored",
         5,
     ),
     (
-        "用户终端问题 customer's device",
+        "用户终端问题 user's device",
         "指导用户重启和更换网线 guided a restart and a new cable",
         "已恢复上网 service restored",
         5,
     ),
     (
-        "账号被盗用 account taken over",
+        "账号被盗用 account stolen",
         "重置密码并冻结异地登录 reset the password, blocked foreign logins",
         "账号已找回 account recovered",
         4,
@@ -68,7 +68,7 @@ const TECHNICAL: &[Cause] = &[
 
 const BUSINESS: &[Cause] = &[
     (
-        "计费系统错误 billing system error",
+        "计费系统错误 billing error",
         "冲正多收费用 reversed the overcharge",
         "已退款 refunded",
         30,
@@ -80,31 +80,31 @@ const BUSINESS: &[Cause] = &[
         18,
     ),
     (
-        "自动续费未告知 renewal not announced",
+        "自动续费未告知 silent renewal",
         "取消续费并退款 cancelled the renewal, refunded",
         "已退款 refunded",
         12,
     ),
     (
-        "发票开具延迟 invoice delayed",
+        "发票开具延迟 late invoice",
         "补开发票 issued the invoice",
         "已寄出 sent",
         10,
     ),
     (
-        "优惠未兑现 promotion not applied",
+        "优惠未兑现 promo not applied",
         "补发优惠 applied the promotion",
         "已兑现 applied",
         10,
     ),
     (
-        "销户流程未完成 cancellation left open",
+        "销户未完成 open cancellation",
         "完成销户并停止计费 closed the account, stopped billing",
         "已停止计费 billing stopped",
         8,
     ),
     (
-        "故障期间未减免 no credit for an outage",
+        "故障未减免 no outage credit",
         "按故障时长减免 credited the outage",
         "已减免 credited",
         6,
@@ -137,7 +137,7 @@ const CUSTOMER_SERVICE: &[Cause] = &[
         12,
     ),
     (
-        "营销电话骚扰 unwanted sales calls",
+        "营销电话骚扰 sales calls",
         "号码加入免打扰名单 number put on the do-not-call list",
         "已停止来电 calls stopped",
         8,
@@ -184,7 +184,7 @@ mod tests {
         }
         assert_eq!(counts.len(), TECHNICAL.len(), "every cause occurs");
         let modem = counts["光猫故障 modem fault"];
-        let account = counts["账号被盗用 account taken over"];
+        let account = counts["账号被盗用 account stolen"];
         assert!(
             modem > 5 * account,
             "{modem} against {account}: skewed as weighted"
