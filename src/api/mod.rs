@@ -6,13 +6,14 @@
 pub mod progress;
 
 use crate::config::ClickHouseConfig;
+use crate::model::{ComplaintRow, SlaEvent};
+use crate::report::{CLICKHOUSE_SETTINGS, ReportError, fetch_query};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use progress::{ComplaintRecord, MaskedRecord, SlaRecord};
-use serde::de::DeserializeOwned;
+use progress::MaskedRecord;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,9 +55,14 @@ impl Api {
                     .into(),
             );
         }
-        let client = crate::sink::clickhouse::client(cfg)
-            .map_err(|e| e.to_string())?
-            .with_database(&cfg.database);
+        // Read as the report reads: ISO times, unquoted numbers, the rows
+        // parsed into the model's own types.
+        let client = CLICKHOUSE_SETTINGS.iter().fold(
+            crate::sink::clickhouse::client(cfg)
+                .map_err(|e| e.to_string())?
+                .with_database(&cfg.database),
+            |c, (k, v)| c.with_setting(*k, *v),
+        );
         Ok(Api {
             client,
             zone,
@@ -171,7 +177,7 @@ async fn customer(
     }
 }
 
-fn unavailable(e: clickhouse::error::Error) -> Response {
+fn unavailable(e: ReportError) -> Response {
     // The warehouse may be restarting: the caller may try again.
     tracing::warn!(error = %e, "progress lookup failed");
     error(
@@ -180,9 +186,6 @@ fn unavailable(e: clickhouse::error::Error) -> Response {
         "the warehouse did not answer; try again".into(),
     )
 }
-
-/// Timestamps as Unix milliseconds, 64-bit numbers unquoted.
-const SETTINGS: &str = " SETTINGS output_format_json_quote_64bit_integers = 0";
 
 /// Which complaints a lookup is for.
 enum Lookup<'a> {
@@ -194,10 +197,7 @@ enum Lookup<'a> {
 /// SLA events and its masked received event. A complaint's three reads go
 /// out at once; a customer's SLA and received events once its complaints
 /// are known.
-async fn lookup(
-    api: &Api,
-    what: Lookup<'_>,
-) -> Result<Vec<progress::Progress>, clickhouse::error::Error> {
+async fn lookup(api: &Api, what: Lookup<'_>) -> Result<Vec<progress::Progress>, ReportError> {
     let (complaints, sla, masked) = match what {
         Lookup::Complaint(id) => {
             let ids = [id];
@@ -217,7 +217,7 @@ async fn lookup(
     Ok(complaints
         .iter()
         .map(|c| {
-            let own: Vec<SlaRecord> = sla
+            let own: Vec<SlaEvent> = sla
                 .iter()
                 .filter(|s| s.complaint_id == c.complaint_id && s.cycle == c.cycle)
                 .cloned()
@@ -237,73 +237,32 @@ async fn complaint_rows(
     api: &Api,
     column: &str,
     key: &str,
-) -> Result<Vec<ComplaintRecord>, clickhouse::error::Error> {
-    let times = [
-        "received_at",
-        "acknowledged_at",
-        "assigned_at",
-        "responded_at",
-        "handled_at",
-        "reported_at",
-        "confirmed_at",
-        "archived_at",
-        "withdrawn_at",
-    ]
-    .map(|c| {
-        format!(
-            "toUnixTimestamp64Milli({c}) AS {}_ms",
-            c.trim_end_matches("_at")
-        )
-    })
-    .join(", ");
+) -> Result<Vec<ComplaintRow>, ReportError> {
     let sql = format!(
-        "SELECT complaint_id, channel, customer_id, status, category, priority, lead_department, \
-         assist_departments, cycle, satisfied, {times}, acknowledge_sla, assign_sla, respond_sla, \
-         handle_sla, report_sla, confirm_sla FROM complaints WHERE {column} = {{key:String}} \
-         ORDER BY version DESC LIMIT 1 BY complaint_id"
+        "SELECT * FROM (SELECT * FROM complaints WHERE {column} = {{key:String}} \
+         ORDER BY version DESC LIMIT 1 BY complaint_id) ORDER BY received_at DESC LIMIT {MAX_LIST}"
     );
-    let sql = format!("SELECT * FROM ({sql}) ORDER BY received_ms DESC LIMIT {MAX_LIST}{SETTINGS}");
-    rows(api.client.query(&sql).param("key", key)).await
+    fetch_query(api.client.query(&sql).param("key", key), &sql).await
 }
 
 /// SLA events of the complaints, every cycle. No FINAL: a copy of an SLA
 /// event changes no stage's state or deadline, and without it the id's
 /// bloom filter skips granules.
-async fn sla_rows(api: &Api, ids: &[&str]) -> Result<Vec<SlaRecord>, clickhouse::error::Error> {
+async fn sla_rows(api: &Api, ids: &[&str]) -> Result<Vec<SlaEvent>, ReportError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT complaint_id, cycle, stage, kind, toUnixTimestamp64Milli(deadline) AS deadline_ms \
-         FROM sla_events WHERE complaint_id IN {{ids:Array(String)}}{SETTINGS}"
-    );
-    rows(api.client.query(&sql).param("ids", ids)).await
+    let sql = "SELECT * FROM sla_events WHERE complaint_id IN {ids:Array(String)}";
+    fetch_query(api.client.query(sql).param("ids", ids), sql).await
 }
 
 /// The received events as the analysts' masked view shows them.
-async fn masked_rows(
-    api: &Api,
-    ids: &[&str],
-) -> Result<Vec<MaskedRecord>, clickhouse::error::Error> {
+async fn masked_rows(api: &Api, ids: &[&str]) -> Result<Vec<MaskedRecord>, ReportError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = "SELECT complaint_id, JSONExtractString(payload, 'customer') AS customer, \
          JSONExtractString(payload, 'description') AS description FROM events_masked \
          WHERE complaint_id IN {ids:Array(String)} AND type = 'complaint.received'";
-    rows(api.client.query(sql).param("ids", ids)).await
-}
-
-async fn rows<T: DeserializeOwned>(
-    q: clickhouse::query::Query,
-) -> Result<Vec<T>, clickhouse::error::Error> {
-    let bytes = q.fetch_bytes("JSONEachRow")?.collect().await?;
-    let mut out = Vec::new();
-    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        out.push(
-            serde_json::from_slice(line)
-                .map_err(|e| clickhouse::error::Error::Custom(e.to_string()))?,
-        );
-    }
-    Ok(out)
+    fetch_query(api.client.query(sql).param("ids", ids), sql).await
 }

@@ -3,50 +3,11 @@
 //! in progress (with its deadline in local time) or pending; the cycle;
 //! the result. Personal data only as the analyst views give it (masked).
 
-use crate::model::Stage;
+use crate::model::output::{ComplaintRow, StageOutcome, Status};
+use crate::model::{SlaEvent, SlaKind, Stage, Timestamp};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// The `complaints` row, times as Unix milliseconds.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ComplaintRecord {
-    pub complaint_id: String,
-    pub channel: String,
-    pub customer_id: String,
-    pub status: String,
-    pub category: String,
-    pub priority: String,
-    pub lead_department: String,
-    pub assist_departments: Vec<String>,
-    pub cycle: u32,
-    pub satisfied: Option<bool>,
-    pub received_ms: i64,
-    pub acknowledged_ms: Option<i64>,
-    pub assigned_ms: Option<i64>,
-    pub responded_ms: Option<i64>,
-    pub handled_ms: Option<i64>,
-    pub reported_ms: Option<i64>,
-    pub confirmed_ms: Option<i64>,
-    pub archived_ms: Option<i64>,
-    pub withdrawn_ms: Option<i64>,
-    pub acknowledge_sla: String,
-    pub assign_sla: String,
-    pub respond_sla: String,
-    pub handle_sla: String,
-    pub report_sla: String,
-    pub confirm_sla: String,
-}
-
-/// One SLA event of the complaint's current cycle.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SlaRecord {
-    pub complaint_id: String,
-    pub cycle: u32,
-    pub stage: String,
-    pub kind: String,
-    pub deadline_ms: i64,
-}
 
 /// The received event as `events_masked` shows it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -102,7 +63,7 @@ pub struct Step {
     pub deadline: Option<String>,
     /// `met`, `late`, `breached`, `open`, `cancelled` or `not_started`
     /// (the worst of its SLA stages).
-    pub sla: String,
+    pub sla: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -122,47 +83,34 @@ const PLAIN: [(&str, &[Stage]); 5] = [
     ("回访", &[Stage::Confirm]),
 ];
 
-fn local(ms: Option<i64>, zone: Tz) -> Option<String> {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| {
-            t.with_timezone(&zone)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        })
+fn local(t: Option<Timestamp>, zone: Tz) -> Option<String> {
+    t.map(|t| {
+        t.with_timezone(&zone)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    })
 }
 
-impl ComplaintRecord {
-    fn done_ms(&self, stage: Stage) -> Option<i64> {
-        match stage {
-            Stage::Acknowledge => self.acknowledged_ms,
-            Stage::Assign => self.assigned_ms,
-            Stage::Respond => self.responded_ms,
-            Stage::Handle => self.handled_ms,
-            Stage::Report => self.reported_ms,
-            Stage::Confirm => self.confirmed_ms,
-        }
-    }
-
-    fn sla(&self, stage: Stage) -> &str {
-        match stage {
-            Stage::Acknowledge => &self.acknowledge_sla,
-            Stage::Assign => &self.assign_sla,
-            Stage::Respond => &self.respond_sla,
-            Stage::Handle => &self.handle_sla,
-            Stage::Report => &self.report_sla,
-            Stage::Confirm => &self.confirm_sla,
-        }
+/// When an SLA stage of the row was done, and how it went.
+fn stage_of(c: &ComplaintRow, stage: Stage) -> (Option<Timestamp>, StageOutcome) {
+    match stage {
+        Stage::Acknowledge => (c.acknowledged_at, c.acknowledge_sla),
+        Stage::Assign => (c.assigned_at, c.assign_sla),
+        Stage::Respond => (c.responded_at, c.respond_sla),
+        Stage::Handle => (c.handled_at, c.handle_sla),
+        Stage::Report => (c.reported_at, c.report_sla),
+        Stage::Confirm => (c.confirmed_at, c.confirm_sla),
     }
 }
 
 /// How bad an SLA outcome is, to show the worst of a plain stage's.
-fn severity(sla: &str) -> u8 {
-    match sla {
-        "breached" => 5,
-        "late" => 4,
-        "open" => 3,
-        "met" => 2,
-        "cancelled" => 1,
-        _ => 0,
+fn severity(o: StageOutcome) -> u8 {
+    match o {
+        StageOutcome::Breached => 5,
+        StageOutcome::Late => 4,
+        StageOutcome::Open => 3,
+        StageOutcome::Met => 2,
+        StageOutcome::Cancelled => 1,
+        StageOutcome::NotStarted => 0,
     }
 }
 
@@ -170,19 +118,16 @@ fn severity(sla: &str) -> u8 {
 /// is open when it started and has not ended (met, late, cancelled), and
 /// its deadline is the latest it was given (an extension moves it). The
 /// order of the events does not matter: several share one instant.
-fn open_deadlines(sla: &[SlaRecord]) -> BTreeMap<Stage, i64> {
-    let mut given: BTreeMap<Stage, i64> = BTreeMap::new();
+fn open_deadlines(sla: &[SlaEvent]) -> BTreeMap<Stage, Timestamp> {
+    let mut given: BTreeMap<Stage, Timestamp> = BTreeMap::new();
     let mut ended = Vec::new();
     for e in sla {
-        let Some(stage) = Stage::parse(&e.stage) else {
-            continue;
-        };
-        match e.kind.as_str() {
-            "started" | "extended" | "breached" => {
-                let d = given.entry(stage).or_insert(e.deadline_ms);
-                *d = (*d).max(e.deadline_ms);
+        match e.kind {
+            SlaKind::Started | SlaKind::Extended | SlaKind::Breached => {
+                let d = given.entry(e.stage).or_insert(e.deadline);
+                *d = (*d).max(e.deadline);
             }
-            "met" | "late" | "cancelled" => ended.push(stage),
+            SlaKind::Met | SlaKind::Late | SlaKind::Cancelled => ended.push(e.stage),
             _ => {}
         }
     }
@@ -192,8 +137,8 @@ fn open_deadlines(sla: &[SlaRecord]) -> BTreeMap<Stage, i64> {
 
 /// The progress of one complaint. `sla` holds its current cycle's SLA events.
 pub fn progress(
-    c: &ComplaintRecord,
-    sla: &[SlaRecord],
+    c: &ComplaintRow,
+    sla: &[SlaEvent],
     masked: Option<&MaskedRecord>,
     zone: Tz,
     names: &BTreeMap<String, String>,
@@ -203,21 +148,23 @@ pub fn progress(
         name: names.get(id).cloned().unwrap_or_else(|| id.to_string()),
     };
     let open = open_deadlines(sla);
-    let ended = c.archived_ms.is_some() || c.withdrawn_ms.is_some();
+    let ended = c.archived_at.is_some() || c.withdrawn_at.is_some();
     let mut current_stage = None;
     let timeline: Vec<Step> = PLAIN
         .iter()
         .map(|(name, stages)| {
-            let done = stages.iter().filter_map(|s| c.done_ms(*s)).max();
-            let all_done = stages
+            let runs: Vec<(Option<Timestamp>, StageOutcome)> =
+                stages.iter().map(|s| stage_of(c, *s)).collect();
+            let done = runs.iter().filter_map(|r| r.0).max();
+            let all_done = runs
                 .iter()
-                .all(|s| c.done_ms(*s).is_some() || c.sla(*s) == "not_started");
+                .all(|r| r.0.is_some() || r.1 == StageOutcome::NotStarted);
             let deadline = stages.iter().filter_map(|s| open.get(s)).min().copied();
-            let sla = stages
+            let sla = runs
                 .iter()
-                .map(|s| c.sla(*s))
-                .max_by_key(|s| severity(s))
-                .unwrap_or("not_started");
+                .map(|r| r.1)
+                .max_by_key(|o| severity(*o))
+                .unwrap_or_default();
             let state = if deadline.is_some() && !ended {
                 "in_progress"
             } else if done.is_some() && all_done {
@@ -237,7 +184,7 @@ pub fn progress(
                 } else {
                     None
                 },
-                sla: sla.to_string(),
+                sla: sla.as_str(),
             }
         })
         .collect();
@@ -251,21 +198,21 @@ pub fn progress(
         summary: masked
             .map(|m| crate::notify::message::summary_of(&m.description))
             .unwrap_or_default(),
-        status: c.status.clone(),
-        category: c.category.clone(),
-        priority: c.priority.clone(),
+        status: c.status.as_str().to_string(),
+        category: c.category.as_str().to_string(),
+        priority: c.priority.as_str().to_string(),
         lead_department: department(&c.lead_department),
         assist_departments: c.assist_departments.iter().map(|d| department(d)).collect(),
-        received_at: local(Some(c.received_ms), zone).unwrap_or_default(),
+        received_at: local(Some(c.received_at), zone).unwrap_or_default(),
         cycle: c.cycle,
         reopened: c.cycle > 0,
         current_stage,
         timeline,
         result: Outcome {
-            handled_at: local(c.handled_ms, zone),
+            handled_at: local(c.handled_at, zone),
             satisfied: c.satisfied,
-            closed: c.archived_ms.is_some() || c.status == "closed",
-            withdrawn: c.withdrawn_ms.is_some(),
+            closed: c.archived_at.is_some() || c.status == Status::Closed,
+            withdrawn: c.withdrawn_at.is_some(),
         },
     }
 }
@@ -274,58 +221,73 @@ pub fn progress(
 mod tests {
     use super::*;
 
-    fn record() -> ComplaintRecord {
-        let t0 = 1_762_048_800_000; // 2025-11-02 02:00 UTC
-        ComplaintRecord {
+    fn at(ms: i64) -> Timestamp {
+        chrono::DateTime::from_timestamp_millis(ms).unwrap()
+    }
+
+    const T0: i64 = 1_762_048_800_000; // 2025-11-02 02:00 UTC
+
+    fn record() -> ComplaintRow {
+        use crate::model::{Category, Priority};
+        ComplaintRow {
             complaint_id: "CF-1".into(),
             channel: "phone".into(),
             customer_id: "U-1".into(),
-            status: "handling".into(),
-            category: "technical".into(),
-            priority: "important".into(),
+            status: Status::Handling,
+            category: Category::Technical,
+            priority: Priority::Important,
             lead_department: "technical".into(),
             assist_departments: vec!["business".into()],
+            coordination_required: true,
+            ruleset_version: "test".into(),
+            received_at: at(T0),
+            acknowledged_at: Some(at(T0 + 300_000)),
+            assigned_at: Some(at(T0 + 600_000)),
+            responded_at: None,
+            handled_at: None,
+            reported_at: None,
+            confirmed_at: None,
+            archived_at: None,
+            withdrawn_at: None,
             cycle: 1,
             satisfied: None,
-            received_ms: t0,
-            acknowledged_ms: Some(t0 + 300_000),
-            assigned_ms: Some(t0 + 600_000),
-            responded_ms: None,
-            handled_ms: None,
-            reported_ms: None,
-            confirmed_ms: None,
-            archived_ms: None,
-            withdrawn_ms: None,
-            acknowledge_sla: "met".into(),
-            assign_sla: "met".into(),
-            respond_sla: "open".into(),
-            handle_sla: "breached".into(),
-            report_sla: "not_started".into(),
-            confirm_sla: "not_started".into(),
+            acknowledge_sla: StageOutcome::Met,
+            assign_sla: StageOutcome::Met,
+            respond_sla: StageOutcome::Open,
+            handle_sla: StageOutcome::Breached,
+            report_sla: StageOutcome::NotStarted,
+            confirm_sla: StageOutcome::NotStarted,
+            breaches: 1,
+            updated_at: at(T0),
+            version: 1,
         }
     }
 
-    fn sla(stage: &str, kind: &str, deadline_ms: i64) -> SlaRecord {
-        SlaRecord {
+    fn sla(stage: Stage, kind: SlaKind, deadline_ms: i64) -> SlaEvent {
+        SlaEvent {
+            event_id: format!("CF-1:1:{stage}:{kind}"),
             complaint_id: "CF-1".into(),
+            stage,
             cycle: 1,
-            stage: stage.into(),
-            kind: kind.into(),
-            deadline_ms,
+            kind,
+            deadline: at(deadline_ms),
+            at: at(T0),
+            priority: crate::model::Priority::Important,
+            lead_department: "technical".into(),
         }
     }
 
     #[test]
     fn the_stage_in_progress_shows_its_earliest_deadline_in_local_time() {
-        let t0 = 1_762_048_800_000;
+        let t0 = T0;
         let events = [
-            sla("assign", "met", t0 + 2_400_000),
-            sla("acknowledge", "met", t0 + 600_000),
-            sla("acknowledge", "started", t0 + 600_000),
-            sla("assign", "started", t0 + 2_400_000),
-            sla("handle", "started", t0 + 86_400_000),
-            sla("respond", "started", t0 + 43_200_000),
-            sla("handle", "breached", t0 + 86_400_000),
+            sla(Stage::Assign, SlaKind::Met, t0 + 2_400_000),
+            sla(Stage::Acknowledge, SlaKind::Met, t0 + 600_000),
+            sla(Stage::Acknowledge, SlaKind::Started, t0 + 600_000),
+            sla(Stage::Assign, SlaKind::Started, t0 + 2_400_000),
+            sla(Stage::Handle, SlaKind::Started, t0 + 86_400_000),
+            sla(Stage::Respond, SlaKind::Started, t0 + 43_200_000),
+            sla(Stage::Handle, SlaKind::Breached, t0 + 86_400_000),
         ];
         let zone: Tz = "Asia/Shanghai".parse().unwrap();
         let names = BTreeMap::from([("technical".to_string(), "技术部门".to_string())]);

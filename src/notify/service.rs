@@ -300,7 +300,9 @@ impl Loop {
         // Committed now rather than at the next auto-commit (1 s): a crash
         // then sends again only what the last 200 ms delivered. Async: the
         // request is queued, nothing waits here; "nothing to commit" is fine.
-        let _ = self.consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Async);
+        let _ = self
+            .consumer
+            .commit_consumer_state(rdkafka::consumer::CommitMode::Async);
         metrics::gauge!("complaintflow_notify_in_flight").set(self.progress.in_flight() as f64);
     }
 }

@@ -63,14 +63,22 @@ pub(crate) async fn fetch_rows<T: serde::de::DeserializeOwned>(
     client: &clickhouse::Client,
     sql: &str,
 ) -> Result<Vec<T>, ReportError> {
-    let bytes = client
-        .query(sql)
+    fetch_query(client.query(sql), sql).await
+}
+
+/// The rows of a query (with its bound parameters), fetched as
+/// JSONEachRow; `what` names it in errors.
+pub(crate) async fn fetch_query<T: serde::de::DeserializeOwned>(
+    query: clickhouse::query::Query,
+    what: &str,
+) -> Result<Vec<T>, ReportError> {
+    let bytes = query
         .fetch_bytes("JSONEachRow")
         .map_err(|e| ReportError::ClickHouse(e.to_string()))?
         .collect()
         .await
         .map_err(|e| ReportError::ClickHouse(e.to_string()))?;
-    parse_lines(&String::from_utf8_lossy(&bytes), sql)
+    parse_lines(&String::from_utf8_lossy(&bytes), what)
 }
 
 /// Reads the rows a replay wrote into `dir`, SLA events counted by local
