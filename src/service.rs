@@ -55,6 +55,32 @@ impl Tasks {
     }
 }
 
+impl Tasks {
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `listen` (nothing when
+    /// it is empty) as a task of this set; a port that cannot be bound is
+    /// fatal at start.
+    pub(crate) async fn operations_endpoint(
+        &mut self,
+        listen: &str,
+        metrics: PrometheusHandle,
+        health: Arc<Health>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServiceError> {
+        if listen.is_empty() {
+            return Ok(());
+        }
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| ServiceError::Bind {
+                listen: listen.to_string(),
+                source,
+            })?;
+        let server = crate::driver::http::serve(listener, metrics, health, shutdown);
+        self.spawn("operations endpoint", server);
+        Ok(())
+    }
+}
+
 /// Runs until `shutdown` is cancelled (a signal) or a task fails; then
 /// cancels the rest and waits for them, up to `run.drain_timeout_ms`.
 /// Returns the first failure, naming its task.
@@ -80,17 +106,9 @@ pub async fn run(
             Ok::<(), String>(())
         });
     }
-    if !cfg.http.listen.is_empty() {
-        let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
-            .await
-            .map_err(|source| ServiceError::Bind {
-                listen: cfg.http.listen.clone(),
-                source,
-            })?;
-        let server =
-            crate::driver::http::serve(listener, metrics, health.clone(), shutdown.clone());
-        tasks.spawn("operations endpoint", server);
-    }
+    tasks
+        .operations_endpoint(&cfg.http.listen, metrics, health.clone(), shutdown.clone())
+        .await?;
     // Before the live loop and the loader subscribe to them.
     let state_partitions = crate::sink::kafka::ensure_topics(&cfg.kafka).await?;
     if !cfg.clickhouse.url.is_empty() {

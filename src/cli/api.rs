@@ -3,7 +3,6 @@
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
 pub struct Api {
@@ -53,26 +52,13 @@ impl Api {
             .config(&self.clickhouse_url, &self.clickhouse_database);
         let api =
             crate::api::Api::new(&cfg, zone, departments, &tokens).map_err(anyhow::Error::msg)?;
-        runtime.block_on(async move {
+        super::until_signalled(runtime, |shutdown| async move {
             let listener = tokio::net::TcpListener::bind(&self.listen)
                 .await
                 .with_context(|| format!("binding --listen {}", self.listen))?;
-            let shutdown = CancellationToken::new();
-            let stop = shutdown.clone();
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            let signals = tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                    _ = stop.cancelled() => {}
-                }
-                stop.cancel();
-            });
-            let served = crate::api::serve(listener, Arc::new(api), shutdown.clone()).await;
-            shutdown.cancel();
-            let _ = signals.await;
-            served.context("serving the API")
+            crate::api::serve(listener, Arc::new(api), shutdown)
+                .await
+                .context("serving the API")
         })
     }
 }

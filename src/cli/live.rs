@@ -5,7 +5,6 @@ use crate::core::Rules as _;
 use crate::rules::RuleSet;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
-use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
 pub struct Run {
@@ -60,23 +59,10 @@ impl Run {
         tracing::info!(ruleset_version = rules.version(), loaded_at = %rules.loaded_at, config = ?cfg, "starting");
         crate::telemetry::describe();
         crate::telemetry::rules_version(None, rules.version());
-        runtime.block_on(async move {
-            let shutdown = CancellationToken::new();
-            let signals = shutdown.clone();
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            let listener = tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => tracing::info!("shutdown requested; draining"),
-                    _ = term.recv() => tracing::info!("shutdown requested; draining"),
-                    _ = signals.cancelled() => {}
-                }
-                signals.cancel();
-            });
-            let result = crate::service::run(cfg, rules, metrics, shutdown.clone()).await;
-            shutdown.cancel();
-            let _ = listener.await;
-            result.map_err(anyhow::Error::from)
+        super::until_signalled(runtime, |shutdown| async move {
+            crate::service::run(cfg, rules, metrics, shutdown)
+                .await
+                .map_err(anyhow::Error::from)
         })
     }
 }

@@ -51,6 +51,34 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Runs a service on `runtime` until it ends or SIGINT/SIGTERM asks it to
+/// stop: `service` gets the shutdown token to drain on, and is waited for.
+fn until_signalled<F, T>(
+    runtime: &tokio::runtime::Runtime,
+    service: impl FnOnce(tokio_util::sync::CancellationToken) -> F,
+) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
+    runtime.block_on(async move {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let signals = shutdown.clone();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let listener = tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("shutdown requested; draining"),
+                _ = term.recv() => tracing::info!("shutdown requested; draining"),
+                _ = signals.cancelled() => {}
+            }
+            signals.cancel();
+        });
+        let result = service(shutdown.clone()).await;
+        shutdown.cancel();
+        let _ = listener.await;
+        result
+    })
+}
+
 /// A JSONL input: a file, or standard input for `-` or none; with its size
 /// in bytes (0 for standard input), for a progress bar.
 fn open_input(file: Option<&Path>) -> Result<(Box<dyn std::io::BufRead>, u64)> {

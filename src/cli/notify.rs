@@ -3,7 +3,6 @@
 use crate::config::{Config, Overrides};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
-use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
 pub struct Notify {
@@ -41,24 +40,10 @@ impl Notify {
         let departments = rules.departments().cloned().unwrap_or_default();
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
         tracing::info!(config = ?cfg, "starting the notifier");
-        runtime.block_on(async move {
-            let shutdown = CancellationToken::new();
-            let signals = shutdown.clone();
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            let listener = tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => tracing::info!("shutdown requested; draining"),
-                    _ = term.recv() => tracing::info!("shutdown requested; draining"),
-                    _ = signals.cancelled() => {}
-                }
-                signals.cancel();
-            });
-            let result =
-                crate::notify::run(cfg, self.config, departments, metrics, shutdown.clone()).await;
-            shutdown.cancel();
-            let _ = listener.await;
-            result.context("notifier")
+        super::until_signalled(runtime, |shutdown| async move {
+            crate::notify::run(cfg, self.config, departments, metrics, shutdown)
+                .await
+                .context("notifier")
         })
     }
 }

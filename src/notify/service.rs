@@ -61,17 +61,9 @@ pub async fn run(
     let routing = Arc::new(ArcSwap::from_pointee(cfg.notify.routing(&env)?));
     let health = Arc::new(Health::default());
     let mut tasks = Tasks::default();
-    if !cfg.http.listen.is_empty() {
-        let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
-            .await
-            .map_err(|source| ServiceError::Bind {
-                listen: cfg.http.listen.clone(),
-                source,
-            })?;
-        let server =
-            crate::driver::http::serve(listener, metrics, health.clone(), shutdown.clone());
-        tasks.spawn("operations endpoint", server);
-    }
+    tasks
+        .operations_endpoint(&cfg.http.listen, metrics, health.clone(), shutdown.clone())
+        .await?;
     if let Some(file) = file {
         tasks.spawn(
             "configuration watcher",
