@@ -3,6 +3,7 @@
 pub mod bounds;
 pub mod event;
 pub mod output;
+pub mod personal;
 pub mod time;
 mod wide;
 

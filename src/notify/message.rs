@@ -4,10 +4,8 @@
 
 use crate::model::{Category, SlaEvent, SlaKind};
 use chrono_tz::Tz;
-use regex::Regex;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 /// A summary is cut to this many characters.
 pub const SUMMARY_CHARS: usize = 60;
@@ -32,15 +30,8 @@ pub struct Notice {
 /// Masks e-mail addresses and Chinese mobile and landline numbers, as
 /// `mask_sql` does for analysts, and cuts to [`SUMMARY_CHARS`].
 pub fn summary_of(description: &str) -> String {
-    static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+").expect("valid")
-    });
-    static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(\+?86[- ]?)?1[3-9][0-9]{9}|0[0-9]{2,3}-[0-9]{7,8}").expect("valid")
-    });
     let one_line: String = description.split_whitespace().collect::<Vec<_>>().join(" ");
-    let masked = EMAIL.replace_all(&one_line, "***@***");
-    let masked = PHONE.replace_all(&masked, "***");
+    let masked = crate::model::personal::mask(&one_line);
     let mut out: String = masked.chars().take(SUMMARY_CHARS).collect();
     if masked.chars().count() > SUMMARY_CHARS {
         out.push('…');

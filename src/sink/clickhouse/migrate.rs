@@ -8,6 +8,7 @@
 
 use super::ClickHouseError;
 use crate::config::ClickHouseConfig;
+use crate::model::personal;
 use serde::Deserialize;
 
 /// The analyst views, re-created by every `migrate` in the configured time
@@ -46,22 +47,21 @@ fn with_masks(statement: &str) -> String {
 /// Names written into free text cannot be found this way; the README says so.
 pub fn mask_sql(column: &str) -> String {
     // No `?` anywhere: the client would take it for a bind placeholder.
-    const RULES: [(&str, &str); 4] = [
-        (r#""customer"\\s*:\\s*\\{[^{}]*\\}"#, r#""customer":"***""#),
+    // Patterns go into SQL string literals, where a backslash is doubled.
+    let sql = |pattern: &str| pattern.replace('\\', "\\\\");
+    let rules: [(String, &str); 4] = [
         (
-            r#""(name|phone|email)"\\s*:\\s*"([^"\\\\]|\\\\.)*""#,
+            r#""customer"\\s*:\\s*\\{[^{}]*\\}"#.to_string(),
+            r#""customer":"***""#,
+        ),
+        (
+            r#""(name|phone|email)"\\s*:\\s*"([^"\\\\]|\\\\.)*""#.to_string(),
             r#""\\1":"***""#,
         ),
-        (
-            r#"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+"#,
-            "***@***",
-        ),
-        (
-            r#"(\\+{0,1}86[- ]{0,1}){0,1}1[3-9][0-9]{9}|0[0-9]{2,3}-[0-9]{7,8}"#,
-            "***",
-        ),
+        (sql(personal::EMAIL), personal::EMAIL_MASK),
+        (sql(personal::PHONE), personal::PHONE_MASK),
     ];
-    RULES
+    rules
         .iter()
         .fold(column.to_string(), |expr, (pattern, with)| {
             format!("replaceRegexpAll({expr}, '{pattern}', '{with}')")
