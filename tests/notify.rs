@@ -6,7 +6,7 @@
 mod support;
 use complaintflow::model::{Category, Decision, Priority, SlaEvent, SlaKind, Stage};
 use hmac::{KeyInit, Mac};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -188,14 +188,20 @@ channels = ["group-webhook"]
     let port = free_port();
     let url = receiver.url("/hook");
     let mut notifier = start_notifier(&setup, &cfg, port, &url);
-    let received_ids =
-        |r: &Receiver| -> Vec<String> { r.requests().iter().flat_map(verified).collect() };
+    // How often each SLA event arrived, every request's signature checked.
+    let arrivals = |r: &Receiver| -> HashMap<String, usize> {
+        let mut n = HashMap::new();
+        for id in r.requests().iter().flat_map(verified) {
+            *n.entry(id).or_default() += 1;
+        }
+        n
+    };
 
     // 1. A burst arrives, each request signed and keyed by its event.
     let first = escalate(&setup, &ids("A", 100)).await;
     let all = |r: &Receiver, want: &[SlaEvent]| {
-        let got: HashSet<String> = received_ids(r).into_iter().collect();
-        want.iter().all(|e| got.contains(&e.event_id))
+        let got = arrivals(r);
+        want.iter().all(|e| got.contains_key(&e.event_id))
     };
     assert!(
         eventually(Duration::from_secs(30), || all(&receiver, &first)),
@@ -216,14 +222,14 @@ channels = ["group-webhook"]
     receiver.down();
     let second = escalate(&setup, &ids("B", 100)).await;
     tokio::time::sleep(Duration::from_secs(30)).await;
-    let before = receiver.requests().len();
+    let requests_before = receiver.requests().len();
     receiver = receiver.up().await;
     assert!(
         eventually(Duration::from_secs(60), || all(&receiver, &second)),
         "{}",
         notifier.log()
     );
-    assert!(receiver.requests().len() > before);
+    assert!(receiver.requests().len() > requests_before);
     assert!(
         notifier.log().contains("not delivered; retrying"),
         "{}",
@@ -233,31 +239,21 @@ channels = ["group-webhook"]
     // 3. SIGKILL mid-burst, then a restart: nothing lost; repeats keep their key.
     let third = escalate(&setup, &ids("C", 300)).await;
     let some = eventually(Duration::from_secs(30), || {
-        received_ids(&receiver).iter().any(|i| i.starts_with("C-"))
+        arrivals(&receiver).keys().any(|i| i.starts_with("C-"))
     });
     assert!(some);
     notifier.service.signal("-KILL");
     notifier.service.wait();
     // What reached the receiver before the kill: offsets of these may not
     // have been committed yet (they are in flight for Kafka).
-    let mut before: HashMap<String, usize> = HashMap::new();
-    for r in receiver.requests() {
-        for id in verified(&r) {
-            *before.entry(id).or_default() += 1;
-        }
-    }
+    let before = arrivals(&receiver);
     notifier = start_notifier(&setup, &cfg, port, &url);
     assert!(
         eventually(Duration::from_secs(60), || all(&receiver, &third)),
         "{}",
         notifier.log()
     );
-    let mut keys: HashMap<String, usize> = HashMap::new();
-    for r in receiver.requests() {
-        for id in verified(&r) {
-            *keys.entry(id).or_default() += 1;
-        }
-    }
+    let keys = arrivals(&receiver);
     let expected: usize = first.len() + second.len() + third.len();
     assert_eq!(keys.len(), expected, "every event delivered");
     // After the restart each event arrives at most once more, and only an

