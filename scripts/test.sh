@@ -9,6 +9,11 @@ source scripts/lib/promtool.sh
 servers_start
 promtool_install
 
+# A fresh machine gains nothing from incremental caches and its disk may be small: say what
+# there is, so a full disk reads as one in the log.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+df -h . | tail -1 | awk '{print "== disk: " $4 " free of " $2}'
+
 echo "== cargo test"
 cargo test --locked --all-targets
 
@@ -17,3 +22,5 @@ scripts/dockerfile_check.sh
 
 echo "== shipped rules pass their fixtures"
 cargo run --locked --quiet -- rules test rules
+
+du -sh target 2>/dev/null | awk '{print "== target/ holds " $1}'
