@@ -194,6 +194,41 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
         (a.complaints, a.first_time_satisfied, a.final_satisfied),
         (5, 3, 4)
     );
+    // So are the page's lists and trend: the runs are summarised by the
+    // same rule in SQL, the dead letters masked by the same patterns.
+    let (ma, mb) = (
+        complaintflow::report::meeting(&stored, from, to, at),
+        complaintflow::report::meeting(&replayed, from, to, at),
+    );
+    let lists = |m: &complaintflow::report::Meeting| {
+        let with_id = |runs: &[(
+            complaintflow::report::runs::Run,
+            Option<complaintflow::model::ComplaintRow>,
+        )]| {
+            runs.iter()
+                .map(|(r, c)| format!("{r:?} {:?}", c.as_ref().map(|c| &c.complaint_id)))
+                .collect::<Vec<_>>()
+        };
+        let letters: Vec<_> = m
+            .dead_letters
+            .iter()
+            .map(|d| (d.at, d.source.clone(), d.reason.clone(), d.payload.clone()))
+            .collect();
+        let reopened: Vec<&str> = m.reopened.iter().map(|c| c.complaint_id.as_str()).collect();
+        let trend: Vec<String> = m
+            .trend
+            .iter()
+            .map(|(p, f)| format!("{p:?} {f:?}"))
+            .collect();
+        format!(
+            "{:?}\n{:?}\n{letters:?}\n{reopened:?}\n{trend:?}",
+            with_id(&m.breached),
+            with_id(&m.at_risk)
+        )
+    };
+    assert_eq!(lists(&ma), lists(&mb));
+    assert_eq!(ma.breached.len() as u64, a.breaches);
+    assert_eq!(ma.dead_letters.len(), 2);
     assert_eq!(a.top_causes.len(), 3);
     // The stored events are a history `rules diff` can replay: with the
     // same rules on both sides, every decision comes back unchanged.

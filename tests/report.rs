@@ -115,9 +115,16 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
-    assert!(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"));
+    // Self-contained: the script is inline, nothing is fetched.
+    assert!(
+        !page.contains("<script src") && !page.contains("http://") && !page.contains("https://")
+    );
+    // Bar charts (compliance, breaches by department, mixes, causes, dead
+    // letters) and line charts (the trend: volume, six stages, rates).
     let figures: Vec<&str> = page.split("<figure>").skip(1).collect();
-    assert!(figures.len() >= 9, "{} charts", figures.len());
+    assert!(figures.len() >= 8, "{} bar charts", figures.len());
+    let lines = page.matches("<figure class=\"c\">").count();
+    assert_eq!(lines, 8, "line charts");
     assert!(page.contains("投诉原因 Top causes"));
     for fig in figures {
         assert!(
@@ -129,12 +136,58 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
     for label in [
         "一次满意率 First-time satisfaction",
         "最终满意率 Final satisfaction",
-        "撤销超时 Retractions",
+        "超时撤销 Retracted breaches",
+        "即将超时清单 At risk",
+        "超时投诉 Breached in the period",
+        "部门排名 Departments ranked",
     ] {
         assert!(page.contains(label), "{label}");
     }
+    let tile = |name: &str| {
+        let at = page.find(&format!("<span>{name}")).expect(name);
+        let start = page[..at].rfind("<div><b>").unwrap();
+        page[start..at].to_string()
+    };
     assert!(
-        page.contains("<b>75.0%</b><span>一次满意率"),
+        tile("一次满意率").contains("<b>75.0%</b>"),
         "first-time satisfaction 75 %"
+    );
+    // The drill-down lists hold what the tiles count.
+    let m = complaintflow::report::meeting(
+        &rows,
+        day("2026-03-02"),
+        day("2026-03-03"),
+        chrono::Utc::now(),
+    );
+    assert_eq!(m.breached.len() as u64, f.breaches);
+    assert_eq!(m.reopened.len() as u64, f.reopened);
+    assert_eq!(
+        m.dead_letters.len() as u64,
+        f.dead_by_reason.values().sum::<u64>()
+    );
+    assert!(m.breached.iter().all(|(r, c)| r.breached && c.is_some()));
+    // The compliance bars are coloured against the shipped targets: handle
+    // met 5 of 5 (green), acknowledge 3 of 4 (red under 98 %).
+    assert!(page.contains("100.0%  5/5  目标 90%"));
+    assert!(page.contains("class=\"bad\"/><text x=\""));
+
+    // A day against the day before: three complaints, then two.
+    let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+        .args(["report", "--dir"])
+        .arg(dir.path())
+        .args(["--from", "2026-03-03", "--to", "2026-03-03"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        page.contains("对比上期 vs previous 2026-03-02 – 2026-03-02"),
+        "header names the previous day"
+    );
+    let tile = &page[page.find("<div><b>2</b>").expect("two complaints")..];
+    assert!(
+        tile.starts_with("<div><b>2</b><em class=\"flat\">▼ -1 (-33.3%) 较上期"),
+        "{}",
+        &tile[..120]
     );
 }

@@ -17,8 +17,9 @@ pub struct Demo {
     /// Seed of the generator: the same seed gives the same stream.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Days of arrivals.
-    #[arg(long, default_value_t = 7)]
+    /// Days of arrivals. The report covers the last seven (or all, when
+    /// fewer), against the seven before.
+    #[arg(long, default_value_t = 28)]
     days: i64,
     /// Directory for the generated input and the outputs.
     #[arg(long, default_value = "demo-out")]
@@ -64,7 +65,17 @@ impl Demo {
         };
         let summary = replay_file(&input, out, &rules, bounds, None)?;
         print!("{summary}");
-        let page = write_report(out, &out.join("report.html"), None, None, BEIJING, &rules)?;
+        // The report of the last week, as the weekly meeting would read it.
+        let last = (cfg.end() - chrono::TimeDelta::days(1)).date_naive();
+        let first = last - chrono::TimeDelta::days(cfg.days.clamp(1, 7) - 1);
+        let page = write_report(
+            out,
+            &out.join("report.html"),
+            Some(first),
+            Some(last),
+            BEIJING,
+            &rules,
+        )?;
         println!(
             "\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)\nreport for the analysis meeting: {}",
             out.display(),

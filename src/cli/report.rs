@@ -49,7 +49,12 @@ impl Report {
         };
         let dir = self.dir.as_deref().unwrap_or(Path::new("."));
         let out = self.out.unwrap_or_else(|| dir.join("report.html"));
-        let page = render_report(&rows, &out, from, to, &rules)?;
+        let source = match (&self.dir, self.clickhouse.config()) {
+            (Some(d), _) => format!("{}/", d.display()),
+            (None, Some(cfg)) => format!("ClickHouse {}", cfg.database),
+            (None, None) => String::new(),
+        };
+        let page = render_report(&rows, &out, (from, to), &rules, &source)?;
         println!("report: {}", page.display());
         Ok(())
     }
@@ -71,26 +76,38 @@ pub(super) fn write_report(
     rules: &RuleSet,
 ) -> Result<PathBuf> {
     let rows = crate::report::read_dir(dir, zone)?;
-    render_report(&rows, out, from, to, rules)
+    let source = format!("{}/", dir.display());
+    render_report(&rows, out, (from, to), rules, &source)
 }
 
-/// Computes the report of `rows` and writes the page to `out`. Open
-/// complaints are aged at the latest time the rows know.
+/// Computes the report of `rows` for the local days `from..=to` and writes
+/// the page to `out`. Open complaints are aged at the latest time the rows
+/// know; `source` names where they came from.
 pub(super) fn render_report(
     rows: &crate::report::Rows,
     out: &Path,
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
+    (from, to): (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
     rules: &RuleSet,
+    source: &str,
 ) -> Result<PathBuf> {
+    use crate::core::decision::Rules;
     let now = rows
         .complaints
         .iter()
         .map(|c| c.updated_at)
         .max()
         .unwrap_or_else(chrono::Utc::now);
-    let figures = crate::report::compute(rows, from, to, now);
-    let page = crate::report::html::render(&figures, rules.departments());
+    let meeting = crate::report::meeting(rows, from, to, now);
+    let names = crate::report::html::Names {
+        departments: rules.departments(),
+        zone: rows.zone,
+    };
+    let header = crate::report::html::Header {
+        source,
+        generated: chrono::Utc::now(),
+    };
+    let targets = &rules.policy().compliance_targets;
+    let page = crate::report::html::render(&meeting, &names, targets, &header);
     std::fs::write(out, page).with_context(|| format!("writing {}", out.display()))?;
     Ok(out.to_path_buf())
 }

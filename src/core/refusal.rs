@@ -84,6 +84,26 @@ impl RejectCode {
     }
 }
 
+impl RejectCode {
+    /// The Chinese name, for people (the report).
+    pub fn zh(self) -> &'static str {
+        match self {
+            RejectCode::Unparsable => "无法解析",
+            RejectCode::InvalidEvent => "字段无效",
+            RejectCode::UnknownComplaint => "投诉不存在",
+            RejectCode::AlreadyReceived => "重复受理",
+            RejectCode::InvalidTransition => "状态顺序错误",
+            RejectCode::ComplaintClosed => "投诉已结束",
+            RejectCode::InvalidExtension => "延期无效",
+            RejectCode::FutureEvent => "时间在未来",
+            RejectCode::OutOfRange => "时间过早",
+            RejectCode::TooLarge => "记录过大",
+            RejectCode::InternalError => "内部错误",
+            RejectCode::ConflictingEvent => "事件冲突",
+        }
+    }
+}
+
 impl std::fmt::Display for RejectCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

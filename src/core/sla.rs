@@ -25,6 +25,10 @@ pub struct SlaPolicy {
     pub earliest_event_time: Timestamp,
     /// Input records larger than this many bytes are refused (`too_large`).
     pub max_event_bytes: usize,
+    /// The share of each stage's runs that should end in time, in percent
+    /// (0–100], indexed by stage: what the report colours compliance
+    /// against. The clocks do not use it.
+    pub compliance_targets: [f64; Stage::COUNT],
 }
 
 /// The longest target or extension: a stage's clock runs at most a year.
@@ -55,6 +59,9 @@ impl Default for SlaPolicy {
             earliest_event_time: chrono::DateTime::from_timestamp(946_684_800, 0)
                 .expect("2000-01-01 is a valid time"),
             max_event_bytes: 256 * 1024,
+            // Percent per stage: acknowledging is quick and rarely missed;
+            // handling depends on field work.
+            compliance_targets: [98.0, 95.0, 95.0, 90.0, 95.0, 95.0],
         }
     }
 }
@@ -63,6 +70,11 @@ impl SlaPolicy {
     /// Target of a stage for a priority, in seconds (0: no such clock).
     pub fn target(&self, stage: Stage, priority: Priority) -> u64 {
         self.targets[stage.index()][priority.index()]
+    }
+
+    /// The compliance target of a stage, in percent.
+    pub fn compliance_target(&self, stage: Stage) -> f64 {
+        self.compliance_targets[stage.index()]
     }
 }
 

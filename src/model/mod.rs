@@ -105,6 +105,37 @@ impl Stage {
     }
 }
 
+/// The Chinese name of a channel of the contract's list; `None` for others
+/// (the list is open).
+pub fn channel_zh(channel: &str) -> Option<&'static str> {
+    Some(match channel {
+        "web" => "网页",
+        "social" => "社交媒体",
+        "phone" => "电话",
+        "visit" => "上门",
+        "email" => "邮件",
+        "app" => "应用",
+        "regulator" => "监管转办",
+        _ => return None,
+    })
+}
+
+impl output::Status {
+    pub fn zh(self) -> &'static str {
+        use output::Status::*;
+        match self {
+            Received => "待受理",
+            Acknowledged => "待分配",
+            Handling => "处理中",
+            Handled => "待反馈",
+            Reported => "待确认",
+            Closed => "已满意",
+            Archived => "已归档",
+            Withdrawn => "已撤诉",
+        }
+    }
+}
+
 impl Priority {
     pub fn zh(self) -> &'static str {
         match self {

@@ -77,6 +77,18 @@ impl DeadLetter {
         self.reason.split_once(':').map_or("", |(code, _)| code)
     }
 
+    /// Where it came from, without the line or offset: the file's name
+    /// (`/in/events.jsonl:12` → `events.jsonl`) or the topic
+    /// (`complaints.events/0/42` → `complaints.events`).
+    pub fn origin(&self) -> &str {
+        match self.source.rsplit_once(':') {
+            Some((file, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => {
+                file.rsplit('/').next().unwrap_or(file)
+            }
+            _ => self.source.split('/').next().unwrap_or(&self.source),
+        }
+    }
+
     /// Payloads longer than this are cut: escaped as JSON (at most six
     /// bytes a byte), a dead letter still fits a broker's 1 MB limit.
     pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;

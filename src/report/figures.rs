@@ -21,6 +21,8 @@ pub struct Rows {
     pub dead_letters: Vec<DeadLetter>,
     /// Causes of accepted `complaint.handled` events: (complaint, time, cause).
     pub causes: Vec<Cause>,
+    /// Runs breached or at risk ([`super::runs::runs_of`]), by deadline.
+    pub runs: Vec<super::runs::Run>,
 }
 
 /// SLA events of one local day, stage, lead department and kind.
@@ -327,12 +329,7 @@ pub fn compute(
         .filter(|d| within(local_day(d.at, zone)))
     {
         *f.dead_by_reason.entry(d.code().to_string()).or_default() += 1;
-        // The file or topic, without line or offset.
-        let source = d
-            .source
-            .split_once(['/', ':'])
-            .map_or(d.source.as_str(), |(s, _)| s);
-        *f.dead_by_source.entry(source.to_string()).or_default() += 1;
+        *f.dead_by_source.entry(d.origin().to_string()).or_default() += 1;
     }
     f
 }

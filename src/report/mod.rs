@@ -5,8 +5,11 @@
 pub mod corrections;
 pub mod figures;
 pub mod html;
+pub mod meeting;
+pub mod runs;
 
 pub use figures::{Cause, Figures, Rows, SlaTally, compute, tally_sla};
+pub use meeting::{Meeting, Period, meeting};
 
 use crate::model::{ComplaintRow, DeadLetter, SlaEvent};
 use std::path::Path;
@@ -84,7 +87,7 @@ pub(crate) async fn fetch_query<T: serde::de::DeserializeOwned>(
 /// Reads the rows a replay wrote into `dir`, SLA events counted by local
 /// day in `zone`; causes come from the replay's input when it is there as
 /// `input.jsonl` (the demo puts it there), less the events that were
-/// dead-lettered.
+/// dead-lettered. Dead letters are masked as the analysts' view masks them.
 pub fn read_dir(dir: &Path, zone: chrono::FixedOffset) -> Result<Rows, ReportError> {
     let dead_letters = jsonl::<DeadLetter>(&dir.join("dead_letters.jsonl"))?;
     let refused: std::collections::HashSet<&str> =
@@ -110,18 +113,27 @@ pub fn read_dir(dir: &Path, zone: chrono::FixedOffset) -> Result<Rows, ReportErr
     let mut causes = causes;
     // A redelivered event is one cause.
     causes.dedup();
+    let masked = |d: DeadLetter| DeadLetter {
+        payload: crate::model::personal::mask_record(&d.payload),
+        reason: crate::model::personal::mask_record(&d.reason),
+        ..d
+    };
+    let sla_events = jsonl::<SlaEvent>(&dir.join("sla_events.jsonl"))?;
     Ok(Rows {
         zone,
         complaints: jsonl::<ComplaintRow>(&dir.join("complaints.jsonl"))?,
-        sla: figures::tally_sla(&jsonl::<SlaEvent>(&dir.join("sla_events.jsonl"))?, zone),
-        dead_letters,
+        sla: figures::tally_sla(&sla_events, zone),
+        runs: runs::runs_of(&sla_events),
+        dead_letters: dead_letters.into_iter().map(masked).collect(),
         causes,
     })
 }
 
 /// Reads the same rows from ClickHouse (`FINAL`: each row once) for the
-/// local days `from..=to` (all when `None`), padded a day either side for
-/// the zone; `compute` then keeps the period's. ClickHouse counts the SLA
+/// local days the page of `from..=to` needs (all when `None`; back to the
+/// trend's first day, [`meeting::reach`]), padded a day either side for
+/// the zone; `compute` then keeps each period's. Runs are read to the
+/// present: whether they ended is known only there. ClickHouse counts the SLA
 /// events by local day in `zone` itself (a year is millions of them).
 /// Events and dead letters come from their masked views, so the analyst
 /// role can make the report.
@@ -135,13 +147,14 @@ pub async fn read_clickhouse(
         crate::sink::clickhouse::client(cfg)?.with_database(&cfg.database),
         |c, (k, v)| c.with_setting(*k, *v),
     );
-    let [complaints, sla, dead_letters, causes] = clickhouse_reads(from, to, zone);
+    let [complaints, sla, dead_letters, causes, runs] = clickhouse_reads(from, to, zone);
     Ok(Rows {
         zone,
         complaints: fetch_rows(&client, &complaints.1).await?,
         sla: fetch_rows(&client, &sla.1).await?,
         dead_letters: fetch_rows(&client, &dead_letters.1).await?,
         causes: fetch_rows(&client, &causes.1).await?,
+        runs: fetch_rows(&client, &runs.1).await?,
     })
 }
 
@@ -154,14 +167,20 @@ pub const CLICKHOUSE_SETTINGS: [(&str, &str); 3] = [
     ("do_not_merge_across_partitions_select_final", "1"),
 ];
 
-/// The report's four reads from ClickHouse for the local days `from..=to`
-/// in `zone`, named: complaints, SLA tallies, dead letters, causes (the
-/// benchmark times them too).
+/// The report's reads from ClickHouse for the page of the local days
+/// `from..=to` in `zone`, named: complaints, SLA tallies, dead letters,
+/// causes, runs (the benchmark times them too).
 pub fn clickhouse_reads(
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
     zone: chrono::FixedOffset,
-) -> [(&'static str, String); 4] {
+) -> [(&'static str, String); 5] {
+    let from = meeting::reach(from, to).or(from);
+    let since = |column: &str| {
+        from.and_then(|d| d.pred_opt())
+            .map(|f| format!(" WHERE {column} >= toDateTime64('{f} 00:00:00', 3, 'UTC')"))
+            .unwrap_or_default()
+    };
     let window = |column: &str, also: &[&str]| {
         let mut w: Vec<String> = also.iter().map(|c| c.to_string()).collect();
         if let Some(f) = from.and_then(|d| d.pred_opt()) {
@@ -228,6 +247,7 @@ pub fn clickhouse_reads(
                 )
             },
         ),
+        ("runs", runs::clickhouse_sql(&since("at"))),
     ]
 }
 

@@ -24,6 +24,9 @@ struct PolicyFile {
     handle: Option<toml::Value>,
     report: Option<toml::Value>,
     confirm: Option<toml::Value>,
+    /// Percent per stage name; stages left out keep the default.
+    #[serde(default)]
+    compliance_targets: std::collections::BTreeMap<String, f64>,
 }
 
 fn default_skew() -> String {
@@ -118,6 +121,29 @@ fn at_most_a_day(name: &str, text: &str) -> Result<u64, String> {
     Ok(d.as_secs())
 }
 
+/// The `[compliance_targets]` table: a stage name and a percent in (0, 100].
+fn compliance_targets(
+    table: &std::collections::BTreeMap<String, f64>,
+) -> Result<[f64; Stage::COUNT], String> {
+    let mut out = SlaPolicy::default().compliance_targets;
+    for (name, pct) in table {
+        let Some(stage) = Stage::ALL.iter().find(|s| s.as_str() == name) else {
+            let names: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(format!(
+                "`compliance_targets.{name}` is not a stage; use {}",
+                names.join(", ")
+            ));
+        };
+        if !(*pct > 0.0 && *pct <= 100.0) {
+            return Err(format!(
+                "`compliance_targets.{name}` must be a percent in (0, 100], not {pct}"
+            ));
+        }
+        out[stage.index()] = *pct;
+    }
+    Ok(out)
+}
+
 /// Parses and validates the policy text.
 pub fn parse(text: &str) -> Result<SlaPolicy, String> {
     let file: PolicyFile = toml::from_str(text).map_err(|e| e.to_string())?;
@@ -165,7 +191,9 @@ pub fn parse(text: &str) -> Result<SlaPolicy, String> {
             "`max_event_bytes` must be between 1024 and {MAX_EVENT_BYTES_LIMIT}, not {max_event_bytes}"
         ));
     }
+    let compliance_targets = compliance_targets(&file.compliance_targets)?;
     Ok(SlaPolicy {
+        compliance_targets,
         targets,
         warning_share: file.warning_share,
         max_clock_skew: skew,
@@ -183,6 +211,22 @@ mod tests {
     fn shipped_policy_is_the_regulation() {
         let p = parse(crate::rules::embedded::SLA_TOML).unwrap();
         assert_eq!(p, SlaPolicy::default());
+    }
+
+    #[test]
+    fn compliance_targets_default_per_stage_and_are_percents() {
+        let shipped = crate::rules::embedded::SLA_TOML;
+        let (without, _) = shipped
+            .split_once("[compliance_targets]")
+            .expect("the shipped policy sets its targets");
+        let p = parse(&format!("{without}[compliance_targets]\nhandle = 80\n")).unwrap();
+        assert_eq!(p.compliance_target(Stage::Handle), 80.0);
+        let default = SlaPolicy::default().compliance_target(Stage::Acknowledge);
+        assert_eq!(p.compliance_target(Stage::Acknowledge), default);
+        let bad = parse(&format!("{without}[compliance_targets]\nhandle = 190\n")).unwrap_err();
+        assert!(bad.contains("compliance_targets.handle"), "{bad}");
+        let typo = parse(&format!("{without}[compliance_targets]\nhandel = 90\n")).unwrap_err();
+        assert!(typo.contains("not a stage"), "{typo}");
     }
 
     #[test]

@@ -49,15 +49,12 @@ pub fn mask_sql(column: &str) -> String {
     // No `?` anywhere: the client would take it for a bind placeholder.
     // Patterns go into SQL string literals, where a backslash is doubled.
     let sql = |pattern: &str| pattern.replace('\\', "\\\\");
+    // ClickHouse writes a replacement's group as `\1` where Rust's regex
+    // writes `$1`.
+    let field_mask = personal::CONTACT_FIELD_MASK.replace('$', "\\\\");
     let rules: [(String, &str); 4] = [
-        (
-            r#""customer"\\s*:\\s*\\{[^{}]*\\}"#.to_string(),
-            r#""customer":"***""#,
-        ),
-        (
-            r#""(name|phone|email)"\\s*:\\s*"([^"\\\\]|\\\\.)*""#.to_string(),
-            r#""\\1":"***""#,
-        ),
+        (sql(personal::CUSTOMER), personal::CUSTOMER_MASK),
+        (sql(personal::CONTACT_FIELD), &field_mask),
         (sql(personal::EMAIL), personal::EMAIL_MASK),
         (sql(personal::PHONE), personal::PHONE_MASK),
     ];
