@@ -6,8 +6,11 @@
 //! inserts succeeded; on an insert error the inserters are dropped, the
 //! loader backs off, and it reads again from the first offset of the failed
 //! batch. Every insert carries a token naming the offset ranges it covers,
-//! so a repeated insert is stored once; a re-read cut into other batches
-//! folds on the tables' deterministic sort keys (read with FINAL).
+//! so a repeated insert is stored once. The batch read again after a
+//! failure is cut at exactly the failed one's ranges ([`Redo`]), so it
+//! carries the same token; only a re-read that cannot be cut so (a
+//! partition moved to another instance meanwhile) folds on the tables'
+//! deterministic sort keys (read with FINAL).
 
 use crate::config::Config;
 use crate::core::{Accepted, Output, Refused, RejectCode};
@@ -97,6 +100,30 @@ struct Loader {
     batch: Batch,
     /// The records the batch holds: stored once it is inserted.
     covered: Covered,
+    /// After a failed insert: the batch being read again.
+    redo: Option<Redo>,
+}
+
+/// A failed batch read again: its exact ranges, so the repeat carries the
+/// same token and the server drops whatever part of it it had stored.
+/// Records beyond them (other partitions keep flowing) wait in `held`
+/// for the next batch.
+struct Redo {
+    ranges: Covered,
+    since: std::time::Instant,
+    held: Vec<OwnedMessage>,
+}
+
+/// How long a failed batch may take to be read again whole, and how many
+/// records may wait behind it; past either, it is stored as it stands.
+const REDO_DEADLINE: Duration = Duration::from_secs(30);
+const MAX_HELD: usize = 100_000;
+
+impl Redo {
+    /// Whether to give up cutting at the failed ranges.
+    fn expired(&self) -> bool {
+        self.since.elapsed() >= REDO_DEADLINE || self.held.len() >= MAX_HELD
+    }
 }
 
 /// How often the loader's lag gauge is set.
@@ -106,6 +133,47 @@ const LAG_EVERY: Duration = Duration::from_secs(1);
 const INSERT_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Loader {
+    /// Takes a record into the batch, or, while a failed batch is read
+    /// again, behind it when it lies beyond the failed ranges.
+    fn offer(&mut self, m: OwnedMessage) {
+        match &mut self.redo {
+            Some(r) if !r.ranges.contains(m.topic(), m.partition(), m.offset()) => r.held.push(m),
+            _ => self.take(&m),
+        }
+    }
+
+    /// Whether the batch is to be inserted now: the failed batch read
+    /// again whole (or given up on), else a limit reached.
+    fn ready(&self, limits: &Limits) -> bool {
+        match &self.redo {
+            Some(r) => r.ranges == self.covered || r.expired(),
+            None => !self.covered.is_empty() && self.batch.full(limits),
+        }
+    }
+
+    /// How long to wait for the next record.
+    fn wait(&self, limits: &Limits) -> Duration {
+        match &self.redo {
+            Some(r) => REDO_DEADLINE.saturating_sub(r.since.elapsed()),
+            None => self.batch.time_left(limits),
+        }
+    }
+
+    /// Ends a re-read: the records held behind it start the next batch.
+    fn end_redo(&mut self) {
+        if let Some(r) = self.redo.take() {
+            if r.ranges != self.covered {
+                tracing::info!(
+                    held = r.held.len(),
+                    "a failed batch could not be read again whole; its repeat folds at merges"
+                );
+            }
+            for m in r.held {
+                self.take(&m);
+            }
+        }
+    }
+
     fn take(&mut self, m: &OwnedMessage) {
         let source = self
             .topics
@@ -137,8 +205,13 @@ impl Loader {
 
     /// Inserts the batch, then stores the offsets it covers. On failure the
     /// inserters are dropped and the consumer is moved back to the batch's
-    /// first offsets, so the same records are read again.
+    /// first offsets (and the held records'), so the same records are read
+    /// again, and cut as they were.
     async fn store(&mut self) -> Result<(), String> {
+        // A batch given up on goes as it stands, with what waited behind it.
+        if self.redo.as_ref().is_some_and(|r| r.ranges != self.covered) {
+            self.end_redo();
+        }
         let tok = self.covered.token();
         metrics::histogram!("complaintflow_clickhouse_batch_rows").record(self.batch.rows() as f64);
         let inserted =
@@ -160,13 +233,25 @@ impl Loader {
             }
             Err(_) => {
                 metrics::counter!("complaintflow_clickhouse_errors_total").increment(1);
+                let mut again = self.covered.clone();
+                for m in self.redo.take().into_iter().flat_map(|r| r.held) {
+                    again.record(m.topic(), m.partition(), m.offset());
+                }
                 // Blocking seeks: the worker is handed off meanwhile.
-                tokio::task::block_in_place(|| self.covered.rewind(&self.consumer));
+                tokio::task::block_in_place(|| again.rewind(&self.consumer));
+                self.redo = Some(Redo {
+                    ranges: self.covered.clone(),
+                    since: std::time::Instant::now(),
+                    held: Vec::new(),
+                });
             }
         }
         self.batch.clear();
         self.covered = Covered::default();
         metrics::gauge!("complaintflow_clickhouse_pending_rows").set(0.0);
+        if inserted.is_ok() {
+            self.end_redo();
+        }
         inserted
     }
 }
@@ -195,6 +280,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
         warehouse: Warehouse::new(&cfg.clickhouse)?,
         batch: Batch::default(),
         covered: Covered::default(),
+        redo: None,
     };
     let mut backoff = Duration::from_millis(500);
     tracing::info!(group, database = %cfg.clickhouse.database, "clickhouse loader started");
@@ -204,7 +290,7 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
             last_lag = Some(std::time::Instant::now());
             loader.record_lag();
         }
-        let wait = loader.batch.time_left(&limits);
+        let wait = loader.wait(&limits);
         let msg = tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
@@ -216,12 +302,15 @@ pub async fn run(cfg: Config, cancel: CancellationToken) -> Result<(), LoadError
                 tracing::warn!(error = %e, "loader consumer error");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Ok(Ok(m)) => {
-                let m = m.detach();
-                loader.take(&m)
-            }
+            Ok(Ok(m)) => loader.offer(m.detach()),
         }
-        if loader.covered.is_empty() || !loader.batch.full(&limits) {
+        if !loader.ready(&limits) {
+            continue;
+        }
+        if loader.covered.is_empty() {
+            // Nothing of the failed batch came back (moved to another
+            // instance): what waited behind it goes on.
+            loader.end_redo();
             continue;
         }
         if let Err(e) = loader.store().await {

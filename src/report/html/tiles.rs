@@ -12,6 +12,9 @@ enum Better {
     Up,
     Down,
     Neither,
+    /// A reading at the report's time, not of a period: nothing to
+    /// compare it with.
+    Now,
 }
 
 /// A tile: value, change against the previous period, what it means.
@@ -50,6 +53,9 @@ impl Tile {
                     false => format!("{:+.0}", d),
                 };
                 format!("<em class=\"{class}\">{arrow} {amount} 较上期 vs previous</em>")
+            }
+            _ if matches!(self.better, Better::Now) => {
+                "<em class=\"flat\">– 截至当前 as of now, not compared</em>".to_string()
             }
             _ => "<em class=\"flat\">– 无上期 no previous period</em>".to_string(),
         };
@@ -150,7 +156,7 @@ pub(super) fn tiles(m: &Meeting) -> String {
             "即将超时 At risk now",
             (Some(m.at_risk.len() as f64), None),
             false,
-            Better::Down,
+            Better::Now,
             "在办且已过预警 open and past the warning (list below)",
         ),
     ];
