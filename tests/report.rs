@@ -106,6 +106,12 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
         ]
     );
 
+    // Summarised per category: how many causes, the most frequent first.
+    let technical = &f.causes_by_category["technical"];
+    assert_eq!(technical.0, 3);
+    assert_eq!(technical.1[0], ("光猫故障".to_string(), 2));
+    assert_eq!(f.causes_by_category["business"].0, 2);
+
     // The page: written by `report`, self-contained, every chart has bars.
     let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
         .args(["report", "--dir"])

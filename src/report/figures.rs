@@ -121,6 +121,8 @@ pub struct Figures {
     pub dead_by_source: BTreeMap<String, u64>,
     /// The ten most frequent causes with their complaint's category.
     pub top_causes: Vec<(String, String, u64)>,
+    /// Per category: the causes given, and the three most frequent.
+    pub causes_by_category: BTreeMap<String, (u64, Vec<(String, u64)>)>,
     /// Per lead department: complaints received, reopened, and each handled
     /// complaint's minutes from receipt to its (last) handling.
     pub by_lead: BTreeMap<String, LeadFigures>,
@@ -321,6 +323,13 @@ pub fn compute(
     let mut causes: Vec<(String, String, u64)> =
         causes.into_iter().map(|((c, k), n)| (c, k, n)).collect();
     causes.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    for (cause, cat, n) in &causes {
+        let (total, top) = f.causes_by_category.entry(cat.clone()).or_default();
+        *total += n;
+        if top.len() < 3 {
+            top.push((cause.clone(), *n));
+        }
+    }
     causes.truncate(10);
     f.top_causes = causes;
     for d in rows

@@ -189,6 +189,26 @@ fn causes_and_dead_letters(f: &Figures, names: &Names) -> String {
             })
             .collect();
         out.push_str(&bars("投诉原因 Top causes (分类 category)", &causes));
+        let rows: Vec<Vec<String>> = f
+            .causes_by_category
+            .iter()
+            .map(|(k, (total, top))| {
+                let top: Vec<String> = top
+                    .iter()
+                    .map(|(c, n)| format!("{c} {n} ({})", pct(*n, *total)))
+                    .collect();
+                vec![names.category_named(k), top.join("; "), total.to_string()]
+            })
+            .collect();
+        out.push_str("<h2>原因按分类 Causes by category</h2>");
+        out.push_str(&table(
+            &[
+                "category 分类",
+                "handled 已处理",
+                "most frequent causes 主要原因",
+            ],
+            &rows,
+        ));
     }
     let counted =
         |m: &BTreeMap<String, u64>, name: &dyn Fn(&str) -> String| -> Vec<(String, f64, String)> {
