@@ -77,8 +77,9 @@ impl Demo {
             &rules,
         )?;
         println!(
-            "\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)\nreport for the analysis meeting: {}",
+            "\nthe summary above covers every day replayed\noutputs in {}/ (decisions, sla_events, complaints, dead_letters .jsonl)\nreport for the analysis meeting of {first} – {last}, against the {} days before: {}",
             out.display(),
+            (last - first).num_days() + 1,
             page.display()
         );
         Ok(())
