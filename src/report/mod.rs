@@ -175,11 +175,27 @@ pub fn clickhouse_reads(
     to: Option<chrono::NaiveDate>,
     zone: chrono::FixedOffset,
 ) -> [(&'static str, String); 5] {
+    // The period padded a day either side for the zone: the breached runs
+    // the page lists (their deadlines).
+    let mut period: Vec<String> = Vec::new();
+    if let Some(f) = from.and_then(|d| d.pred_opt()) {
+        period.push(format!(
+            "deadline >= toDateTime64('{f} 00:00:00', 3, 'UTC')"
+        ));
+    }
+    if let Some(t) = to.and_then(|d| d.succ_opt()).and_then(|d| d.succ_opt()) {
+        period.push(format!("deadline < toDateTime64('{t} 00:00:00', 3, 'UTC')"));
+    }
+    let breached_within = match period.is_empty() {
+        true => "1".to_string(),
+        false => period.join(" AND "),
+    };
     let from = meeting::reach(from, to).or(from);
     let since = |column: &str| {
         from.and_then(|d| d.pred_opt())
-            .map(|f| format!(" WHERE {column} >= toDateTime64('{f} 00:00:00', 3, 'UTC')"))
-            .unwrap_or_default()
+            .map_or("1".to_string(), |f| {
+                format!("{column} >= toDateTime64('{f} 00:00:00', 3, 'UTC')")
+            })
     };
     let window = |column: &str, also: &[&str]| {
         let mut w: Vec<String> = also.iter().map(|c| c.to_string()).collect();
@@ -247,7 +263,7 @@ pub fn clickhouse_reads(
                 )
             },
         ),
-        ("runs", runs::clickhouse_sql(&since("at"))),
+        ("runs", runs::clickhouse_sql(&since("at"), &breached_within)),
     ]
 }
 
