@@ -145,9 +145,16 @@ pub fn meeting(
         };
     };
     let figures = |p: Period| compute(rows, Some(p.from), Some(p.to), now);
-    let previous = period.previous().map(figures).filter(|f| f.complaints > 0);
+    // Only a period given whole has a previous one and a trend before it:
+    // ClickHouse is read back that far only then (`reach`).
+    let given = from.is_some() && to.is_some();
+    let previous = period
+        .previous()
+        .filter(|_| given)
+        .map(figures)
+        .filter(|f| f.complaints > 0);
     let first_day = period_of(rows, None, None).map(|p| p.from);
-    let (points, weekly) = trend_points(period, from.is_some(), first_day);
+    let (points, weekly) = trend_points(period, given, first_day);
     let local = |t: Timestamp| t.with_timezone(&rows.zone).date_naive();
     let by_id: std::collections::HashMap<&str, &ComplaintRow> = rows
         .complaints
