@@ -201,10 +201,7 @@ async fn replay_into_clickhouse_twice_stores_every_row_once_and_the_queries_give
         complaintflow::report::meeting(&replayed, from, to, at),
     );
     let lists = |m: &complaintflow::report::Meeting| {
-        let with_id = |runs: &[(
-            complaintflow::report::runs::Run,
-            Option<complaintflow::model::ComplaintRow>,
-        )]| {
+        let with_id = |runs: &[complaintflow::report::meeting::Listed]| {
             runs.iter()
                 .map(|(r, c)| format!("{r:?} {:?}", c.as_ref().map(|c| &c.complaint_id)))
                 .collect::<Vec<_>>()

@@ -112,15 +112,19 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
     assert_eq!(technical.1[0], ("光猫故障".to_string(), 2));
     assert_eq!(f.causes_by_category["business"].0, 2);
 
-    // The page: written by `report`, self-contained, every chart has bars.
-    let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
-        .args(["report", "--dir"])
-        .arg(dir.path())
-        .args(["--from", "2026-03-02", "--to", "2026-03-03"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    // The page of `from..=to`, as `report` writes it.
+    let page_of = |from: &str, to: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
+            .args(["report", "--dir"])
+            .arg(dir.path())
+            .args(["--from", from, "--to", to])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(dir.path().join("report.html")).unwrap()
+    };
+    // The page: self-contained, every chart has bars.
+    let page = page_of("2026-03-02", "2026-03-03");
     // Self-contained: the script is inline, nothing is fetched.
     assert!(
         !page.contains("<script src") && !page.contains("http://") && !page.contains("https://")
@@ -178,14 +182,7 @@ fn the_report_of_the_meeting_fixture_gives_the_meeting_numbers() {
     assert!(page.contains("class=\"bad\"/><text x=\""));
 
     // A day against the day before: three complaints, then two.
-    let o = Command::new(env!("CARGO_BIN_EXE_complaintflow"))
-        .args(["report", "--dir"])
-        .arg(dir.path())
-        .args(["--from", "2026-03-03", "--to", "2026-03-03"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let page = page_of("2026-03-03", "2026-03-03");
     assert!(
         page.contains("对比上期 vs previous 2026-03-02 – 2026-03-02"),
         "header names the previous day"

@@ -47,9 +47,10 @@ pub fn reach(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Option<NaiveDate
     to.checked_sub_signed(TimeDelta::days(span - 1))
 }
 
-/// The page's content.
+/// The page's content. Its lists borrow the rows: a year's page lists
+/// hundreds of thousands of runs, of which it shows a few hundred.
 #[derive(Debug)]
-pub struct Meeting {
+pub struct Meeting<'r> {
     /// `None` when the rows hold no complaint and no period was given.
     pub period: Option<Period>,
     /// The time open complaints are aged at.
@@ -61,14 +62,17 @@ pub struct Meeting {
     pub trend: Vec<(Period, Figures)>,
     pub weekly: bool,
     /// Runs breached in the period (by deadline), with their complaint.
-    pub breached: Vec<(Run, Option<ComplaintRow>)>,
+    pub breached: Vec<Listed<'r>>,
     /// Complaints received in the period and reopened.
-    pub reopened: Vec<ComplaintRow>,
+    pub reopened: Vec<&'r ComplaintRow>,
     /// The period's dead letters, newest first.
-    pub dead_letters: Vec<DeadLetter>,
+    pub dead_letters: Vec<&'r DeadLetter>,
     /// Runs past their warning and still running at `now`, by deadline.
-    pub at_risk: Vec<(Run, Option<ComplaintRow>)>,
+    pub at_risk: Vec<Listed<'r>>,
 }
+
+/// A listed run with its complaint, when the rows read hold it.
+pub type Listed<'r> = (&'r Run, Option<&'r ComplaintRow>);
 
 /// The period: `from..=to` as given, an open end taken from the rows'
 /// first or last day of receipt.
@@ -129,7 +133,7 @@ pub fn meeting(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     now: Timestamp,
-) -> Meeting {
+) -> Meeting<'_> {
     let Some(period) = period_of(rows, from, to) else {
         return Meeting {
             period: None,
@@ -161,17 +165,11 @@ pub fn meeting(
         .iter()
         .map(|c| (c.complaint_id.as_str(), c))
         .collect();
-    let with_complaint = |r: &Run| {
-        (
-            r.clone(),
-            by_id.get(r.complaint_id.as_str()).map(|c| (*c).clone()),
-        )
-    };
-    let mut dead_letters: Vec<DeadLetter> = rows
+    let complaint_of = |r: &Run| by_id.get(r.complaint_id.as_str()).copied();
+    let mut dead_letters: Vec<&DeadLetter> = rows
         .dead_letters
         .iter()
         .filter(|d| period.contains(local(d.at)))
-        .cloned()
         .collect();
     dead_letters.sort_by(|a, b| (b.at, &b.source).cmp(&(a.at, &a.source)));
     Meeting {
@@ -183,20 +181,19 @@ pub fn meeting(
             .runs
             .iter()
             .filter(|r| r.breached && period.contains(local(r.deadline)))
-            .map(with_complaint)
+            .map(|r| (r, complaint_of(r)))
             .collect(),
         reopened: rows
             .complaints
             .iter()
             .filter(|c| c.cycle > 0 && period.contains(local(c.received_at)))
-            .cloned()
             .collect(),
         dead_letters,
         at_risk: rows
             .runs
             .iter()
             .filter(|r| r.at_risk())
-            .map(with_complaint)
+            .map(|r| (r, complaint_of(r)))
             .collect(),
         period: Some(period),
         now,

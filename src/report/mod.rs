@@ -175,38 +175,13 @@ pub fn clickhouse_reads(
     to: Option<chrono::NaiveDate>,
     zone: chrono::FixedOffset,
 ) -> [(&'static str, String); 5] {
-    // The period padded a day either side for the zone: the breached runs
-    // the page lists (their deadlines).
-    let mut period: Vec<String> = Vec::new();
-    if let Some(f) = from.and_then(|d| d.pred_opt()) {
-        period.push(format!(
-            "deadline >= toDateTime64('{f} 00:00:00', 3, 'UTC')"
-        ));
-    }
-    if let Some(t) = to.and_then(|d| d.succ_opt()).and_then(|d| d.succ_opt()) {
-        period.push(format!("deadline < toDateTime64('{t} 00:00:00', 3, 'UTC')"));
-    }
-    let breached_within = match period.is_empty() {
-        true => "1".to_string(),
-        false => period.join(" AND "),
-    };
+    // The breached runs the page lists: the period's deadlines.
+    let breached_within = padded("deadline", from, to).unwrap_or_else(|| "1".into());
     let from = meeting::reach(from, to).or(from);
-    let since = |column: &str| {
-        from.and_then(|d| d.pred_opt())
-            .map_or("1".to_string(), |f| {
-                format!("{column} >= toDateTime64('{f} 00:00:00', 3, 'UTC')")
-            })
-    };
+    let since = |column: &str| padded(column, from, None).unwrap_or_else(|| "1".into());
     let window = |column: &str, also: &[&str]| {
         let mut w: Vec<String> = also.iter().map(|c| c.to_string()).collect();
-        if let Some(f) = from.and_then(|d| d.pred_opt()) {
-            w.push(format!(
-                "{column} >= toDateTime64('{f} 00:00:00', 3, 'UTC')"
-            ));
-        }
-        if let Some(t) = to.and_then(|d| d.succ_opt()).and_then(|d| d.succ_opt()) {
-            w.push(format!("{column} < toDateTime64('{t} 00:00:00', 3, 'UTC')"));
-        }
+        w.extend(padded(column, from, to));
         if w.is_empty() {
             String::new()
         } else {
@@ -265,6 +240,25 @@ pub fn clickhouse_reads(
         ),
         ("runs", runs::clickhouse_sql(&since("at"), &breached_within)),
     ]
+}
+
+/// SQL that holds when `column` (UTC) falls on the days `from..=to`
+/// padded a day either side, so that any zone's local days are inside
+/// (`None` when both ends are open).
+fn padded(
+    column: &str,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> Option<String> {
+    let from = from
+        .and_then(|d| d.pred_opt())
+        .map(|f| format!("{column} >= toDateTime64('{f} 00:00:00', 3, 'UTC')"));
+    let to = to
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| d.succ_opt())
+        .map(|t| format!("{column} < toDateTime64('{t} 00:00:00', 3, 'UTC')"));
+    let both: Vec<String> = from.into_iter().chain(to).collect();
+    (!both.is_empty()).then(|| both.join(" AND "))
 }
 
 /// SQL that holds when `time` falls on the local days `from..=to` in

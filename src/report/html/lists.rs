@@ -6,7 +6,6 @@
 use super::{Names, esc};
 use crate::model::{ComplaintRow, DeadLetter, Timestamp};
 use crate::report::meeting::Meeting;
-use crate::report::runs::Run;
 use std::fmt::Write;
 
 /// Rows shown per list; the rest are counted, not shown.
@@ -109,12 +108,12 @@ fn complaint_cells(c: Option<&ComplaintRow>, names: &Names) -> [Cell; 2] {
 
 /// Open runs past their warning, by lead department then deadline.
 pub(crate) fn at_risk(m: &Meeting, names: &Names) -> String {
-    let mut runs: Vec<&(Run, Option<ComplaintRow>)> = m.at_risk.iter().collect();
+    let mut runs = m.at_risk.clone();
     runs.sort_by(|a, b| a.0.lead_department.cmp(&b.0.lead_department));
     let rows = runs
         .into_iter()
         .map(|(r, c)| {
-            let [channel, category] = complaint_cells(c.as_ref(), names);
+            let [channel, category] = complaint_cells(c, names);
             vec![
                 names.department(&r.lead_department).into(),
                 r.complaint_id.as_str().into(),
@@ -148,7 +147,7 @@ pub(crate) fn breached(m: &Meeting, names: &Names) -> String {
         .breached
         .iter()
         .map(|(r, c)| {
-            let [channel, category] = complaint_cells(c.as_ref(), names);
+            let [channel, category] = complaint_cells(*c, names);
             let state = match r.ended_at {
                 Some(_) => "ended 已完成",
                 None => "running 未完成",
@@ -221,7 +220,7 @@ pub(crate) fn reopened(m: &Meeting, names: &Names) -> String {
 }
 
 /// The period's dead letters, masked (the analysts' view's masking).
-pub(crate) fn dead_letters(letters: &[DeadLetter], names: &Names) -> String {
+pub(crate) fn dead_letters(letters: &[&DeadLetter], names: &Names) -> String {
     let rows = letters
         .iter()
         .map(|d| {
