@@ -355,11 +355,12 @@ async fn the_progress_api_answers_as_the_analyst_with_masked_data() {
     let url = server.url();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("meeting.jsonl");
-    // M9 (important: "一整天"): acknowledged and routed at 09:04, so its
+    // M9 (important: the adapter says several users are affected, a fact
+    // no text model overrides): acknowledged and routed at 09:04, so its
     // first answer is due 12 h later, 21:04 (Beijing time).
     let mut lines = input_with_personal_data();
     lines.push(format!(
-        r#"{{"event_id":"M9-r","type":"complaint.received","complaint_id":"M9","occurred_at":"2026-03-03T09:00:00+08:00","channel":"web","customer":{{"id":"K9","name":"王小明"}},"description":"宽带断网一整天了 联系我{PHONE_IN_TEXT}"}}"#
+        r#"{{"event_id":"M9-r","type":"complaint.received","complaint_id":"M9","occurred_at":"2026-03-03T09:00:00+08:00","channel":"web","customer":{{"id":"K9","name":"王小明"}},"impact":"multiple","description":"宽带断网一整天了 联系我{PHONE_IN_TEXT}"}}"#
     ));
     lines.push(r#"{"event_id":"M9-a","type":"complaint.acknowledged","complaint_id":"M9","occurred_at":"2026-03-03T09:04:00+08:00"}"#.into());
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();

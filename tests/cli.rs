@@ -175,7 +175,7 @@ fn rules_check_and_test_pass_on_the_shipped_rules() {
         "a frozen case's miss is shown"
     );
     assert!(
-        text.contains("model alone (naive Bayes, 5-fold cross-validation on the tuning part)"),
+        text.contains("model alone (naive Bayes for category and lead, logistic regression for priority; 5-fold cross-validation on the tuning part)"),
         "{text}"
     );
 }
@@ -187,6 +187,8 @@ fn rules_learn_trains_from_a_corpus_file_and_never_from_the_frozen_part() {
     let rules = dir.path().to_str().unwrap();
     let root = env!("CARGO_MANIFEST_DIR");
     let before = std::fs::read_to_string(dir.path().join("model.json")).unwrap();
+    // A model of the earlier 209 alone is too sure of wrong priorities: the
+    // fixtures refuse it and the ruleset keeps its model.
     let o = bin(&[
         "rules",
         "learn",
@@ -194,12 +196,38 @@ fn rules_learn_trains_from_a_corpus_file_and_never_from_the_frozen_part() {
         "--corpus",
         &format!("{root}/rules/corpus/complaints.jsonl"),
     ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("fixture case(s) fail;") && err.contains("is unchanged"),
+        "{err}"
+    );
+    assert_eq!(
+        before,
+        std::fs::read_to_string(dir.path().join("model.json")).unwrap()
+    );
+    // The tuning part without its newest file: another model, and a good one.
+    let mut args = vec!["rules".to_string(), "learn".into(), rules.into()];
+    for f in [
+        "complaints",
+        "tuning",
+        "tuning-2",
+        "tuning-3",
+        "tuning-4",
+        "tuning-5",
+        "tuning-6",
+    ] {
+        args.push("--corpus".into());
+        args.push(format!("{root}/rules/corpus/{f}.jsonl"));
+    }
+    let o = bin(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let learned = stdout(&o);
     assert!(learned.contains("trained on 209 from "), "{learned}");
+    assert!(learned.contains("trained on 300 from "), "{learned}");
     let after = std::fs::read_to_string(dir.path().join("model.json")).unwrap();
     assert_ne!(before, after);
-    assert!(after.contains("\"format\": \"complaintflow-naive-bayes/1\""));
+    assert!(after.contains("\"format\": \"complaintflow-text-model/2\""));
     // The new model is part of the ruleset: check takes it, with the
     // version `learn` announced.
     let check = bin(&["rules", "check", rules]);
@@ -245,11 +273,11 @@ fn a_corrupt_or_foreign_model_is_refused_with_the_reason() {
     assert!(err.contains("model.json: not a model file"), "{err}");
     std::fs::write(
         &model,
-        good.replace("complaintflow-naive-bayes/1", "complaintflow-naive-bayes/9"),
+        good.replace("complaintflow-text-model/2", "complaintflow-naive-bayes/1"),
     )
     .unwrap();
     let err = String::from_utf8_lossy(&bin(&["rules", "check", rules]).stderr).into_owned();
-    assert!(err.contains("format `complaintflow-naive-bayes/9`, but this complaintflow reads `complaintflow-naive-bayes/1`"), "{err}");
+    assert!(err.contains("format `complaintflow-naive-bayes/1`, but this complaintflow reads `complaintflow-text-model/2`: retrain it"), "{err}");
     // Without a model, the shipped rules fail their fixtures and say why.
     std::fs::remove_file(&model).unwrap();
     let o = bin(&["rules", "check", rules]);

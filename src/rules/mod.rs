@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod engine;
 pub mod fixtures;
 pub mod keywords;
+pub mod logistic;
 pub mod memo;
 pub mod model;
 pub mod policy;

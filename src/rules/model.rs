@@ -1,24 +1,28 @@
 //! `rules/model.json`: a text classifier learned from labelled complaints
-//! (`complaintflow rules learn`): multinomial naive Bayes over a
-//! complaint's words and the character pairs of its Chinese text, with a
-//! head each for the category, the lead department and the priority. Rules read its
-//! answer as `c.model` and weigh it beside the keyword evidence.
+//! (`complaintflow rules learn`) over a complaint's words, its word pairs
+//! and runs of its Chinese text: multinomial naive Bayes heads for the
+//! category and the lead department (character pairs), and a logistic
+//! regression head for the priority (single characters to triples,
+//! `rules::logistic`). Rules read its answer as `c.model`
+//! and weigh it beside the keyword evidence.
 //!
-//! The file holds counts, not probabilities: it is exact, diffable and
-//! small, and the probabilities follow from it when it is loaded. A file of
-//! another format version is refused, like any unreadable rule file.
+//! The file holds counts and integer weights, not probabilities: it is
+//! exact, diffable and small, and the probabilities follow from it when it
+//! is loaded. A file of another format version is refused, like any
+//! unreadable rule file.
 
+use super::logistic::{self, LogisticFile};
 use super::words::{Segmenter, Words, han_runs};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
 /// The format this build reads and writes.
-pub const FORMAT: &str = "complaintflow-naive-bayes/1";
+pub const FORMAT: &str = "complaintflow-text-model/2";
 /// The file in a rules directory.
 pub const FILE: &str = "model.json";
-/// The heads every model has.
-pub const HEADS: [&str; 3] = ["category", "lead_department", "priority"];
+/// The naive Bayes heads every model has (the priority head is logistic).
+pub const HEADS: [&str; 2] = ["category", "lead_department"];
 /// Additive smoothing of feature counts.
 const ALPHA: f64 = 0.1;
 /// Confidences are given in steps of this, so that decisions remembered by
@@ -34,6 +38,7 @@ pub struct ModelFile {
     /// What it was trained on, for people: sources and example counts.
     pub trained_on: BTreeMap<String, usize>,
     pub heads: BTreeMap<String, HeadCounts>,
+    pub priority: LogisticFile,
 }
 
 /// One head's counts: per class, the documents and, per feature, the
@@ -86,7 +91,21 @@ pub struct Model {
     /// Row of each feature the model knows, by key.
     index: FxHashMap<u64, u32>,
     /// In the order of [`HEADS`].
-    heads: [Head; 3],
+    heads: [Head; 2],
+    priority: Logistic,
+}
+
+/// The priority head ready to predict.
+#[derive(Debug, Clone)]
+struct Logistic {
+    classes: Vec<rhai::ImmutableString>,
+    bias: Vec<f64>,
+    /// Per feature row of the model's index, one weight per class with the
+    /// feature's rarity folded in (0 for a feature this head never had).
+    weights: Vec<f64>,
+    /// Per feature row, the feature's rarity (0 when the head lacks it), for
+    /// scaling a complaint's features to unit length.
+    rarity: Vec<f64>,
 }
 
 /// A head of the model, by its place in [`HEADS`].
@@ -97,11 +116,28 @@ pub enum HeadName {
     Priority = 2,
 }
 
+/// Which Chinese character runs a feature list has: the naive Bayes
+/// heads read pairs only, the priority head single characters to triples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grams {
+    Pairs,
+    OneToThree,
+}
+
+impl Grams {
+    fn lengths(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Grams::Pairs => 2..=2,
+            Grams::OneToThree => 1..=3,
+        }
+    }
+}
+
 /// Calls `f` with each feature of a text: its words, its pairs of words in
-/// a clause and the character pairs of its Chinese runs (repeats included;
-/// callers count each once). One buffer is reused, so predicting allocates
-/// nothing per feature.
-fn each_feature(words: &Words, lower_text: &str, mut f: impl FnMut(&str)) {
+/// a clause and the character runs of `grams` of its Chinese text (repeats
+/// included; callers count each once). One buffer is reused, so predicting
+/// allocates nothing per feature.
+fn each_feature(words: &Words, lower_text: &str, grams: Grams, mut f: impl FnMut(&str)) {
     let mut buf = String::with_capacity(64);
     let mut emit = |parts: &[&str], buf: &mut String| {
         buf.clear();
@@ -121,24 +157,36 @@ fn each_feature(words: &Words, lower_text: &str, mut f: impl FnMut(&str)) {
         previous = Some(w);
     }
     for run in han_runs(lower_text) {
-        let mut chars = run.char_indices().peekable();
-        while let Some((i, _)) = chars.next() {
-            let Some(&(j, c)) = chars.peek() else { break };
-            emit(&["c:", &run[i..j + c.len_utf8()]], &mut buf);
+        // The last four character boundaries, newest last: the run of the
+        // last `n` characters starts `n` boundaries back.
+        let mut bounds = [0usize; 4];
+        let ends = run.char_indices().skip(1).map(|(i, _)| i);
+        for (seen, end) in ends.chain([run.len()]).enumerate() {
+            bounds.rotate_left(1);
+            bounds[3] = end;
+            for n in grams.lengths().filter(|n| *n <= seen + 1) {
+                emit(&["c:", &run[bounds[3 - n]..end]], &mut buf);
+            }
         }
     }
 }
 
-/// The features of a text, each once, as the model file names them.
-pub fn features(words: &Words, lower_text: &str) -> Vec<String> {
+/// The features of a text that `grams` selects, each once, as the model
+/// file names them.
+fn features_of(words: &Words, lower_text: &str, grams: Grams) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    each_feature(words, lower_text, |f| {
+    each_feature(words, lower_text, grams, |f| {
         if seen.insert(f.to_string()) {
             out.push(f.to_string());
         }
     });
     out
+}
+
+/// The naive Bayes heads' features of a text, each once.
+pub fn features(words: &Words, lower_text: &str) -> Vec<String> {
+    features_of(words, lower_text, Grams::Pairs)
 }
 
 /// A feature's key in a loaded model.
@@ -235,12 +283,74 @@ impl Head {
                 |acc, (i, &s)| if s > acc.1 { (i, s) } else { acc },
             );
         let total: f64 = scores.iter().map(|s| (s - top).exp()).sum();
-        let p = 1.0 / total;
-        Answer {
-            class: self.classes[best].clone(),
-            // Whole steps divided once: 19 / 20 is exactly 0.95.
-            confidence: (p / CONFIDENCE_STEP).floor() / (1.0 / CONFIDENCE_STEP).round(),
+        answer(&self.classes[best], 1.0 / total)
+    }
+}
+
+/// A class with its probability rounded down to [`CONFIDENCE_STEP`].
+fn answer(class: &rhai::ImmutableString, p: f64) -> Answer {
+    Answer {
+        class: class.clone(),
+        // Whole steps divided once: 19 / 20 is exactly 0.95.
+        confidence: (p / CONFIDENCE_STEP).floor() / (1.0 / CONFIDENCE_STEP).round(),
+    }
+}
+
+impl Logistic {
+    fn compile(file: &LogisticFile, index: &FxHashMap<u64, u32>) -> Result<Logistic, String> {
+        let k = file.classes.len();
+        if k == 0 || file.bias.len() != k || file.documents == 0 {
+            return Err(
+                "priority head: classes, biases and documents disagree or are empty".into(),
+            );
         }
+        let unit = |w: i32| f64::from(w) / logistic::SCALE;
+        let mut weights = vec![0.0; index.len() * k];
+        let mut rarity = vec![0.0; index.len()];
+        for (f, row) in &file.features {
+            let (Some((&documents, w)), true) = (row.split_first(), row.len() == k + 1) else {
+                return Err(format!(
+                    "priority head: feature `{f}` has {} numbers, not its documents and {k} weights",
+                    row.len()
+                ));
+            };
+            let documents = u32::try_from(documents)
+                .ok()
+                .filter(|d| (1..=file.documents).contains(d))
+                .ok_or_else(|| format!("priority head: feature `{f}` in {documents} documents"))?;
+            let i = index[&key(f)] as usize;
+            rarity[i] = logistic::rarity(file.documents, documents);
+            for (slot, w) in weights[i * k..(i + 1) * k].iter_mut().zip(w) {
+                *slot = unit(*w) * rarity[i];
+            }
+        }
+        Ok(Logistic {
+            classes: file.classes.iter().map(|c| c.as_str().into()).collect(),
+            bias: file.bias.iter().map(|b| unit(*b)).collect(),
+            weights,
+            rarity,
+        })
+    }
+
+    fn answer(&self, rows: &[u32]) -> Answer {
+        let k = self.classes.len();
+        let mut p = vec![0.0; k];
+        let mut length = 0.0;
+        for &r in rows {
+            let r = r as usize;
+            length += self.rarity[r] * self.rarity[r];
+            for (s, w) in p.iter_mut().zip(&self.weights[r * k..(r + 1) * k]) {
+                *s += w;
+            }
+        }
+        // The features' values are their rarities scaled to unit length.
+        let length = if length > 0.0 { length.sqrt() } else { 1.0 };
+        for (s, b) in p.iter_mut().zip(&self.bias) {
+            *s = *s / length + b;
+        }
+        logistic::softmax(&mut p);
+        let best = (0..k).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+        answer(&self.classes[best], p[best])
     }
 }
 
@@ -253,13 +363,15 @@ impl ModelFile {
     ) -> ModelFile {
         let mut category = HeadCounts::default();
         let mut lead = HeadCounts::default();
-        let mut priority = HeadCounts::default();
+        let mut priority = Vec::with_capacity(examples.len());
         for e in examples {
             let text = e.text.to_lowercase();
-            let f = features(&segmenter.words(&text), &text);
+            let words = segmenter.words(&text);
+            let f = features(&words, &text);
             category.add(&e.category, &f);
             lead.add(&e.lead_department, &f);
-            priority.add(&e.priority, &f);
+            let all = features_of(&words, &text, Grams::OneToThree);
+            priority.push((all, e.priority.clone()));
         }
         ModelFile {
             format: FORMAT.to_string(),
@@ -267,8 +379,8 @@ impl ModelFile {
             heads: BTreeMap::from([
                 (HEADS[0].to_string(), category),
                 (HEADS[1].to_string(), lead),
-                (HEADS[2].to_string(), priority),
             ]),
+            priority: logistic::train(&priority),
         }
     }
 
@@ -303,7 +415,18 @@ impl ModelFile {
             let sep = if i == 0 { "\n" } else { ",\n" };
             out.push_str(&format!("{sep}{}:{}", js(f), js(row)));
         }
-        out.push_str("\n  }\n}\n");
+        let p = &self.priority;
+        out.push_str(&format!(
+            "\n  }},\n  \"priority\": {{\n    \"classes\": {},\n    \"documents\": {},\n    \"bias\": {},\n    \"features\": {{",
+            js(&p.classes),
+            p.documents,
+            js(&p.bias)
+        ));
+        for (i, (f, w)) in p.features.iter().enumerate() {
+            let sep = if i == 0 { "\n" } else { ",\n" };
+            out.push_str(&format!("{sep}{}:{}", js(f), js(w)));
+        }
+        out.push_str("\n    }\n  }\n}\n");
         out
     }
 
@@ -341,6 +464,7 @@ impl ModelFile {
             format: stored.format,
             trained_on: stored.trained_on,
             heads,
+            priority: stored.priority,
         })
     }
 }
@@ -353,6 +477,9 @@ struct Stored {
     trained_on: BTreeMap<String, usize>,
     heads: BTreeMap<String, StoredHead>,
     features: BTreeMap<String, Vec<Vec<u32>>>,
+    /// Absent in files of other formats (refused by version, not here).
+    #[serde(default)]
+    priority: LogisticFile,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -378,11 +505,10 @@ impl Model {
             ));
         }
         let mut index = FxHashMap::default();
-        for h in file.heads.values() {
-            for f in h.features.keys() {
-                let next = index.len() as u32;
-                index.entry(key(f)).or_insert(next);
-            }
+        let names = file.heads.values().flat_map(|h| h.features.keys());
+        for f in names.chain(file.priority.features.keys()) {
+            let next = index.len() as u32;
+            index.entry(key(f)).or_insert(next);
         }
         let head = |name: &str| {
             file.heads
@@ -391,7 +517,8 @@ impl Model {
                 .compile(name, &index)
         };
         Ok(Model {
-            heads: [head(HEADS[0])?, head(HEADS[1])?, head(HEADS[2])?],
+            heads: [head(HEADS[0])?, head(HEADS[1])?],
+            priority: Logistic::compile(&file.priority, &index)?,
             index,
         })
     }
@@ -403,7 +530,7 @@ impl Model {
         // Looked up first, then made unique: most of a text's features are
         // unknown to the model, so fewer rows than keys are sorted.
         let mut rows = Vec::with_capacity(words.len() * 2 + lower_text.len() / 3);
-        each_feature(words, lower_text, |f| {
+        each_feature(words, lower_text, Grams::OneToThree, |f| {
             if let Some(&row) = self.index.get(&key(f)) {
                 rows.push(row);
             }
@@ -415,7 +542,11 @@ impl Model {
 
     /// One head's answer for the feature rows of a complaint.
     pub fn answer(&self, head: HeadName, rows: &[u32]) -> Answer {
-        self.heads[head as usize].answer(rows)
+        match head {
+            HeadName::Category => self.heads[0].answer(rows),
+            HeadName::LeadDepartment => self.heads[1].answer(rows),
+            HeadName::Priority => self.priority.answer(rows),
+        }
     }
 
     /// Every head's answer for a complaint's words and lower-case text.
@@ -503,6 +634,42 @@ mod tests {
     }
 
     #[test]
+    fn the_priority_head_reads_character_runs_and_refuses_bad_rows() {
+        let s = Segmenter::with_words([]);
+        let example = |text: String, priority: &str| Example {
+            text,
+            category: "technical".into(),
+            lead_department: "technical".into(),
+            priority: priority.into(),
+        };
+        let mut examples = Vec::new();
+        for place in ["东区", "西区", "南区"] {
+            examples.push(example(format!("{place}整栋楼都断网了"), "urgent"));
+            examples.push(example(format!("{place}我家宽带断网了"), "general"));
+        }
+        let mut file = ModelFile::train(&examples, &s, BTreeMap::new());
+        // Triples are the priority head's alone; the other heads read pairs.
+        assert!(file.priority.features.contains_key("c:整栋楼"));
+        assert!(!file.heads["category"].features.contains_key("c:整栋楼"));
+        let m = Model::parse(&file.to_json()).unwrap();
+        let p = |t: &str| m.predict(&s.words(t), t).priority;
+        assert_eq!(p("北区整栋楼断网").class, "urgent");
+        assert_eq!(p("北区我家宽带断网").class, "general");
+        assert!(p("北区整栋楼断网").confidence > 0.5);
+        file.priority.features.insert("c:整栋楼".into(), vec![3, 1]);
+        let err = Model::parse(&file.to_json()).unwrap_err();
+        assert!(
+            err.contains("has 2 numbers, not its documents and 2 weights"),
+            "{err}"
+        );
+        file.priority
+            .features
+            .insert("c:整栋楼".into(), vec![0, 1, 1]);
+        let err = Model::parse(&file.to_json()).unwrap_err();
+        assert!(err.contains("in 0 documents"), "{err}");
+    }
+
+    #[test]
     fn the_file_round_trips_and_other_formats_are_refused() {
         let s = Segmenter::with_words([]);
         let file = ModelFile::train(
@@ -514,7 +681,7 @@ mod tests {
         assert_eq!(back, file);
         let other = file
             .to_json()
-            .replace(FORMAT, "complaintflow-naive-bayes/0");
+            .replace(FORMAT, "complaintflow-naive-bayes/1");
         assert!(Model::parse(&other).unwrap_err().contains("retrain"));
         assert!(Model::parse("{\"format\": 1").is_err());
         let no_head = file.to_json().replace("\"lead_department\"", "\"lead\"");
