@@ -92,6 +92,9 @@ pub struct Model {
     index: FxHashMap<u64, u32>,
     /// In the order of [`HEADS`].
     heads: [Head; 2],
+    /// Rows below this are the naive Bayes heads' features; the priority
+    /// head's own come after.
+    bayes_rows: u32,
     priority: Logistic,
 }
 
@@ -133,26 +136,21 @@ impl Grams {
     }
 }
 
-/// Calls `f` with each feature of a text: its words, its pairs of words in
-/// a clause and the character runs of `grams` of its Chinese text (repeats
-/// included; callers count each once). One buffer is reused, so predicting
-/// allocates nothing per feature.
-fn each_feature(words: &Words, lower_text: &str, grams: Grams, mut f: impl FnMut(&str)) {
-    let mut buf = String::with_capacity(64);
-    let mut emit = |parts: &[&str], buf: &mut String| {
-        buf.clear();
-        for p in parts {
-            buf.push_str(p);
-        }
-        if buf.len() <= MAX_FEATURE_BYTES {
-            f(buf);
+/// Calls `f` with each feature of a text, as the parts its name is made
+/// of: its words, its pairs of words in a clause and the character runs of
+/// `grams` of its Chinese text (repeats included; callers count each once).
+/// Predicting hashes the parts where they lie and allocates nothing.
+fn each_feature(words: &Words, lower_text: &str, grams: Grams, mut f: impl FnMut(&[&str])) {
+    let mut emit = |parts: &[&str]| {
+        if parts.iter().map(|p| p.len()).sum::<usize>() <= MAX_FEATURE_BYTES {
+            f(parts);
         }
     };
     let mut previous = None;
     for w in words.iter() {
-        emit(&["w:", w.stem], &mut buf);
+        emit(&["w:", w.stem]);
         if let Some(p) = previous.filter(|p: &super::words::Word| p.clause == w.clause) {
-            emit(&["p:", p.stem, " ", w.stem], &mut buf);
+            emit(&["p:", p.stem, " ", w.stem]);
         }
         previous = Some(w);
     }
@@ -165,7 +163,7 @@ fn each_feature(words: &Words, lower_text: &str, grams: Grams, mut f: impl FnMut
             bounds.rotate_left(1);
             bounds[3] = end;
             for n in grams.lengths().filter(|n| *n <= seen + 1) {
-                emit(&["c:", &run[bounds[3 - n]..end]], &mut buf);
+                emit(&["c:", &run[bounds[3 - n]..end]]);
             }
         }
     }
@@ -176,9 +174,10 @@ fn each_feature(words: &Words, lower_text: &str, grams: Grams, mut f: impl FnMut
 fn features_of(words: &Words, lower_text: &str, grams: Grams) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    each_feature(words, lower_text, grams, |f| {
-        if seen.insert(f.to_string()) {
-            out.push(f.to_string());
+    each_feature(words, lower_text, grams, |parts| {
+        let f = parts.concat();
+        if seen.insert(f.clone()) {
+            out.push(f);
         }
     });
     out
@@ -191,10 +190,17 @@ pub fn features(words: &Words, lower_text: &str) -> Vec<String> {
 
 /// A feature's key in a loaded model.
 fn key(feature: &str) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = rustc_hash::FxBuildHasher.build_hasher();
-    h.write(feature.as_bytes());
-    h.finish()
+    key_of(&[feature])
+}
+
+/// The key of the feature whose name is `parts` joined: FNV-1a over the
+/// bytes, so the parts need not be joined first.
+fn key_of(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().flat_map(|p| p.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 impl HeadCounts {
@@ -218,7 +224,13 @@ impl HeadCounts {
         }
     }
 
-    fn compile(&self, head: &str, index: &FxHashMap<u64, u32>) -> Result<Head, String> {
+    /// `rows`: how many rows of `index` the naive Bayes heads' features take.
+    fn compile(
+        &self,
+        head: &str,
+        index: &FxHashMap<u64, u32>,
+        rows: usize,
+    ) -> Result<Head, String> {
         let n = self.classes.len();
         if n == 0 || self.documents.len() != n {
             return Err(format!(
@@ -246,7 +258,7 @@ impl HeadCounts {
             .iter()
             .map(|t| (t + ALPHA * vocabulary).ln())
             .collect();
-        let mut likelihood = vec![0f64; index.len() * n];
+        let mut likelihood = vec![0f64; rows * n];
         for (f, counts) in &self.features {
             let row = index[&key(f)] as usize * n;
             for (i, (&c, d)) in counts.iter().zip(&denominators).enumerate() {
@@ -504,34 +516,43 @@ impl Model {
                 file.format
             ));
         }
+        // The naive Bayes heads' features take the first rows, so that
+        // those heads read a prefix of a complaint's sorted rows.
         let mut index = FxHashMap::default();
-        let names = file.heads.values().flat_map(|h| h.features.keys());
-        for f in names.chain(file.priority.features.keys()) {
+        let number = |index: &mut FxHashMap<u64, u32>, f: &String| {
             let next = index.len() as u32;
             index.entry(key(f)).or_insert(next);
+        };
+        for f in file.heads.values().flat_map(|h| h.features.keys()) {
+            number(&mut index, f);
+        }
+        let bayes_rows = index.len() as u32;
+        for f in file.priority.features.keys() {
+            number(&mut index, f);
         }
         let head = |name: &str| {
             file.heads
                 .get(name)
                 .ok_or_else(|| format!("no `{name}` head"))?
-                .compile(name, &index)
+                .compile(name, &index, bayes_rows as usize)
         };
         Ok(Model {
             heads: [head(HEADS[0])?, head(HEADS[1])?],
             priority: Logistic::compile(&file.priority, &index)?,
             index,
+            bayes_rows,
         })
     }
 
     /// The rows of the features of a complaint's words and lower-case
     /// text that the model knows (features no training document had say
-    /// nothing about a class).
+    /// nothing about a class), sorted and each once.
     pub fn rows(&self, words: &Words, lower_text: &str) -> Vec<u32> {
         // Looked up first, then made unique: most of a text's features are
         // unknown to the model, so fewer rows than keys are sorted.
         let mut rows = Vec::with_capacity(words.len() * 2 + lower_text.len() / 3);
-        each_feature(words, lower_text, Grams::OneToThree, |f| {
-            if let Some(&row) = self.index.get(&key(f)) {
+        each_feature(words, lower_text, Grams::OneToThree, |parts| {
+            if let Some(&row) = self.index.get(&key_of(parts)) {
                 rows.push(row);
             }
         });
@@ -542,9 +563,11 @@ impl Model {
 
     /// One head's answer for the feature rows of a complaint.
     pub fn answer(&self, head: HeadName, rows: &[u32]) -> Answer {
+        // Rows are sorted (`rows`): naive Bayes reads only its prefix.
+        let bayes = &rows[..rows.partition_point(|&r| r < self.bayes_rows)];
         match head {
-            HeadName::Category => self.heads[0].answer(rows),
-            HeadName::LeadDepartment => self.heads[1].answer(rows),
+            HeadName::Category => self.heads[0].answer(bayes),
+            HeadName::LeadDepartment => self.heads[1].answer(bayes),
             HeadName::Priority => self.priority.answer(rows),
         }
     }
