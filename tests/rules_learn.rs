@@ -1,7 +1,7 @@
 //! The group's corrections in the warehouse teach the model: `rules
 //! corrections` lists them with the evidence that misled the rules, `rules
 //! learn --clickhouse-url` trains on them, and `rules diff` shows what the
-//! retrained model changes over the same history (a real ClickHouse server,
+//! retrained model changes over the same history: routings and priorities (a real ClickHouse server,
 //! started by scripts/test.sh).
 
 mod common;
@@ -37,6 +37,17 @@ const CABINETS: [&str; 6] = [
     "我们街上的光交箱被涂鸦,门也被撬过",
 ];
 
+/// A modem model the rules know nothing of; the group knows its
+/// firmware lets strangers in, and makes every complaint about it urgent.
+const ZX9: [&str; 6] = [
+    "ZX9光猫用了半年,最近老是自己重启",
+    "新换的ZX9光猫晚上掉线好几次",
+    "ZX9光猫的管理页面打不开了",
+    "家里那台ZX9光猫发烫,wifi时有时无",
+    "ZX9光猫升级以后网速变慢",
+    "装机师傅给的ZX9光猫信号不稳定",
+];
+
 fn history() -> Vec<String> {
     let mut lines = Vec::new();
     let received = |id: &str, at: &str, text: &str| {
@@ -68,6 +79,48 @@ fn history() -> Vec<String> {
             json!({"lead_department": "network_ops"}),
         ));
     }
+    // The group raises the priority of a modem whose firmware it knows to
+    // be open to intruders, and keeps the technical department: priority
+    // corrections.
+    for (i, text) in ZX9.iter().enumerate() {
+        let id = format!("ZX{i}");
+        lines.push(received(&id, &format!("1{i}T09:00"), text));
+        lines.push(ev(
+            &format!("{id}-a"),
+            &id,
+            &format!("1{i}T09:05"),
+            "acknowledged",
+            json!({}),
+        ));
+        lines.push(ev(
+            &format!("{id}-g"),
+            &id,
+            &format!("1{i}T09:20"),
+            "assigned",
+            json!({"lead_department": "technical", "priority": "urgent"}),
+        ));
+    }
+    // A priority given before the customer reopened the complaint is the
+    // later cycles' business, not a correction of the first decision.
+    let id = "RE1";
+    lines.push(received(id, "18T09:00", "我家ZX9光猫的灯一直在闪,网速很慢"));
+    lines.push(ev("RE1-a", id, "18T09:05", "acknowledged", json!({})));
+    lines.push(ev(
+        "RE1-g",
+        id,
+        "18T09:20",
+        "assigned",
+        json!({"lead_department": "technical", "priority": "urgent"}),
+    ));
+    lines.push(common::handled("RE1-h", id, "18T10:00"));
+    lines.push(ev("RE1-p", id, "18T10:10", "reported", json!({})));
+    lines.push(ev(
+        "RE1-c",
+        id,
+        "18T10:20",
+        "customer_confirmed",
+        json!({"satisfied": false}),
+    ));
     // The group confirms an ordinary fault's routing: not a correction.
     lines.push(received("OK1", "09T09:00", "家里宽带断网了,光猫红灯"));
     lines.push(ev("OK1-a", "OK1", "09T09:05", "acknowledged", json!({})));
@@ -107,23 +160,34 @@ fn corrections_teach_the_model_and_the_diff_shows_what_it_changes() {
     replay.extend(ch);
     complaintflow(&replay);
 
-    // The admins' list: six re-routings, none for the confirmed routing,
-    // with the rules' original reason.
+    // The admins' list: six re-routings and six raised priorities, none
+    // for the confirmed routing or the reopened complaint, with the rules'
+    // original reason.
     let mut args = vec!["rules", "corrections"];
     args.extend(ch);
     let listed = complaintflow(&args);
     assert!(
-        listed.contains("6 re-routing(s) by the complaint handling group"),
+        listed.contains("12 re-routing(s) by the complaint handling group"),
+        "{listed}"
+    );
+    let count = |from: &str, to: &str| {
+        listed
+            .lines()
+            .filter(|l| l.contains(from) && l.contains(to))
+            .count()
+    };
+    assert_eq!(
+        count("rules: technical, ", "-> group: network_ops, "),
+        6,
         "{listed}"
     );
     assert_eq!(
-        listed
-            .matches("rules: technical -> group: network_ops")
-            .count(),
+        count("rules: technical, general ", "-> group: technical, urgent"),
         6,
         "{listed}"
     );
     assert!(!listed.contains("OK1"), "{listed}");
+    assert!(!listed.contains("RE1"), "{listed}");
     assert!(listed.contains("misled by: "), "{listed}");
     assert!(listed.contains("reason: technical ("), "{listed}");
 
@@ -146,7 +210,7 @@ fn corrections_teach_the_model_and_the_diff_shows_what_it_changes() {
     args.extend(ch);
     let learned = complaintflow(&args);
     assert!(
-        learned.contains("trained on 6 from corrections by the group (each counted 3 times)"),
+        learned.contains("trained on 12 from corrections by the group (each counted 3 times)"),
         "{learned}"
     );
     assert!(
@@ -166,5 +230,11 @@ fn corrections_teach_the_model_and_the_diff_shows_what_it_changes() {
         })
         .unwrap_or_else(|| panic!("no technical -> network_ops line:\n{diff}"));
     assert!(moved.trim_end().ends_with(" 6"), "{moved}\n{diff}");
-    assert!(diff.contains("changed      6"), "{diff}");
+    // The six modems the group made urgent are urgent now.
+    let raised = diff
+        .lines()
+        .find(|l| l.contains("general") && l.contains("urgent") && l.trim_start().starts_with('*'))
+        .unwrap_or_else(|| panic!("no general -> urgent line:\n{diff}"));
+    assert!(raised.trim_end().ends_with(" 6"), "{raised}\n{diff}");
+    assert!(diff.contains("changed     12"), "{diff}");
 }

@@ -32,9 +32,10 @@ pub(super) fn example(l: &Labelled) -> Example {
     }
 }
 
-/// A correction as a training example, labelled by the group's routing;
-/// its category is the one the training examples most often give that
-/// lead department, else the rules' own.
+/// A correction as a training example, labelled by the group's routing
+/// and priority (the rules' where the group gave none); its category is
+/// the one the training examples most often give that lead department,
+/// else the rules' own.
 fn corrected(c: &Correction, category_of_lead: &BTreeMap<String, String>) -> Example {
     Example {
         text: c.description.clone(),
@@ -43,7 +44,16 @@ fn corrected(c: &Correction, category_of_lead: &BTreeMap<String, String>) -> Exa
             .cloned()
             .unwrap_or_else(|| c.category.clone()),
         lead_department: c.group_lead.clone(),
-        priority: c.priority.clone(),
+        priority: group_priority(c).to_string(),
+    }
+}
+
+/// The priority the group settled on: its own where it gave one.
+fn group_priority(c: &Correction) -> &str {
+    if c.group_priority.is_empty() {
+        &c.priority
+    } else {
+        &c.group_priority
     }
 }
 
@@ -184,11 +194,13 @@ pub(super) fn print_corrections(list: &[Correction]) {
                 }
             };
             println!(
-                "  {} {}  rules: {} -> group: {}\n    {}\n    reason: {}",
+                "  {} {}  rules: {}, {} -> group: {}, {}\n    {}\n    reason: {}",
                 c.assigned_at,
                 c.complaint_id,
                 route(&c.rules_lead, &c.rules_assist),
+                c.priority,
                 route(&c.group_lead, &c.group_assist),
+                group_priority(c),
                 c.description,
                 c.reason
             );

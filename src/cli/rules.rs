@@ -87,9 +87,9 @@ pub enum RulesAction {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Lists the complaint handling group's re-routings in the warehouse,
-    /// with the rules' reason for the original decision, grouped by the
-    /// evidence that misled the rules.
+    /// Lists the complaint handling group's re-routings and changed
+    /// priorities in the warehouse, with the rules' reason for the original
+    /// decision, grouped by the evidence that misled the rules.
     Corrections {
         #[command(flatten)]
         clickhouse: ClickHouseSource,

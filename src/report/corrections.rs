@@ -1,7 +1,8 @@
 //! The complaint handling group's corrections of the rules: complaints
 //! whose routing the group changed (`complaint.assigned` naming another
-//! lead or other assisting departments than the rules' first decision).
-//! `rules learn` trains on them, labelled by the group's routing;
+//! lead, other assisting departments or another priority than the rules'
+//! first decision). `rules learn` trains on them, labelled by the group's
+//! routing;
 //! `rules corrections` shows them to admins, grouped by the evidence that
 //! misled the rules.
 
@@ -26,6 +27,10 @@ pub struct Correction {
     /// The group's latest routing.
     pub group_lead: String,
     pub group_assist: Vec<String>,
+    /// The priority the group last gave, empty when it gave none or the
+    /// complaint was reopened (a reopen raises the priority by rule, so a
+    /// later cycle's priority says nothing about the first decision's).
+    pub group_priority: String,
     /// When the group routed it (UTC, `YYYY-MM-DD hh:mm:ss.sss`).
     pub assigned_at: String,
 }
@@ -42,6 +47,8 @@ pub async fn read(
     let period = super::local_days("a.assigned_at", from, to, zone);
     // The latest assignment of each complaint is the group's routing; the
     // first decision (cycle 0) is what the rules said before anyone looked.
+    // An unsatisfied confirmation reopens the complaint: its priorities are
+    // then the later cycles', not corrections of the first.
     let sql = format!(
         "SELECT r.complaint_id AS complaint_id, r.channel AS channel, r.impact AS impact,
                 JSONExtractString(r.payload, 'description') AS description,
@@ -50,23 +57,31 @@ pub async fn read(
                 d.assist_departments AS rules_assist, d.reason AS reason,
                 d.ruleset_version AS ruleset_version,
                 a.lead AS group_lead, a.assist AS group_assist,
+                a.group_priority AS group_priority,
                 toString(a.assigned_at) AS assigned_at
          FROM (SELECT complaint_id,
-                      argMax(lead_department, occurred_at) AS lead,
-                      argMax(JSONExtract(payload, 'assist_departments', 'Array(String)'), occurred_at) AS assist,
-                      max(occurred_at) AS assigned_at
+                      argMaxIf(lead_department, occurred_at, {assigned}) AS lead,
+                      argMaxIf(JSONExtract(payload, 'assist_departments', 'Array(String)'),
+                               occurred_at, {assigned}) AS assist,
+                      maxIf(occurred_at, {assigned}) AS assigned_at,
+                      if(countIf(type = 'complaint.customer_confirmed' AND satisfied = false) = 0,
+                         argMaxIf(priority, occurred_at, {assigned} AND priority != ''),
+                         '') AS group_priority
                FROM events FINAL
-               WHERE type = 'complaint.assigned' AND refused = 0
-               GROUP BY complaint_id) AS a
+               WHERE type IN ('complaint.assigned', 'complaint.customer_confirmed') AND refused = 0
+               GROUP BY complaint_id
+               HAVING countIf({assigned}) > 0) AS a
          INNER JOIN (SELECT complaint_id, channel, impact, payload FROM events FINAL
                      WHERE type = 'complaint.received' AND refused = 0) AS r
             ON r.complaint_id = a.complaint_id
          INNER JOIN (SELECT * FROM decisions FINAL WHERE cycle = 0) AS d
             ON d.complaint_id = a.complaint_id
          WHERE (a.lead != d.lead_department
-                OR arraySort(a.assist) != arraySort(arrayMap(x -> toString(x), d.assist_departments)))
+                OR arraySort(a.assist) != arraySort(arrayMap(x -> toString(x), d.assist_departments))
+                OR (a.group_priority != '' AND a.group_priority != toString(d.priority)))
            AND {period}
-         ORDER BY a.assigned_at, r.complaint_id"
+         ORDER BY a.assigned_at, r.complaint_id",
+        assigned = "type = 'complaint.assigned'"
     );
     fetch_rows(&client, &sql).await
 }
