@@ -4,11 +4,13 @@
 pub mod corpus;
 pub mod embedded;
 pub mod engine;
+pub mod features;
 pub mod fixtures;
 pub mod keywords;
 pub mod logistic;
 pub mod memo;
 pub mod model;
+mod model_file;
 pub mod policy;
 pub mod reload;
 pub mod ruleset;

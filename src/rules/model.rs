@@ -11,11 +11,11 @@
 //! is loaded. A file of another format version is refused, like any
 //! unreadable rule file.
 
+use super::features::{Grams, each_feature, features, features_of, key, key_of};
 use super::logistic::{self, LogisticFile};
-use super::words::{Segmenter, Words, han_runs};
+use super::words::{Segmenter, Words};
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// The format this build reads and writes.
 pub const FORMAT: &str = "complaintflow-text-model/2";
@@ -28,8 +28,6 @@ const ALPHA: f64 = 0.1;
 /// Confidences are given in steps of this, so that decisions remembered by
 /// what the rule read (rules/memo.rs) are shared by similar complaints.
 pub const CONFIDENCE_STEP: f64 = 0.05;
-/// Feature names longer than this are not kept (bounded input).
-const MAX_FEATURE_BYTES: usize = 64;
 
 /// A model's counts, as trained and as the file holds them.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,90 +115,6 @@ pub enum HeadName {
     Category = 0,
     LeadDepartment = 1,
     Priority = 2,
-}
-
-/// Which Chinese character runs a feature list has: the naive Bayes
-/// heads read pairs only, the priority head single characters to triples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grams {
-    Pairs,
-    OneToThree,
-}
-
-impl Grams {
-    fn lengths(self) -> std::ops::RangeInclusive<usize> {
-        match self {
-            Grams::Pairs => 2..=2,
-            Grams::OneToThree => 1..=3,
-        }
-    }
-}
-
-/// Calls `f` with each feature of a text, as the parts its name is made
-/// of: its words, its pairs of words in a clause and the character runs of
-/// `grams` of its Chinese text (repeats included; callers count each once).
-/// Predicting hashes the parts where they lie and allocates nothing.
-fn each_feature(words: &Words, lower_text: &str, grams: Grams, mut f: impl FnMut(&[&str])) {
-    let mut emit = |parts: &[&str]| {
-        if parts.iter().map(|p| p.len()).sum::<usize>() <= MAX_FEATURE_BYTES {
-            f(parts);
-        }
-    };
-    let mut previous = None;
-    for w in words.iter() {
-        emit(&["w:", w.stem]);
-        if let Some(p) = previous.filter(|p: &super::words::Word| p.clause == w.clause) {
-            emit(&["p:", p.stem, " ", w.stem]);
-        }
-        previous = Some(w);
-    }
-    for run in han_runs(lower_text) {
-        // The last four character boundaries, newest last: the run of the
-        // last `n` characters starts `n` boundaries back.
-        let mut bounds = [0usize; 4];
-        let ends = run.char_indices().skip(1).map(|(i, _)| i);
-        for (seen, end) in ends.chain([run.len()]).enumerate() {
-            bounds.rotate_left(1);
-            bounds[3] = end;
-            for n in grams.lengths().filter(|n| *n <= seen + 1) {
-                emit(&["c:", &run[bounds[3 - n]..end]]);
-            }
-        }
-    }
-}
-
-/// The features of a text that `grams` selects, each once, as the model
-/// file names them.
-fn features_of(words: &Words, lower_text: &str, grams: Grams) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    each_feature(words, lower_text, grams, |parts| {
-        let f = parts.concat();
-        if seen.insert(f.clone()) {
-            out.push(f);
-        }
-    });
-    out
-}
-
-/// The naive Bayes heads' features of a text, each once.
-pub fn features(words: &Words, lower_text: &str) -> Vec<String> {
-    features_of(words, lower_text, Grams::Pairs)
-}
-
-/// A feature's key in a loaded model.
-fn key(feature: &str) -> u64 {
-    key_of(&[feature])
-}
-
-/// The key of the feature whose name is `parts` joined: FNV-1a over the
-/// bytes, so the parts need not be joined first.
-fn key_of(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in parts.iter().flat_map(|p| p.bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 impl HeadCounts {
@@ -395,115 +309,6 @@ impl ModelFile {
             priority: logistic::train(&priority),
         }
     }
-
-    /// The file's text: the heads' classes and documents, then one line
-    /// per feature with its counts in each head (in the heads' order), so
-    /// a retrained model diffs and each feature is written once.
-    pub fn to_json(&self) -> String {
-        let mut out = format!(
-            "{{\n  \"format\": {},\n  \"trained_on\": {},\n  \"heads\": {{",
-            js(&self.format),
-            js(&self.trained_on)
-        );
-        let mut features: BTreeMap<&str, Vec<&[u32]>> = BTreeMap::new();
-        for (h, (name, head)) in self.heads.iter().enumerate() {
-            let meta = StoredHead {
-                classes: head.classes.clone(),
-                documents: head.documents.clone(),
-            };
-            let sep = if h == 0 { "\n" } else { ",\n" };
-            out.push_str(&format!("{sep}    {}: {}", js(name), js(&meta)));
-            for (f, counts) in &head.features {
-                let row = features
-                    .entry(f)
-                    .or_insert_with(|| vec![&[]; self.heads.len()]);
-                row[h] = counts;
-            }
-        }
-        // One unindented line per feature: tens of thousands of them, so
-        // every byte of a line is a share of the file (kept under 2 MiB).
-        out.push_str("\n  },\n  \"features\": {");
-        for (i, (f, row)) in features.iter().enumerate() {
-            let sep = if i == 0 { "\n" } else { ",\n" };
-            out.push_str(&format!("{sep}{}:{}", js(f), js(row)));
-        }
-        let p = &self.priority;
-        out.push_str(&format!(
-            "\n  }},\n  \"priority\": {{\n    \"classes\": {},\n    \"documents\": {},\n    \"bias\": {},\n    \"features\": {{",
-            js(&p.classes),
-            p.documents,
-            js(&p.bias)
-        ));
-        for (i, (f, w)) in p.features.iter().enumerate() {
-            let sep = if i == 0 { "\n" } else { ",\n" };
-            out.push_str(&format!("{sep}{}:{}", js(f), js(w)));
-        }
-        out.push_str("\n    }\n  }\n}\n");
-        out
-    }
-
-    /// Reads a model file's text (any format version: the caller checks).
-    pub fn from_json(text: &str) -> Result<ModelFile, String> {
-        let stored: Stored =
-            serde_json::from_str(text).map_err(|e| format!("not a model file: {e}"))?;
-        let mut heads: BTreeMap<String, HeadCounts> = stored
-            .heads
-            .into_iter()
-            .map(|(name, h)| {
-                let head = HeadCounts {
-                    classes: h.classes,
-                    documents: h.documents,
-                    features: BTreeMap::new(),
-                };
-                (name, head)
-            })
-            .collect();
-        for (f, row) in stored.features {
-            if row.len() != heads.len() {
-                return Err(format!(
-                    "feature `{f}` has counts for {} heads, not {}",
-                    row.len(),
-                    heads.len()
-                ));
-            }
-            for (head, counts) in heads.values_mut().zip(row) {
-                if !counts.is_empty() {
-                    head.features.insert(f.clone(), counts);
-                }
-            }
-        }
-        Ok(ModelFile {
-            format: stored.format,
-            trained_on: stored.trained_on,
-            heads,
-            priority: stored.priority,
-        })
-    }
-}
-
-/// The file's layout (see [`ModelFile::to_json`]).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Stored {
-    format: String,
-    trained_on: BTreeMap<String, usize>,
-    heads: BTreeMap<String, StoredHead>,
-    features: BTreeMap<String, Vec<Vec<u32>>>,
-    /// Absent in files of other formats (refused by version, not here).
-    #[serde(default)]
-    priority: LogisticFile,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StoredHead {
-    classes: Vec<String>,
-    documents: Vec<u32>,
-}
-
-/// Compact JSON of one value, for the hand-laid-out file.
-fn js<T: Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
 }
 
 impl Model {
