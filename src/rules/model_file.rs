@@ -33,7 +33,7 @@ impl ModelFile {
             }
         }
         // One unindented line per feature: tens of thousands of them, so
-        // every byte of a line is a share of the file (kept under 2 MiB).
+        // every byte of a line is a share of the file.
         out.push_str("\n  },\n  \"features\": {");
         for (i, (f, row)) in features.iter().enumerate() {
             let sep = if i == 0 { "\n" } else { ",\n" };
